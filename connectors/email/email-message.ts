@@ -1,0 +1,27 @@
+import nodemailer from 'nodemailer';
+
+export interface EmailContent {
+  from: string;
+  to: string;
+  subject: string;
+  body: string;
+  /** Stable Message-ID derived from the action's idempotency key, so a retry is the same message. */
+  messageId: string;
+  date: Date;
+}
+
+const builder = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+
+/** The exact RFC 5322 message that will be sent. */
+export async function buildRfc5322(content: EmailContent): Promise<string> {
+  const info = await builder.sendMail({
+    from: content.from,
+    to: content.to,
+    subject: content.subject,
+    text: content.body,
+    messageId: content.messageId,
+    date: content.date,
+    headers: { 'X-Mailer': 'Spine' },
+  });
+  return (info.message as Buffer).toString('utf8');
+}

@@ -1,0 +1,66 @@
+import type { Action, Approval } from './domain.ts';
+import type { OutboundMessage } from './message.ts';
+import { channelLabel } from './narrative.ts';
+
+/** Button actions carry only the approval id; adapters map them to opaque platform ids. */
+export function approvalButtonAction(decision: 'approve' | 'reject', approvalId: number): string {
+  return `approval:${decision}:${approvalId}`;
+}
+
+/** Parse `approval:<approve|reject>:<id>`; null for anything else (tampered or foreign data). */
+export function parseApprovalButton(
+  action: string,
+): { decision: 'approved' | 'rejected'; approvalId: number } | null {
+  const match = /^approval:(approve|reject):(\d{1,15})$/.exec(action);
+  if (!match) return null;
+  return { decision: match[1] === 'approve' ? 'approved' : 'rejected', approvalId: Number(match[2]) };
+}
+
+/**
+ * The approval card: exactly what will happen, from the structured action (never from free model
+ * text), with Approve / Reject.
+ */
+export function approvalCard(action: Action, approval: Approval, reason: string): OutboundMessage {
+  return {
+    text: `Approval #${approval.id} needed: ${action.preview.title}`,
+    blocks: [
+      { type: 'section', text: `Approval #${approval.id} — ${action.preview.title}` },
+      { type: 'fields', fields: action.preview.fields },
+      ...(action.preview.body ? [{ type: 'preformatted' as const, text: action.preview.body }] : []),
+      { type: 'context', text: `Goal #${action.goalId} · risk: ${action.risk} · ${reason}` },
+      {
+        type: 'buttons',
+        buttons: [
+          { action: approvalButtonAction('approve', approval.id), label: 'Approve', style: 'primary' },
+          { action: approvalButtonAction('reject', approval.id), label: 'Reject', style: 'danger' },
+        ],
+      },
+    ],
+  };
+}
+
+/** The card after the decision: who decided and when, with no live buttons left. */
+export function decidedCard(
+  action: Action,
+  approval: Approval,
+  deciderName: string,
+  timezone: string,
+): OutboundMessage {
+  const verb = approval.status === 'approved' ? 'Approved' : 'Rejected';
+  const when = approval.decidedAt
+    ? new Intl.DateTimeFormat('en-GB', {
+        timeZone: timezone,
+        dateStyle: 'medium',
+        timeStyle: 'short',
+      }).format(approval.decidedAt)
+    : '';
+  const via = approval.decidedVia ? ` via ${channelLabel(approval.decidedVia)}` : '';
+  return {
+    text: `${verb}: ${action.preview.title}`,
+    blocks: [
+      { type: 'section', text: `Approval #${approval.id} — ${action.preview.title}` },
+      { type: 'fields', fields: action.preview.fields },
+      { type: 'context', text: `${verb} by ${deciderName}${when ? ` on ${when}` : ''}${via}.` },
+    ],
+  };
+}

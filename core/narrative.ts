@@ -1,0 +1,80 @@
+import type { SpineEvent } from './domain.ts';
+
+export interface NarrativeOptions {
+  timezone: string;
+  /** Name the operator's own actions use; "You" reads best in chat. */
+  operatorLabel?: string;
+  /** Show the date as well as the time (for logs that span days). */
+  withDate?: boolean;
+}
+
+/** The actor as a reader would say it. */
+function actorLabel(actor: string, operatorLabel: string): string {
+  if (actor === 'operator') return operatorLabel;
+  if (actor === 'spine') return 'Spine';
+  return actor;
+}
+
+/** `14:03` or `25 Nov 14:03` in the operator's time zone. */
+export function formatEventTime(at: Date, timezone: string, withDate: boolean): string {
+  const time = new Intl.DateTimeFormat('en-GB', {
+    timeZone: timezone,
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).format(at);
+  if (!withDate) return time;
+  const date = new Intl.DateTimeFormat('en-GB', {
+    timeZone: timezone,
+    day: 'numeric',
+    month: 'short',
+  }).format(at);
+  return `${date} ${time}`;
+}
+
+/** The references a reader can follow: goal, action, approval, channel. */
+function references(event: SpineEvent): string {
+  const refs: string[] = [];
+  if (event.goalId !== null && !event.object.includes(`goal #${event.goalId}`))
+    refs.push(`goal #${event.goalId}`);
+  if (event.ref) refs.push(event.ref);
+  if (event.channel && event.channel !== 'system') refs.push(`via ${channelLabel(event.channel)}`);
+  return refs.length > 0 ? ` (${refs.join(', ')})` : '';
+}
+
+export function channelLabel(channel: string): string {
+  switch (channel) {
+    case 'slack':
+      return 'Slack';
+    case 'telegram':
+      return 'Telegram';
+    case 'console':
+      return 'the console';
+    case 'web':
+      return 'the web console';
+    default:
+      return channel;
+  }
+}
+
+/**
+ * One plain sentence per event: time, actor, verb, object, reason, references.
+ *
+ * @example "09:14 You approved sending an email to dana@example.com (goal #41, approval #7, via Slack)"
+ */
+export function renderEvent(event: SpineEvent, options: NarrativeOptions): string {
+  const time = formatEventTime(event.at, options.timezone, options.withDate ?? false);
+  const actor = actorLabel(event.actor, options.operatorLabel ?? 'You');
+  const why = event.why ? ` because ${event.why}` : '';
+  return `${time} ${actor} ${event.verb} ${event.object}${why}${references(event)}`;
+}
+
+/** The whole story, oldest first, one sentence per line. */
+export function renderNarrative(events: SpineEvent[], options: NarrativeOptions): string {
+  if (events.length === 0) return 'Nothing has happened yet.';
+  const spansDays =
+    options.withDate ??
+    new Set(events.map((e) => formatEventTime(e.at, options.timezone, true).split(' ').slice(0, 2).join(' ')))
+      .size > 1;
+  return events.map((event) => renderEvent(event, { ...options, withDate: spansDays })).join('\n');
+}

@@ -1,0 +1,37 @@
+import type { RiskClass } from './domain.ts';
+
+/** What the guard does with a proposed action. */
+export type PolicyVerdict =
+  | { decision: 'auto'; reason: string }
+  | { decision: 'approval'; reason: string }
+  | { decision: 'refuse'; reason: string };
+
+export interface PolicyInput {
+  risk: RiskClass;
+  /** False for Spine's own bookkeeping (e.g. writing a memory); true for anything that leaves Spine. */
+  external: boolean;
+  now: Date;
+  probationUntil: Date | null;
+  /** The operator said "always allow" for this operation and target. */
+  trusted?: boolean;
+}
+
+/** Risks that always need a human, whatever the trust or probation state. */
+const ALWAYS_APPROVE: ReadonlySet<RiskClass> = new Set(['money', 'legal', 'destructive']);
+
+/**
+ * Decide, in code and never from model output, whether an action runs on its own, waits for the
+ * operator's approval, or is refused.
+ */
+export function decidePolicy(input: PolicyInput): PolicyVerdict {
+  if (!input.external) return { decision: 'auto', reason: "Spine's own bookkeeping" };
+  if (input.risk === 'read') return { decision: 'auto', reason: 'reading changes nothing' };
+  if (ALWAYS_APPROVE.has(input.risk)) {
+    return { decision: 'approval', reason: `${input.risk} actions always need your approval` };
+  }
+  const inProbation = input.probationUntil === null || input.now < input.probationUntil;
+  if (inProbation)
+    return { decision: 'approval', reason: 'external writes need your approval during probation' };
+  if (input.trusted) return { decision: 'auto', reason: 'you chose "always allow" for this' };
+  return { decision: 'approval', reason: 'external writes need your approval' };
+}

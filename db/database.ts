@@ -1,0 +1,124 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+import { vector } from '@electric-sql/pglite-pgvector';
+import pg from 'pg';
+import { SpineError } from '../core/errors.ts';
+import { LockFile } from './lock-file.ts';
+
+/** Anything that runs a query: the pool or a client inside a transaction. */
+export type Queryable = Pick<pg.Pool, 'query'>;
+
+export interface Database {
+  pool: pg.Pool;
+  /** `embedded` is PGlite in this process; `server` is a Postgres server shared with other processes. */
+  kind: 'embedded' | 'server';
+  /** The schema every table lives in (tests use one per test). */
+  schema: string;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** A Postgres server; unset means the embedded database under `dataDir`. */
+  url?: string | undefined;
+  dataDir: string;
+  schema?: string;
+  /** Pool size on a server (PGlite always has one connection). */
+  maxConnections?: number;
+}
+
+// int8 (counts, ids) as numbers: Spine's ids stay far below 2^53.
+const INT8_OID = 20;
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8_OID && format !== 'binary') return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Open the database Spine runs on: a Postgres server when `url` is set, else embedded PGlite. */
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  const schema = options.schema ?? 'public';
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new SpineError(
+      'db.bad_schema',
+      `"${schema}" is not a valid schema name (lower-case letters, digits, _).`,
+      {
+        category: 'user',
+      },
+    );
+  }
+  return options.url
+    ? openServer(options.url, schema, options.maxConnections ?? 10)
+    : openEmbedded(options.dataDir, schema);
+}
+
+async function openServer(url: string, schema: string, max: number): Promise<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    types,
+    options: `-c search_path=${schema},public`,
+    connectionTimeoutMillis: 5_000,
+  });
+  // An idle client that loses its connection must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  try {
+    await pool.query('SELECT 1');
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw new SpineError(
+      'db.unreachable',
+      `Cannot connect to the Postgres server in DATABASE_URL (${redactUrl(url)}): ${(error as Error).message}. ` +
+        'Check that it is running and the URL is right, or unset DATABASE_URL to use the embedded database.',
+      { category: 'user', retryable: true, cause: error },
+    );
+  }
+  return { pool, kind: 'server', schema, close: () => pool.end() };
+}
+
+async function openEmbedded(dataDir: string, schema: string): Promise<Database> {
+  const dir = resolve(dataDir);
+  mkdirSync(dir, { recursive: true });
+  const lock = LockFile.acquire(join(dir, 'spine.lock'), `the embedded database in ${dir}`);
+  let pglite: PGlite | undefined;
+  try {
+    pglite = await PGlite.create(join(dir, 'pgdata'), { extensions: { vector } });
+    if (schema !== 'public')
+      await pglite.exec(`CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path TO ${schema}, public;`);
+    const pool = new pg.Pool(Object.assign(createPgConfig(pglite), { types }) as pg.PoolConfig);
+    const owned = pglite;
+    return {
+      pool,
+      kind: 'embedded',
+      schema,
+      async close() {
+        await pool.end();
+        await owned.close();
+        lock.release();
+      },
+    };
+  } catch (error) {
+    await pglite?.close().catch(() => {});
+    lock.release();
+    throw new SpineError(
+      'db.embedded_failed',
+      `Could not open the embedded database in ${dir}: ${(error as Error).message}`,
+      { category: 'system', cause: error },
+    );
+  }
+}
+
+/** The URL without its password, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}

@@ -1,0 +1,31 @@
+import type { Queryable } from '../database.ts';
+import { ActionRepository } from './actions.ts';
+import { ApprovalRepository } from './approvals.ts';
+import { EventRepository } from './events.ts';
+import { FailureRepository } from './failures.ts';
+import { GoalRepository } from './goals.ts';
+import { InboxRepository } from './inbox.ts';
+import { OperatorRepository } from './operators.ts';
+
+/** Every repository over one connection (the pool, or a client inside a transaction). */
+export interface Repositories {
+  operators: OperatorRepository;
+  goals: GoalRepository;
+  actions: ActionRepository;
+  approvals: ApprovalRepository;
+  events: EventRepository;
+  failures: FailureRepository;
+  inbox: InboxRepository;
+}
+
+export function createRepositories(db: Queryable): Repositories {
+  return {
+    operators: new OperatorRepository(db),
+    goals: new GoalRepository(db),
+    actions: new ActionRepository(db),
+    approvals: new ApprovalRepository(db),
+    events: new EventRepository(db),
+    failures: new FailureRepository(db),
+    inbox: new InboxRepository(db),
+  };
+}

@@ -1,0 +1,14 @@
+import type { MemoryPointer, MemoryStore } from '../../memory/memory-store.ts';
+import { retrievalQuery } from '../models/offline-planner.ts';
+
+const RETRIEVAL_LIMIT = 5;
+
+/** Finds the memories that bear on a message; returns pointers, not documents. */
+export async function retrieveMemories(
+  memory: MemoryStore,
+  operatorId: number,
+  text: string,
+): Promise<MemoryPointer[]> {
+  const query = retrievalQuery(text);
+  return memory.recall(query, { operatorId, limit: RETRIEVAL_LIMIT });
+}

@@ -1,0 +1,76 @@
+import { describeError, SpineError } from '../../../core/errors.ts';
+import { decidePolicy } from '../../../core/policy.ts';
+import type { GoalGraphDeps } from '../deps.ts';
+import type { GoalStateType, GoalStateUpdate } from '../state.ts';
+
+/**
+ * Policy guard: validate each proposal, decide in code whether it runs, waits for approval or is
+ * refused, and store it as an action under a key derived from the goal, so a re-run stores nothing new.
+ */
+export function guardNode(deps: GoalGraphDeps) {
+  return async (state: GoalStateType): Promise<GoalStateUpdate> => {
+    const proposals = state.planned?.actions ?? [];
+    const operator = await deps.repos.operators.get(state.operatorId);
+    const actionIds: number[] = [];
+    const guardNotes: string[] = [];
+    for (const [index, proposal] of proposals.entries()) {
+      let prepared: Awaited<ReturnType<typeof deps.connectors.prepare>>;
+      try {
+        prepared = await deps.connectors.prepare(proposal);
+      } catch (error) {
+        guardNotes.push(
+          error instanceof SpineError ? error.message : `I could not prepare that: ${describeError(error)}`,
+        );
+        continue;
+      }
+      const verdict = decidePolicy({
+        risk: prepared.risk,
+        external: prepared.external,
+        now: deps.clock.now(),
+        probationUntil: operator?.probationUntil ?? null,
+      });
+      const status =
+        verdict.decision === 'auto'
+          ? 'approved'
+          : verdict.decision === 'approval'
+            ? 'awaiting_approval'
+            : 'refused';
+      const stored = await deps.repos.actions.insertOrGet({
+        goalId: state.goalId,
+        operatorId: state.operatorId,
+        connector: prepared.connector,
+        operation: prepared.operation,
+        params: prepared.params,
+        paramsHash: prepared.paramsHash,
+        risk: prepared.risk,
+        reversible: prepared.reversible,
+        idempotencyKey: `goal-${state.goalId}-action-${index + 1}`,
+        preview: prepared.preview,
+        why: prepared.why,
+        status,
+      });
+      if (stored.paramsHash !== prepared.paramsHash) {
+        throw new SpineError(
+          'action.key_reused',
+          `Action key goal-${state.goalId}-action-${index + 1} was used before with other parameters.`,
+        );
+      }
+      actionIds.push(stored.action.id);
+      if (status === 'refused') guardNotes.push(`I won't do that: ${verdict.reason}.`);
+      if (stored.created && prepared.external) {
+        await deps.repos.events.append({
+          operatorId: state.operatorId,
+          actor: 'spine',
+          verb: 'proposed',
+          object: prepared.preview.doing,
+          why: prepared.why,
+          ref: `action #${stored.action.id}`,
+          goalId: state.goalId,
+          actionId: stored.action.id,
+          payload: { policy: verdict.decision, reason: verdict.reason },
+        });
+      }
+    }
+    return { actionIds, guardNotes };
+  };
+}

@@ -1,0 +1,20 @@
+import { citeMemory } from '../../../memory/citations.ts';
+import type { GoalGraphDeps } from '../deps.ts';
+import type { GoalStateType, GoalStateUpdate } from '../state.ts';
+
+/** Synthesizer: an answer and/or proposed actions. No side-effects. */
+export function planNode(deps: GoalGraphDeps) {
+  return async (state: GoalStateType): Promise<GoalStateUpdate> => {
+    const operator = await deps.repos.operators.get(state.operatorId);
+    const timezone = operator?.timezone ?? 'UTC';
+    const identities = new Set([state.requestedBy]);
+    const plan = await deps.planner.plan(state.text, {
+      operatorId: state.operatorId,
+      goalId: state.goalId,
+      channel: state.channel,
+      requestedBy: state.requestedBy,
+      citedMemories: state.memories.map((pointer) => citeMemory(pointer, timezone, identities)),
+    });
+    return { planned: plan };
+  };
+}

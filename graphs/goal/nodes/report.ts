@@ -1,0 +1,38 @@
+import type { GoalGraphDeps } from '../deps.ts';
+import type { GoalStateType, GoalStateUpdate } from '../state.ts';
+
+/** Compose the reply from the answer, the guard's notes and what each action did. */
+export function composeReply(state: GoalStateType): string {
+  const parts = [
+    ...(state.planned?.answer ? [state.planned.answer] : []),
+    ...state.guardNotes,
+    ...state.outcomes.map((outcome) => outcome.summary),
+  ];
+  return parts.length > 0 ? parts.join('\n') : 'Done.';
+}
+
+/** Reply in the goal's thread with the evidence, once; then close the goal. */
+export function reportNode(deps: GoalGraphDeps) {
+  return async (state: GoalStateType): Promise<GoalStateUpdate> => {
+    const goal = await deps.repos.goals.get(state.goalId);
+    if (!goal) throw new Error(`goal ${state.goalId} is missing`);
+    const reply = composeReply(state);
+    // Sent, then marked: a crash in between re-sends on recovery rather than losing the reply.
+    if (!(await deps.repos.goals.replySent(state.goalId))) {
+      await deps.chat.post(goal.thread, { text: reply });
+      await deps.repos.goals.markReplySent(state.goalId);
+    }
+    const failed = state.outcomes.some((outcome) => outcome.status === 'failed');
+    if (goal.status !== 'done' && goal.status !== 'failed') {
+      await deps.repos.goals.setStatus(state.goalId, failed ? 'failed' : 'done');
+      await deps.repos.events.append({
+        operatorId: state.operatorId,
+        actor: 'spine',
+        verb: failed ? 'could not finish' : 'finished',
+        object: `goal #${state.goalId}`,
+        goalId: state.goalId,
+      });
+    }
+    return { reply };
+  };
+}

@@ -1,0 +1,12 @@
+import { retrieveMemories } from '../../agents/retriever.ts';
+import type { GoalGraphDeps } from '../deps.ts';
+import type { GoalStateType, GoalStateUpdate } from '../state.ts';
+
+/** Retriever: memory pointers for the goal. Reads only, so it is safe to re-run. */
+export function retrieveNode(deps: GoalGraphDeps) {
+  return async (state: GoalStateType): Promise<GoalStateUpdate> => {
+    await deps.repos.goals.setStatus(state.goalId, 'running');
+    const memories = await retrieveMemories(deps.memory, state.operatorId, state.text);
+    return { memories };
+  };
+}

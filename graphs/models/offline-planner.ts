@@ -1,0 +1,166 @@
+import type { ProposedAction } from '../../core/domain.ts';
+
+/** What a message asks for, as understood without a language model. */
+export type Intent =
+  | { kind: 'remember'; text: string }
+  | { kind: 'recall'; query: string }
+  | { kind: 'email'; to: string; subject: string; body: string }
+  | { kind: 'email_incomplete'; problem: string }
+  | { kind: 'unknown' };
+
+const QUOTED = /^["“”'‘’]([^"“”]+?)["“”'‘’]\s*(.*)$/s;
+const ADDRESS = /^<?([^\s<>"@]+@[^\s<>"@]+\.[^\s<>"@]+?)>?[,:]?$/;
+
+function clean(text: string): string {
+  return text.trim().replace(/\s+/g, ' ');
+}
+
+function stripTrailingQuestion(text: string): string {
+  return text.replace(/[?.!\s]+$/, '').trim();
+}
+
+/** Parse the e-mail forms: `email a@b "subject" body`, `email a@b subject: s body: b`, and natural phrasing. */
+function parseEmail(rest: string): Intent {
+  const [first, ...others] = rest.trim().split(/\s+/);
+  const address = ADDRESS.exec(first ?? '')?.[1];
+  if (!address) {
+    return {
+      kind: 'email_incomplete',
+      problem: 'I need an e-mail address first: email dana@example.com "Subject" Body',
+    };
+  }
+  let remainder = others.join(' ').trim();
+  remainder = remainder.replace(/^(?:about|re|regarding)\s+/i, '');
+  const quoted = QUOTED.exec(remainder);
+  if (quoted) {
+    const subject = clean(quoted[1] ?? '');
+    const body = (quoted[2] ?? '').trim().replace(/^(?:saying|that|:)\s*/i, '');
+    if (!body)
+      return {
+        kind: 'email_incomplete',
+        problem: `What should the e-mail to ${address} say? Add the body after the subject.`,
+      };
+    return { kind: 'email', to: address, subject, body };
+  }
+  const labelled = /^subject:\s*(.+?)\s+body:\s*(.+)$/is.exec(remainder);
+  if (labelled)
+    return {
+      kind: 'email',
+      to: address,
+      subject: clean(labelled[1] ?? ''),
+      body: (labelled[2] ?? '').trim(),
+    };
+  const colon = /^([^:]{1,120}):\s*(.+)$/s.exec(remainder);
+  if (colon)
+    return { kind: 'email', to: address, subject: clean(colon[1] ?? ''), body: (colon[2] ?? '').trim() };
+  const saying = /^(?:saying|that)\s+(.+)$/is.exec(remainder);
+  if (saying) {
+    const body = (saying[1] ?? '').trim();
+    const subject = clean(body.split(/[.!?\n]/)[0] ?? body).slice(0, 60);
+    return { kind: 'email', to: address, subject, body };
+  }
+  return {
+    kind: 'email_incomplete',
+    problem: `I need a subject and a body: email ${address} "Subject" Body text`,
+  };
+}
+
+/** Understand a message with a small, documented command language and a few natural phrasings. */
+export function parseIntent(input: string): Intent {
+  const text = input.trim();
+  const remember =
+    /^(?:please\s+)?(?:remember|note|don'?t forget)(?:\s+that)?\s*[:,-]?\s+(.+)$/is.exec(text) ??
+    /^(?:fyi|note to self)[:,]?\s+(.+)$/is.exec(text);
+  if (remember) return { kind: 'remember', text: (remember[1] ?? '').trim() };
+
+  const recall =
+    /^(?:recall|search|find|look up)\s+(.+)$/is.exec(text) ??
+    /^what\s+do\s+(?:you|we|i)\s+(?:know|remember)\s+(?:about|of|on)\s+(.+)$/is.exec(text) ??
+    /^(?:tell me|remind me)\s+(?:what you know\s+)?about\s+(.+)$/is.exec(text) ??
+    /^who\s+is\s+(.+)$/is.exec(text);
+  if (recall) return { kind: 'recall', query: stripTrailingQuestion(recall[1] ?? '') };
+
+  const email =
+    /^(?:e-?mail|mail)\s+(?:to\s+)?(.+)$/is.exec(text) ??
+    /^(?:please\s+)?(?:send|write|draft)\s+(?:an?\s+)?(?:e-?mail|mail|message)\s+to\s+(.+)$/is.exec(text);
+  if (email) return parseEmail(email[1] ?? '');
+
+  return { kind: 'unknown' };
+}
+
+/** The planner's output: an answer to show, and/or actions to propose. */
+export interface Plan {
+  /** Text for the reply; the report node adds what the actions did. */
+  answer: string | null;
+  actions: ProposedAction[];
+}
+
+export interface PlanContext {
+  operatorId: number;
+  goalId: number;
+  channel: 'console' | 'slack' | 'telegram' | 'web' | 'system';
+  requestedBy: string;
+  /** Memories the retriever found, already rendered as cited lines. */
+  citedMemories: string[];
+}
+
+/** The offline planner: rules, no model. Keeps remember, recall and e-mail working with no tokens. */
+export function planOffline(text: string, context: PlanContext): Plan {
+  const intent = parseIntent(text);
+  switch (intent.kind) {
+    case 'remember':
+      return {
+        answer: null,
+        actions: [
+          {
+            connector: 'memory',
+            operation: 'remember',
+            params: {
+              operatorId: context.operatorId,
+              goalId: context.goalId,
+              text: intent.text,
+              source: context.channel,
+              assertedBy: context.requestedBy,
+            },
+            why: 'you asked me to remember it',
+          },
+        ],
+      };
+    case 'recall':
+      if (context.citedMemories.length === 0) {
+        return { answer: `I don't know anything about "${intent.query}" yet.`, actions: [] };
+      }
+      return {
+        answer: `Here is what I know about "${intent.query}":\n${context.citedMemories.join('\n')}`,
+        actions: [],
+      };
+    case 'email':
+      return {
+        answer: null,
+        actions: [
+          {
+            connector: 'email',
+            operation: 'send_email',
+            params: { to: intent.to, subject: intent.subject, body: intent.body },
+            why: 'you asked me to send it',
+          },
+        ],
+      };
+    case 'email_incomplete':
+      return { answer: intent.problem, actions: [] };
+    case 'unknown':
+      return {
+        answer:
+          "I didn't understand that. Without a language model I know a few commands — type `help` to see them.",
+        actions: [],
+      };
+  }
+}
+
+/** The search the retriever should run for a message: the recall query, or the message itself. */
+export function retrievalQuery(text: string): string {
+  const intent = parseIntent(text);
+  if (intent.kind === 'recall') return intent.query;
+  if (intent.kind === 'remember') return intent.text;
+  return text;
+}

@@ -1,0 +1,42 @@
+// Fails when any import cycle exists among Spine's own modules, and when a module imports a layer
+// it must not (see ARCHITECTURE.md "Dependency direction").
+import madge from 'madge';
+
+const roots = ['app', 'bot', 'core', 'graphs', 'jobs', 'memory', 'connectors', 'db'];
+const result = await madge(roots, {
+  fileExtensions: ['ts'],
+  tsConfig: 'tsconfig.json',
+  detectiveOptions: { ts: { skipTypeImports: true } },
+});
+
+const cycles = result.circular();
+// Which top-level folders each folder may import (besides itself).
+const allowed = {
+  core: [],
+  db: ['core'],
+  memory: ['core', 'db'],
+  connectors: ['core', 'db'],
+  graphs: ['core', 'db', 'memory', 'connectors'],
+  jobs: ['core', 'db', 'memory', 'connectors', 'graphs'],
+  bot: ['core', 'db', 'memory', 'connectors'],
+  app: roots,
+};
+const violations = [];
+for (const [file, deps] of Object.entries(result.obj())) {
+  const from = file.split('/')[0];
+  for (const dep of deps) {
+    const to = dep.split('/')[0];
+    if (to !== from && roots.includes(to) && !allowed[from]?.includes(to))
+      violations.push(`${file} -> ${dep}`);
+  }
+}
+if (cycles.length > 0) {
+  console.error(`Import cycles (${cycles.length}):`);
+  for (const cycle of cycles) console.error(`  ${cycle.join(' -> ')}`);
+}
+if (violations.length > 0) {
+  console.error(`Imports against the dependency direction (${violations.length}):`);
+  for (const v of violations) console.error(`  ${v}`);
+}
+if (cycles.length > 0 || violations.length > 0) process.exit(1);
+console.log(`No import cycles or layering violations in ${Object.keys(result.obj()).length} modules.`);
