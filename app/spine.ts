@@ -44,6 +44,8 @@ export interface Spine {
 export interface SpineOptions {
   logger: Logger;
   clock?: Clock;
+  /** An already-open database (tests); by default Spine opens the one in the config. */
+  database?: Database;
 }
 
 /**
@@ -53,11 +55,13 @@ export interface SpineOptions {
 export async function createSpine(config: Config, options: SpineOptions): Promise<Spine> {
   const { logger } = options;
   const clock = options.clock ?? systemClock;
-  const db = await openDatabase({
-    url: config.database.url,
-    dataDir: config.database.dataDir,
-    schema: config.database.schema,
-  });
+  const db =
+    options.database ??
+    (await openDatabase({
+      url: config.database.url,
+      dataDir: config.database.dataDir,
+      schema: config.database.schema,
+    }));
   try {
     const applied = await migrate(db.pool, db.schema);
     if (applied.length > 0) logger.info({ applied }, 'database migrated');

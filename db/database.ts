@@ -56,7 +56,30 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     : openEmbedded(options.dataDir, schema);
 }
 
+/**
+ * Create the schema before any pooled connection exists: a connection resolves its search_path
+ * once, so one opened before the schema was created would keep using `public`.
+ */
+async function ensureSchema(url: string, schema: string): Promise<void> {
+  if (schema === 'public') return;
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  } catch (error) {
+    // Two processes creating it at once: the loser sees a duplicate; the schema exists either way.
+    if (!['42P06', '23505'].includes((error as { code?: string }).code ?? '')) throw error;
+  } finally {
+    await client.end();
+  }
+}
+
 async function openServer(url: string, schema: string, max: number): Promise<Database> {
+  try {
+    await ensureSchema(url, schema);
+  } catch (error) {
+    throw unreachable(url, error);
+  }
   const pool = new pg.Pool({
     connectionString: url,
     max,
@@ -70,14 +93,18 @@ async function openServer(url: string, schema: string, max: number): Promise<Dat
     await pool.query('SELECT 1');
   } catch (error) {
     await pool.end().catch(() => {});
-    throw new SpineError(
-      'db.unreachable',
-      `Cannot connect to the Postgres server in DATABASE_URL (${redactUrl(url)}): ${(error as Error).message}. ` +
-        'Check that it is running and the URL is right, or unset DATABASE_URL to use the embedded database.',
-      { category: 'user', retryable: true, cause: error },
-    );
+    throw unreachable(url, error);
   }
   return { pool, kind: 'server', schema, close: () => pool.end() };
+}
+
+function unreachable(url: string, error: unknown): SpineError {
+  return new SpineError(
+    'db.unreachable',
+    `Cannot connect to the Postgres server in DATABASE_URL (${redactUrl(url)}): ${(error as Error).message}. ` +
+      'Check that it is running and the URL is right, or unset DATABASE_URL to use the embedded database.',
+    { category: 'user', retryable: true, cause: error },
+  );
 }
 
 async function openEmbedded(dataDir: string, schema: string): Promise<Database> {

@@ -39,7 +39,8 @@ export class LockFile {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         const holder = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
-        if (Number.isInteger(holder) && holder !== process.pid && processIsAlive(holder)) {
+        // This very process counts too: a second open of the same directory would corrupt it just the same.
+        if (Number.isInteger(holder) && (holder === process.pid || processIsAlive(holder))) {
           throw new SpineError(
             'db.locked',
             `Another Spine process (pid ${holder}) is using ${what}. Only one process may open the embedded ` +

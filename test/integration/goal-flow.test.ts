@@ -1,0 +1,190 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
+import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
+
+function outboxFiles(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((file) => file.endsWith('.eml'));
+  } catch {
+    return [];
+  }
+}
+
+describe.each(DATABASE_KINDS)('goal flow on %s Postgres', (kind) => {
+  const databases = new TestDatabases(kind);
+  const running: TestSpine[] = [];
+
+  async function freshSpine(): Promise<TestSpine> {
+    const test = await createTestSpine(await databases.open());
+    running.push(test);
+    return test;
+  }
+
+  beforeAll(async () => {
+    // Warm the embedded database once so the first test does not pay for its start-up.
+    await databases.open();
+  });
+
+  afterAll(async () => {
+    for (const test of running) await test.spine.close();
+    await databases.closeAll();
+  });
+
+  it('remembers a fact and recalls it citing its source and date', async () => {
+    const { say, chat } = await freshSpine();
+    await say('remember that Dana prefers calls before 10am');
+    expect(chat.texts().at(-1)).toContain('I remembered “Dana prefers calls before 10am”');
+    await say('what do you know about Dana?');
+    const answer = chat.texts().at(-1) ?? '';
+    expect(answer).toContain('Dana prefers calls before 10am');
+    expect(answer).toMatch(/you told me in the console on \d{1,2} \w{3} \d{4}/);
+  });
+
+  it('answers honestly when memory has nothing', async () => {
+    const { say, chat } = await freshSpine();
+    await say('recall the zebra invoice');
+    expect(chat.texts().at(-1)).toContain("I don't know anything about");
+  });
+
+  it('shows an approval card with exactly what will be sent, and sends once on approval', async () => {
+    const { say, chat, outboxDir, spine } = await freshSpine();
+    await say('email dana@example.com "Tuesday" Tuesday works for me.');
+    const card = chat.posts.at(-1)?.message;
+    expect(card?.blocks?.find((block) => block.type === 'fields')).toEqual({
+      type: 'fields',
+      fields: [
+        { label: 'From', value: 'Spine <spine@localhost>' },
+        { label: 'To', value: 'dana@example.com' },
+        { label: 'Subject', value: 'Tuesday' },
+        { label: 'Body', value: 'Tuesday works for me.' },
+      ],
+    });
+    expect(card?.blocks?.find((block) => block.type === 'buttons')).toBeTruthy();
+    expect(outboxFiles(outboxDir)).toHaveLength(0);
+
+    await say('approve');
+    const files = outboxFiles(outboxDir);
+    expect(files).toHaveLength(1);
+    const message = readFileSync(`${outboxDir}/${files[0]}`, 'utf8');
+    expect(message).toContain('To: dana@example.com');
+    expect(message).toContain('Subject: Tuesday');
+    expect(message).toContain('Tuesday works for me.');
+    expect(chat.updates.at(-1)?.message.text).toContain('Approved');
+    expect(chat.texts().at(-1)).toContain('Done: sent an e-mail to dana@example.com');
+
+    await say('approve');
+    expect(chat.texts().at(-1)).toBe('Nothing is waiting for your approval.');
+    expect(outboxFiles(outboxDir)).toHaveLength(1);
+
+    const story = await spine.intake.log(spine.operator.id, 50);
+    expect(story).toMatch(/You asked “email dana@example.com/);
+    expect(story).toMatch(/Spine asked for your approval before sending an e-mail to dana@example.com/);
+    expect(story).toMatch(/You approved sending an e-mail to dana@example.com .*via the console/);
+    expect(story).toMatch(/Spine sent an e-mail to dana@example.com/);
+  });
+
+  it('sends nothing when the operator rejects', async () => {
+    const { say, chat, outboxDir, spine } = await freshSpine();
+    await say('send an email to bob@example.com about Invoice: Please pay invoice 7.');
+    await say('reject');
+    expect(outboxFiles(outboxDir)).toHaveLength(0);
+    expect(chat.texts().at(-1)).toContain('Not done (you rejected it)');
+    const [action] = await spine.repos.actions.listForGoal(
+      (await spine.repos.goals.recent(spine.operator.id, 1))[0]!.id,
+    );
+    expect(action?.status).toBe('rejected');
+  });
+
+  it('lets exactly one of ten parallel approvals win and executes once', async () => {
+    const { say, outboxDir, spine } = await freshSpine();
+    await say('email carol@example.com "Hello" Ten clicks, one e-mail.');
+    const [pending] = await spine.repos.approvals.listPending(spine.operator.id);
+    expect(pending).toBeDefined();
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        spine.intake.decide({
+          approvalId: pending!.id,
+          decision: 'approved',
+          channel: 'console',
+          userId: 'local',
+        }),
+      ),
+    );
+    await spine.runner.idle();
+    expect(outcomes.filter((outcome) => outcome.kind === 'decided')).toHaveLength(1);
+    expect(outcomes.filter((outcome) => outcome.kind === 'already_decided')).toHaveLength(9);
+    expect(outboxFiles(outboxDir)).toHaveLength(1);
+    const executed = await spine.db.pool.query(`SELECT count(*)::int AS n FROM events WHERE verb = 'sent'`);
+    expect(executed.rows[0].n).toBe(1);
+  });
+
+  it('refuses a stranger, logs it, and executes nothing', async () => {
+    const { say, spine, chat, outboxDir } = await freshSpine();
+    await say('email dave@example.com "Hi" Hello Dave.');
+    const [pending] = await spine.repos.approvals.listPending(spine.operator.id);
+    const outcome = await spine.intake.decide({
+      approvalId: pending!.id,
+      decision: 'approved',
+      channel: 'slack',
+      userId: 'U_STRANGER',
+      thread: { channel: 'console', conversation: 'local' },
+    });
+    await spine.runner.idle();
+    expect(outcome.kind).toBe('forbidden');
+    expect(chat.texts().at(-1)).toContain('I only work for my operator');
+    expect(outboxFiles(outboxDir)).toHaveLength(0);
+    expect((await spine.repos.approvals.get(pending!.id))?.status).toBe('pending');
+    expect(await spine.intake.log(spine.operator.id, 5)).toContain('slack:U_STRANGER was refused');
+  });
+
+  it('resumes after a crash between the approval and the execution, and executes once', async () => {
+    const db = await databases.open();
+    const first = await createTestSpine(db);
+    await first.say('email erin@example.com "Crash" Sent after a restart.');
+    const [pending] = await first.spine.repos.approvals.listPending(first.spine.operator.id);
+    // The compare-and-set happened, then the process died before enqueueing the resume.
+    await first.spine.repos.approvals.decide(pending!.id, 'approved', 'console:local', 'console', new Date());
+    await first.spine.close();
+
+    const second = await createTestSpine(db);
+    running.push(second);
+    expect(await second.spine.recover()).toBe(1);
+    await second.spine.runner.idle();
+    expect(outboxFiles(first.outboxDir).length + outboxFiles(second.outboxDir).length).toBe(1);
+    expect(second.chat.texts().at(-1)).toContain('Done: sent an e-mail to erin@example.com');
+    // A second recovery finds nothing to do.
+    expect(await second.spine.recover()).toBe(0);
+  });
+
+  it('records one goal per delivery id, however often it is delivered', async () => {
+    const { spine } = await freshSpine();
+    const message = {
+      channel: 'console' as const,
+      deliveryId: 'same-delivery',
+      userId: 'local',
+      text: 'remember the office closes at 6',
+      thread: { channel: 'console' as const, conversation: 'local' },
+    };
+    const results = await Promise.all([1, 2, 3, 4].map(() => spine.intake.handleMessage(message)));
+    await spine.runner.idle();
+    expect(results.filter((result) => result.kind === 'goal' && !result.duplicate)).toHaveLength(1);
+    const goals = await spine.db.pool.query('SELECT count(*)::int AS n FROM goals');
+    expect(goals.rows[0].n).toBe(1);
+  });
+
+  it('answers a 100 KB message politely without creating a goal', async () => {
+    const { say, chat, spine } = await freshSpine();
+    await say(`remember ${'x'.repeat(100_000)}`);
+    expect(chat.texts().at(-1)).toContain('That message is too long');
+    const goals = await spine.db.pool.query('SELECT count(*)::int AS n FROM goals');
+    expect(goals.rows[0].n).toBe(0);
+  });
+
+  it('explains an e-mail it cannot send instead of proposing it', async () => {
+    const { say, chat, spine } = await freshSpine();
+    await say('email not-an-address "Hi" body');
+    expect(chat.texts().at(-1)).toContain('I need an e-mail address first');
+    expect(await spine.repos.approvals.listPending(spine.operator.id)).toHaveLength(0);
+  });
+});
