@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -89,7 +89,10 @@ export default async function startup(args: string[]): Promise<void> {
     }
     process.stdout.write(
       `median of ${runs}: cold ${median(cold).toFixed(0)} ms, warm ${median(warm).toFixed(0)} ms\n` +
-        `(cold = fresh SPINE_DATA_DIR: first PGlite init + migrations; warm = existing data directory)\n`,
+        `(cold = fresh SPINE_DATA_DIR: first PGlite init + migrations; warm = existing data directory)\n` +
+        `load average after: ${loadavg()
+          .map((load) => load.toFixed(1))
+          .join(' ')}\n`,
     );
   } finally {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
