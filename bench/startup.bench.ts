@@ -21,6 +21,13 @@ function option(args: string[], name: string, fallback: string): string {
   return index >= 0 ? (args[index + 1] ?? fallback) : fallback;
 }
 
+/** The 1, 5 and 15 minute load averages: the machine is shared, so the figures need this context. */
+function load(): string {
+  return loadavg()
+    .map((value) => value.toFixed(1))
+    .join(' ');
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -73,7 +80,8 @@ export default async function startup(args: string[]): Promise<void> {
   };
   try {
     process.stdout.write(
-      `startup: "${command}" to the first "${PROMPT.trim()}" prompt, in a pseudo-terminal\n`,
+      `startup: "${command}" to the first "${PROMPT.trim()}" prompt, in a pseudo-terminal\n` +
+        `machine: ${cpus().length} cores, load average ${load()}\n`,
     );
     const cold: number[] = [];
     for (let run = 1; run <= runs; run += 1) {
@@ -90,9 +98,7 @@ export default async function startup(args: string[]): Promise<void> {
     process.stdout.write(
       `median of ${runs}: cold ${median(cold).toFixed(0)} ms, warm ${median(warm).toFixed(0)} ms\n` +
         `(cold = fresh SPINE_DATA_DIR: first PGlite init + migrations; warm = existing data directory)\n` +
-        `load average after: ${loadavg()
-          .map((load) => load.toFixed(1))
-          .join(' ')}\n`,
+        `load average after: ${load()}\n`,
     );
   } finally {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
