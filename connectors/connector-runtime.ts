@@ -33,10 +33,14 @@ export interface ConnectorRuntimeOptions {
 export function hashParams(params: unknown): string {
   const canonical = (value: unknown): unknown => {
     if (Array.isArray(value)) return value.map(canonical);
+    // A Date (or anything with toJSON) hashes as JSON shows it, not as an object with no own keys.
+    if (value && typeof (value as { toJSON?: unknown }).toJSON === 'function')
+      return canonical((value as { toJSON: () => unknown }).toJSON());
     if (value && typeof value === 'object') {
       return Object.fromEntries(
         Object.entries(value as Record<string, unknown>)
-          .sort(([a], [b]) => a.localeCompare(b))
+          // Code-point order: localeCompare depends on the process locale (LANG), and every process must agree.
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
           .map(([key, inner]) => [key, canonical(inner)]),
       );
     }

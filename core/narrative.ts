@@ -69,12 +69,14 @@ export function renderEvent(event: SpineEvent, options: NarrativeOptions): strin
   return `${time} ${actor} ${event.verb} ${event.object}${why}${references(event)}`;
 }
 
+/** The calendar day in a time zone, year included (1 Jul 2025 and 1 Jul 2026 are different days). */
+function localDay(at: Date, timezone: string): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: timezone, dateStyle: 'short' }).format(at);
+}
+
 /** The whole story, oldest first, one sentence per line. */
 export function renderNarrative(events: SpineEvent[], options: NarrativeOptions): string {
   if (events.length === 0) return 'Nothing has happened yet.';
-  const spansDays =
-    options.withDate ??
-    new Set(events.map((e) => formatEventTime(e.at, options.timezone, true).split(' ').slice(0, 2).join(' ')))
-      .size > 1;
+  const spansDays = options.withDate ?? new Set(events.map((e) => localDay(e.at, options.timezone))).size > 1;
   return events.map((event) => renderEvent(event, { ...options, withDate: spansDays })).join('\n');
 }

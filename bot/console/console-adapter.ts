@@ -76,6 +76,10 @@ export class ConsoleAdapter implements ChatSender {
       await settle();
       prompt();
     }
+    // After `exit` the terminal is still open: leaving the loop does not stop reading it, and a
+    // flowing stdin keeps the process alive. Stop reading so Spine can shut down.
+    lines.close();
+    input.pause();
     await settle();
   }
 }

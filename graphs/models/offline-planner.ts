@@ -8,7 +8,9 @@ export type Intent =
   | { kind: 'email_incomplete'; problem: string }
   | { kind: 'unknown' };
 
-const QUOTED = /^["“”'‘’]([^"“”]+?)["“”'‘’]\s*(.*)$/s;
+// A subject in double quotes (straight, curly or „low-high“), or in single quotes closed before a space:
+// an apostrophe inside ("Don't", “Don’t”) must not end the subject.
+const QUOTED = /^(?:["“”„]([^"“”]+)["“”]|['‘’](.+?)['‘’](?=\s|$))\s*(.*)$/s;
 const ADDRESS = /^<?([^\s<>"@]+@[^\s<>"@]+\.[^\s<>"@]+?)>?[,:]?$/;
 
 function clean(text: string): string {
@@ -21,20 +23,26 @@ function stripTrailingQuestion(text: string): string {
 
 /** Parse the e-mail forms: `email a@b "subject" body`, `email a@b subject: s body: b`, and natural phrasing. */
 function parseEmail(rest: string): Intent {
-  const [first, ...others] = rest.trim().split(/\s+/);
-  const address = ADDRESS.exec(first ?? '')?.[1];
+  // Split off the address only: the body keeps its line breaks and spacing.
+  const [, first = '', afterAddress = ''] = /^(\S+)\s*([\s\S]*)$/.exec(rest.trim()) ?? [];
+  const address = ADDRESS.exec(first)?.[1];
   if (!address) {
     return {
       kind: 'email_incomplete',
       problem: 'I need an e-mail address first: email dana@example.com "Subject" Body',
     };
   }
-  let remainder = others.join(' ').trim();
+  let remainder = afterAddress.trim();
   remainder = remainder.replace(/^(?:about|re|regarding)\s+/i, '');
   const quoted = QUOTED.exec(remainder);
   if (quoted) {
-    const subject = clean(quoted[1] ?? '');
-    const body = (quoted[2] ?? '').trim().replace(/^(?:saying|that|:)\s*/i, '');
+    const subject = clean(quoted[1] ?? quoted[2] ?? '');
+    const body = (quoted[3] ?? '').trim().replace(/^(?:saying|that|:)\s*/i, '');
+    if (!subject)
+      return {
+        kind: 'email_incomplete',
+        problem: `The subject is empty: email ${address} "Subject" Body text`,
+      };
     if (!body)
       return {
         kind: 'email_incomplete',
@@ -69,8 +77,9 @@ function parseEmail(rest: string): Intent {
 export function parseIntent(input: string): Intent {
   const text = input.trim();
   const remember =
-    /^(?:please\s+)?(?:remember|note|don'?t forget)(?:\s+that)?\s*[:,-]?\s+(.+)$/is.exec(text) ??
-    /^(?:fyi|note to self)[:,]?\s+(.+)$/is.exec(text);
+    // "note to self" first: the plain "note" form would keep "to self:" in the text.
+    /^(?:fyi|note to self)[:,]?\s+(.+)$/is.exec(text) ??
+    /^(?:please\s+)?(?:remember|note|don'?t forget)(?:\s+that)?\s*[:,-]?\s+(.+)$/is.exec(text);
   if (remember) return { kind: 'remember', text: (remember[1] ?? '').trim() };
 
   const recall =
