@@ -73,9 +73,12 @@ export class BullJobQueue implements JobQueue {
     }
   }
 
-  /** True when nothing waits, runs or is delayed (tests and `spine chat` settle on it). */
+  /**
+   * True when nothing waits or runs (tests and `spine chat` settle on it). Delayed jobs do not
+   * count: the schedulers' next ticks are always there.
+   */
   async isIdle(): Promise<boolean> {
-    const counts = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    const counts = await this.queue.getJobCounts('waiting', 'active', 'prioritized');
     return Object.values(counts).every((count) => count === 0);
   }
 

@@ -31,24 +31,24 @@ export interface PeriodCounts {
   approvalsDecided: number;
 }
 
-/** Read-only queries behind the digest: what happened in a period, and what is coming up. */
+/** Read-only queries behind the digest: what happened since a moment, and what is coming up. */
 export class DigestFactsRepository {
   constructor(private readonly db: Queryable) {}
 
-  async goalsFinished(operatorId: number, since: Date, until: Date, limit = 20): Promise<FinishedGoal[]> {
+  async goalsFinished(operatorId: number, since: Date, limit = 20): Promise<FinishedGoal[]> {
     const result = await this.db.query(
       `SELECT id, text FROM goals WHERE operator_id = $1 AND status = 'done'
-         AND updated_at > $2 AND updated_at <= $3 ORDER BY id LIMIT $4`,
-      [operatorId, since, until, limit],
+         AND updated_at > $2 ORDER BY id LIMIT $3`,
+      [operatorId, since, limit],
     );
     return result.rows.map((row) => ({ id: Number(row.id), text: String(row.text) }));
   }
 
-  async actionsSucceeded(operatorId: number, since: Date, until: Date): Promise<SucceededAction[]> {
+  async actionsSucceeded(operatorId: number, since: Date): Promise<SucceededAction[]> {
     const result = await this.db.query(
       `SELECT id, connector, operation, preview FROM actions WHERE operator_id = $1 AND status = 'succeeded'
-         AND coalesce(executed_at, created_at) > $2 AND coalesce(executed_at, created_at) <= $3 ORDER BY id`,
-      [operatorId, since, until],
+         AND coalesce(executed_at, created_at) > $2 ORDER BY id`,
+      [operatorId, since],
     );
     return result.rows.map((row) => ({
       id: Number(row.id),
@@ -58,16 +58,16 @@ export class DigestFactsRepository {
     }));
   }
 
-  async counts(operatorId: number, since: Date, until: Date): Promise<PeriodCounts> {
+  async counts(operatorId: number, since: Date): Promise<PeriodCounts> {
     const result = await this.db.query(
       `SELECT
-         (SELECT count(*) FROM goals WHERE operator_id = $1 AND created_at > $2 AND created_at <= $3)::int AS goals,
-         (SELECT count(*) FROM goals WHERE operator_id = $1 AND status = 'done' AND updated_at > $2 AND updated_at <= $3)::int AS goals_done,
+         (SELECT count(*) FROM goals WHERE operator_id = $1 AND created_at > $2)::int AS goals,
+         (SELECT count(*) FROM goals WHERE operator_id = $1 AND status = 'done' AND updated_at > $2)::int AS goals_done,
          (SELECT count(*) FROM actions WHERE operator_id = $1 AND status = 'succeeded'
-            AND coalesce(executed_at, created_at) > $2 AND coalesce(executed_at, created_at) <= $3)::int AS actions,
+            AND coalesce(executed_at, created_at) > $2)::int AS actions,
          (SELECT count(*) FROM approvals WHERE operator_id = $1 AND status <> 'pending'
-            AND decided_at > $2 AND decided_at <= $3)::int AS approvals`,
-      [operatorId, since, until],
+            AND decided_at > $2)::int AS approvals`,
+      [operatorId, since],
     );
     const row = result.rows[0] ?? {};
     return {

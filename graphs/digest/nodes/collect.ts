@@ -11,9 +11,9 @@ export function collectNode(deps: DigestGraphDeps) {
     if (!operator) throw new Error(`operator ${state.operatorId} is missing`);
     const now = deps.clock.now();
     const since = (await repos.digests.lastSentAt(operator.id)) ?? operator.createdAt;
-    const finished = await repos.digestFacts.goalsFinished(operator.id, since, now);
-    const actions = await repos.digestFacts.actionsSucceeded(operator.id, since, now);
-    const counts = await repos.digestFacts.counts(operator.id, since, now);
+    const finished = await repos.digestFacts.goalsFinished(operator.id, since);
+    const actions = await repos.digestFacts.actionsSucceeded(operator.id, since);
+    const counts = await repos.digestFacts.counts(operator.id, since);
     const pending = [];
     for (const approval of await repos.approvals.listPending(operator.id)) {
       const action = await repos.actions.get(approval.actionId);
