@@ -60,6 +60,7 @@ export class QueueMode {
         redisUrl: q.redisUrl,
         prefix: q.prefix,
         target: options.chat,
+        canDeliver: (channel) => options.chat.channels().includes(channel),
         logger,
       });
       this.intakeChat = this.subscriber.translating();

@@ -6,9 +6,10 @@ import { describeError } from '../core/errors.ts';
 import type { ChatSender, OutboundMessage } from '../core/message.ts';
 import { chatChannelKey } from './queue-names.ts';
 
+/** `id` is unique per relayed message: of several main processes, exactly one delivers it. */
 type RelayedMessage =
-  | { kind: 'post'; thread: ThreadRef; message: OutboundMessage; ref: MessageRef }
-  | { kind: 'update'; ref: MessageRef; message: OutboundMessage };
+  | { kind: 'post'; id: string; thread: ThreadRef; message: OutboundMessage; ref: MessageRef }
+  | { kind: 'update'; id: string; ref: MessageRef; message: OutboundMessage };
 
 const CHANNELS: Channel[] = ['console', 'slack', 'telegram', 'web', 'system'];
 
@@ -36,12 +37,12 @@ export class RedisChatPublisher implements ChatSender {
       conversation: thread.conversation,
       messageId: `relay-${randomUUID()}`,
     };
-    await this.#publish(thread.channel, { kind: 'post', thread, message, ref });
+    await this.#publish(thread.channel, { kind: 'post', id: randomUUID(), thread, message, ref });
     return ref;
   }
 
   async update(ref: MessageRef, message: OutboundMessage): Promise<void> {
-    await this.#publish(ref.channel, { kind: 'update', ref, message });
+    await this.#publish(ref.channel, { kind: 'update', id: randomUUID(), ref, message });
   }
 
   async #publish(channel: Channel, payload: RelayedMessage): Promise<void> {
@@ -79,7 +80,22 @@ export class RedisChatSubscriber {
   #delivered = 0;
   readonly #subscribed: Promise<unknown>;
 
-  constructor(options: { redisUrl: string; prefix: string; target: ChatSender; logger: Logger }) {
+  readonly #canDeliver: (channel: Channel) => boolean;
+  readonly #prefix: string;
+
+  /**
+   * `canDeliver` says whether this process has an adapter for a channel: only such a process
+   * takes a message, and of those exactly one (a Redis SET NX claim per message).
+   */
+  constructor(options: {
+    redisUrl: string;
+    prefix: string;
+    target: ChatSender;
+    canDeliver: (channel: Channel) => boolean;
+    logger: Logger;
+  }) {
+    this.#canDeliver = options.canDeliver;
+    this.#prefix = options.prefix;
     this.#subscriber = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
     this.#store = new Redis(options.redisUrl, { maxRetriesPerRequest: 1 });
     this.#subscriber.on('error', () => {});
@@ -131,6 +147,10 @@ export class RedisChatSubscriber {
   async #deliver(raw: string): Promise<void> {
     try {
       const payload = JSON.parse(raw) as RelayedMessage;
+      const channel = payload.kind === 'post' ? payload.thread.channel : payload.ref.channel;
+      if (!this.#canDeliver(channel)) return;
+      const claimed = await this.#store.set(`${this.#prefix}:chat:claimed:${payload.id}`, '1', 'EX', 3600, 'NX');
+      if (claimed !== 'OK') return;
       if (payload.kind === 'post') {
         const real = await this.#target.post(payload.thread, payload.message);
         this.#refs.set(payload.ref.messageId, real);
