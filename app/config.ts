@@ -117,6 +117,8 @@ const environmentSchema = z.object({
   SPINE_PROGRESS_AFTER_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).default(3000)),
   // Test hook: a worker holds each finished job this long before completing it (crash tests).
   SPINE_WORKER_TEST_HOLD_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).default(0)),
+  // Test hook: hold after this step of a goal's graph instead of after the job.
+  SPINE_WORKER_TEST_HOLD_STEP: z.preprocess(emptyAsUndefined, z.string().optional()),
 });
 
 /** Minutes a person would spend doing an operation by hand: the digest's time-saved estimate. */
@@ -142,8 +144,9 @@ export interface QueueConfig {
   maxStalledCount: number;
   /** How often the main process re-enqueues unfinished work from Postgres. */
   recoveryIntervalMs: number;
-  /** Test hook: hold a finished job this long before completing it. */
+  /** Test hook: hold a finished job (or, with `testHoldStep`, a goal after that step) this long. */
   testHoldMs: number;
+  testHoldStep: string | undefined;
 }
 
 /** Spine's configuration, parsed once at boot. */
@@ -215,6 +218,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           maxStalledCount: values.SPINE_QUEUE_MAX_STALLED,
           recoveryIntervalMs: values.SPINE_RECOVERY_INTERVAL_MS,
           testHoldMs: values.SPINE_WORKER_TEST_HOLD_MS,
+          testHoldStep: values.SPINE_WORKER_TEST_HOLD_STEP,
         }
       : undefined,
     jobs: {

@@ -80,7 +80,7 @@ export class QueueMode {
         onFailed: options.onFailed,
         groupLock: new PostgresGroupLock(options.db.pool, options.db.schema),
         logger,
-        testHoldMs: q.testHoldMs,
+        testHoldMs: q.testHoldStep ? 0 : q.testHoldMs,
       });
     }
   }

@@ -24,6 +24,7 @@ import { recoverUnfinishedWork } from '../jobs/recovery.ts';
 import { PostgresMemoryStore } from '../memory/postgres-memory-store.ts';
 import type { Config } from './config.ts';
 import { type ProcessRole, QueueMode } from './queue-mode.ts';
+import { holdAfterConnectorCalls } from './test-hooks.ts';
 
 /** A running Spine: everything built from the config, and the one place that shuts it down. */
 export interface Spine {
@@ -105,7 +106,11 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
           transport: new FileEmailTransport(config.email.outboxDir),
           clock,
         }),
-      ],
+      ].map((connector) =>
+        options.role === 'worker' && config.queue?.testHoldStep === 'connector'
+          ? (holdAfterConnectorCalls([connector], config.queue.testHoldMs)[0] ?? connector)
+          : connector,
+      ),
       { actions: repos.actions, logger },
     );
     const chat = new ChatRouter(logger);
@@ -132,6 +137,10 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       clock,
       logger,
       progressAfterMs: config.jobs.progressAfterMs,
+      testHold:
+        options.role === 'worker' && config.queue?.testHoldStep && config.queue.testHoldStep !== 'connector'
+          ? { step: config.queue.testHoldStep, ms: config.queue.testHoldMs }
+          : undefined,
     });
     const onFailed = (job: Parameters<typeof handler>[0], error: unknown) =>
       recordJobFailure({ repos, chat, logger }, job, error);

@@ -22,6 +22,8 @@ export interface JobHandlerDeps {
   logger: Logger;
   /** Show progress in the thread for goal jobs running longer than this. */
   progressAfterMs: number;
+  /** Test hook (crash tests): pause this long after the named step of a goal's graph. */
+  testHold?: { step: string; ms: number } | undefined;
 }
 
 /** Extra reporting a runner offers a job (BullMQ: job.updateProgress). */
@@ -50,6 +52,7 @@ export function createJobHandler(deps: JobHandlerDeps) {
               onStep: async (goalId, step) => {
                 await context.progress?.({ step });
                 if (goal) await reporter.step(goal.thread, goalId, step);
+                if (deps.testHold?.step === step) await new Promise((resolve) => setTimeout(resolve, deps.testHold?.ms));
               },
             },
             job,
