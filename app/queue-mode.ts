@@ -44,10 +44,12 @@ export class QueueMode {
   /** What the main process's intake uses to post and update (understands workers' message names). */
   readonly intakeChat: ChatSender;
   #timer: NodeJS.Timeout | undefined;
+  readonly #shutdownGraceMs: number;
 
   constructor(options: QueueModeOptions) {
     const { queueConfig: q, logger } = options;
     this.role = options.role;
+    this.#shutdownGraceMs = Math.max(60_000, 2 * q.lockDurationMs);
     this.queue = new BullJobQueue({
       redisUrl: q.redisUrl,
       prefix: q.prefix,
@@ -102,10 +104,30 @@ export class QueueMode {
 
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
-    // The worker first: it finishes the running jobs (which may still publish and enqueue).
-    await this.worker?.close();
-    await this.publisher?.close();
-    await this.subscriber?.close();
-    await this.queue.close();
+    // The worker first: it finishes the running jobs (which may still publish and enqueue). A
+    // worker cut off from Redis cannot close politely: after the grace period it is forced (its
+    // jobs are then re-run elsewhere once their locks expire).
+    if (this.worker) {
+      const closed = await within(
+        this.#shutdownGraceMs,
+        this.worker.close().then(() => true),
+      );
+      if (closed !== true) await within(5000, this.worker.worker.close(true));
+    }
+    // With Redis away, a polite QUIT never gets an answer: give up waiting after a few seconds.
+    await within(5000, this.publisher?.close());
+    await within(5000, this.subscriber?.close());
+    await within(5000, this.queue.close());
   }
+}
+
+function within(ms: number, promise: Promise<unknown> | undefined): Promise<unknown> {
+  if (!promise) return Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.catch(() => {}),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

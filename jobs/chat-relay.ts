@@ -149,7 +149,13 @@ export class RedisChatSubscriber {
       const payload = JSON.parse(raw) as RelayedMessage;
       const channel = payload.kind === 'post' ? payload.thread.channel : payload.ref.channel;
       if (!this.#canDeliver(channel)) return;
-      const claimed = await this.#store.set(`${this.#prefix}:chat:claimed:${payload.id}`, '1', 'EX', 3600, 'NX');
+      const claimed = await this.#store.set(
+        `${this.#prefix}:chat:claimed:${payload.id}`,
+        '1',
+        'EX',
+        3600,
+        'NX',
+      );
       if (claimed !== 'OK') return;
       if (payload.kind === 'post') {
         const real = await this.#target.post(payload.thread, payload.message);

@@ -52,7 +52,8 @@ export function createJobHandler(deps: JobHandlerDeps) {
               onStep: async (goalId, step) => {
                 await context.progress?.({ step });
                 if (goal) await reporter.step(goal.thread, goalId, step);
-                if (deps.testHold?.step === step) await new Promise((resolve) => setTimeout(resolve, deps.testHold?.ms));
+                if (deps.testHold?.step === step)
+                  await new Promise((resolve) => setTimeout(resolve, deps.testHold?.ms));
               },
             },
             job,

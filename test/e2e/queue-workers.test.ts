@@ -4,7 +4,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UnrecoverableError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startHttpServer } from '../../app/http-server.ts';
+import { queueHealth } from '../../app/queue-commands.ts';
 import { jobIdFor } from '../../core/jobs.ts';
 import { TestDatabases } from '../support/databases.ts';
 import {
@@ -220,6 +224,61 @@ describe('queue mode with worker processes', () => {
       jobIdFor({ name: 'run-goal', data: { goalId: 1 } }),
     );
     expect(state).toBe('completed');
+  });
+
+  it('fails /healthz when Redis may evict keys, and reports database, Redis, workers and adapters', async () => {
+    const port = await freePort();
+    const redis = new RedisProcess(port);
+    redisServers.push(redis);
+    await redis.start();
+    const redisUrl = `redis://127.0.0.1:${port}`;
+    const { db, prefix, main } = await setup({ redisUrl });
+    const worker = await createQueueSpine(db, { prefix, role: 'worker', redisUrl });
+    spines.push(worker);
+    const server = await startHttpServer({
+      port: 0,
+      db: main.spine.db,
+      logger: pino({ level: 'silent' }),
+      health: queueHealth(main.spine),
+    });
+    try {
+      const address = server.address();
+      const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/healthz`;
+      await waitUntil(
+        async () => ((await (await fetch(url)).json()) as { workers: number }).workers === 1,
+        'the worker to register',
+      );
+      const healthy = await fetch(url);
+      expect(healthy.status).toBe(200);
+      expect(await healthy.json()).toEqual({
+        status: 'ok',
+        database: 'ok',
+        databaseKind: 'server',
+        mode: 'queue',
+        redis: 'ok',
+        redisMaxmemoryPolicy: 'noeviction',
+        workers: 1,
+        adapters: ['console'],
+      });
+      const admin = new Redis(redisUrl);
+      await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      admin.disconnect();
+      const evicting = await fetch(url);
+      expect(evicting.status).toBe(503);
+      const body = (await evicting.json()) as Record<string, unknown>;
+      expect(body.status).toBe('degraded');
+      expect(body.redisMaxmemoryPolicy).toBe('allkeys-lru');
+      expect(String(body.problem)).toContain('set maxmemory-policy noeviction');
+      await redis.stop();
+      const down = await fetch(url);
+      expect(down.status).toBe(503);
+      expect(((await down.json()) as Record<string, unknown>).redis).toBe('unreachable');
+      await redis.start();
+      // The worker reconnects by itself once Redis is back.
+      await waitUntil(async () => (await fetch(url)).status === 200, 'health after Redis is back', 30_000);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('processes every goal exactly once when the Redis server restarts while messages arrive', async () => {
