@@ -64,7 +64,6 @@ export class BullWorker {
 
   async #process(job: Job, token: string | undefined): Promise<void> {
     const spineJob = { name: job.name, data: job.data } as SpineJob;
-    const log = this.#options.logger.child({ jobId: job.id, job: job.name, attempt: job.attemptsMade + 1 });
     const lock = await this.#options.groupLock.tryAcquire(jobGroupOf(spineJob));
     if (!lock) {
       // Another worker runs this goal right now: try again shortly, without spending an attempt.
@@ -79,6 +78,7 @@ export class BullWorker {
       if (this.#options.testHoldMs)
         await new Promise((resolve) => setTimeout(resolve, this.#options.testHoldMs));
     } catch (error) {
+      const log = this.#options.logger.child({ jobId: job.id, job: job.name, attempt: job.attemptsMade + 1 });
       const attempts = job.opts.attempts ?? 1;
       const final = isUnrecoverable(error) || job.attemptsMade + 1 >= attempts;
       log.warn(
@@ -100,5 +100,6 @@ export class BullWorker {
   /** Stop taking jobs and wait for the running ones to finish (SIGTERM). */
   async close(): Promise<void> {
     await this.worker.close();
+    await this.#options.groupLock.close();
   }
 }
