@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.ts';
-import { localDateOf, wallClock } from '../../core/local-time.ts';
+import { wallClock } from '../../core/local-time.ts';
 import { enqueueDueDigests } from '../../jobs/digest-schedule.ts';
 import { TestDatabases } from '../support/databases.ts';
 import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
