@@ -87,6 +87,15 @@ export class QueueMode {
     }
   }
 
+  /**
+   * Wait (a few seconds at most) until Redis answers, so the first messages are enqueued rather
+   * than left to recovery. Never fails: with Redis down, Spine starts and recovery catches up.
+   */
+  async ready(): Promise<void> {
+    await within(5000, this.queue.queue.waitUntilReady());
+    await within(5000, this.subscriber?.ready());
+  }
+
   /** Run `tick` now and every `everyMs` until closed (the main process's recovery loop). */
   every(everyMs: number, tick: () => Promise<unknown>, logger: Logger): void {
     const run = () => {

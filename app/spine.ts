@@ -165,6 +165,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
           logger,
         })
       : undefined;
+    await queueMode?.ready();
     jobQueue = queueMode?.queue ?? runner;
     const jobs = jobQueue;
     const intake = new Intake({
