@@ -91,6 +91,7 @@ const environmentSchema = z.object({
     emptyAsUndefined,
     z.coerce.number().int().min(200).default(30_000),
   ),
+  SPINE_GROUP_LOCK: z.preprocess(emptyAsUndefined, z.enum(['redis', 'postgres']).default('redis')),
   SPINE_QUEUE_MAX_STALLED: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(10).default(2)),
   SPINE_RECOVERY_INTERVAL_MS: z.preprocess(
     emptyAsUndefined,
@@ -142,6 +143,8 @@ export interface QueueConfig {
   stalledIntervalMs: number;
   /** A job that stalls more often than this fails for good (a job that crashes its worker). */
   maxStalledCount: number;
+  /** Where the one-job-per-goal lock lives: a Redis lease (default) or a Postgres advisory lock. */
+  groupLock: 'redis' | 'postgres';
   /** How often the main process re-enqueues unfinished work from Postgres. */
   recoveryIntervalMs: number;
   /** Test hook: hold a finished job (or, with `testHoldStep`, a goal after that step) this long. */
@@ -216,6 +219,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           lockDurationMs: values.SPINE_QUEUE_LOCK_MS,
           stalledIntervalMs: values.SPINE_QUEUE_STALLED_INTERVAL_MS,
           maxStalledCount: values.SPINE_QUEUE_MAX_STALLED,
+          groupLock: values.SPINE_GROUP_LOCK,
           recoveryIntervalMs: values.SPINE_RECOVERY_INTERVAL_MS,
           testHoldMs: values.SPINE_WORKER_TEST_HOLD_MS,
           testHoldStep: values.SPINE_WORKER_TEST_HOLD_STEP,

@@ -10,6 +10,7 @@ import { BullWorker } from '../jobs/bullmq-worker.ts';
 import { RedisChatPublisher, RedisChatSubscriber } from '../jobs/chat-relay.ts';
 import { PostgresGroupLock } from '../jobs/group-lock.ts';
 import type { JobContext } from '../jobs/job-handler.ts';
+import { RedisGroupLock } from '../jobs/redis-group-lock.ts';
 import type { Config, QueueConfig } from './config.ts';
 
 const CHANNELS: Channel[] = ['console', 'slack', 'telegram', 'web', 'system'];
@@ -80,7 +81,10 @@ export class QueueMode {
         maxStalledCount: q.maxStalledCount,
         handler: options.handler,
         onFailed: options.onFailed,
-        groupLock: new PostgresGroupLock(options.db.pool, options.db.schema),
+        groupLock:
+          q.groupLock === 'postgres'
+            ? new PostgresGroupLock(options.db.pool, options.db.schema)
+            : new RedisGroupLock({ redisUrl: q.redisUrl, prefix: q.prefix, leaseMs: q.lockDurationMs }),
         logger,
         testHoldMs: q.testHoldStep ? 0 : q.testHoldMs,
       });

@@ -1,7 +1,7 @@
 /**
  * A worker process for the queue benchmark: `raw` runs a bare BullMQ worker with a no-op
- * processor; `spine` runs Spine's BullWorker (group lock in Postgres, handler dispatch) with a
- * no-op handler. Prints "ready" once listening; exits on SIGTERM.
+ * processor; `spine` / `spine-postgres` run Spine's BullWorker (group lock in Redis / Postgres,
+ * handler dispatch) with a no-op handler. Prints "ready" once listening; exits on SIGTERM.
  */
 import { Worker } from 'bullmq';
 import pino from 'pino';
@@ -9,6 +9,7 @@ import { openDatabase } from '../db/database.ts';
 import { BullWorker } from '../jobs/bullmq-worker.ts';
 import { PostgresGroupLock } from '../jobs/group-lock.ts';
 import { QUEUE_NAME } from '../jobs/queue-names.ts';
+import { RedisGroupLock } from '../jobs/redis-group-lock.ts';
 
 const [mode, prefix, concurrencyText, redisUrl, databaseUrl, schema] = process.argv.slice(2);
 const concurrency = Number(concurrencyText);
@@ -37,7 +38,10 @@ if (mode === 'raw') {
     maxStalledCount: 2,
     handler: async () => {},
     onFailed: async () => {},
-    groupLock: new PostgresGroupLock(db.pool, db.schema),
+    groupLock:
+      mode === 'spine-postgres'
+        ? new PostgresGroupLock(db.pool, db.schema)
+        : new RedisGroupLock({ redisUrl: redisUrl ?? '', prefix: prefix ?? '', leaseMs: 30_000 }),
     logger: pino({ level: 'silent' }),
   });
   await worker.worker.waitUntilReady();

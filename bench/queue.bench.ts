@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- queue [--jobs N] [--runs R] [--goals G]`
  *
- * 1. No-op jobs per second through Spine's job layer (BullWorker: Postgres group lock + dispatch)
- *    with 1 and 2 worker processes, side by side with bare BullMQ workers in the same run.
+ * 1. No-op jobs per second through Spine's job layer (BullWorker: group lock + dispatch; the Redis
+ *    lease and the Postgres advisory lock) with 1 and 2 worker processes, side by side with bare
+ *    BullMQ workers in the same run.
  * 2. End-to-end latency of a simple goal (message in → reply out, offline planner), p50/p99,
  *    in-process (embedded and server Postgres) and in queue mode (one `spine worker` process).
  *
@@ -85,7 +86,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 /** Jobs per second for `jobs` no-op jobs on `workers` worker processes of `mode`. */
 async function throughput(
-  mode: 'raw' | 'spine',
+  mode: 'raw' | 'spine' | 'spine-postgres',
   workers: number,
   jobs: number,
   schema: string,
@@ -224,17 +225,21 @@ export default async function queueBench(args: string[]): Promise<void> {
   console.log(
     `Queue benchmark: ${jobs} no-op jobs per run, median of ${runs} runs, concurrency ${CONCURRENCY} per worker`,
   );
-  console.log('workers | raw BullMQ jobs/s | Spine job layer jobs/s | ratio');
+  console.log(
+    'workers | raw BullMQ jobs/s | Spine (Redis lock) jobs/s | ratio | Spine (Postgres lock) jobs/s | ratio',
+  );
   for (const workers of [1, 2]) {
     const raw: number[] = [];
     const spine: number[] = [];
+    const spinePostgres: number[] = [];
     for (let run = 0; run < runs; run += 1) {
       raw.push(await throughput('raw', workers, jobs, schema));
       spine.push(await throughput('spine', workers, jobs, schema));
+      spinePostgres.push(await throughput('spine-postgres', workers, jobs, schema));
     }
-    const ratio = median(spine) / median(raw);
+    const ratio = (value: number[]) => `${((median(value) / median(raw)) * 100).toFixed(0)}%`.padStart(5);
     console.log(
-      `${workers}       | ${median(raw).toFixed(0).padStart(17)} | ${median(spine).toFixed(0).padStart(22)} | ${(ratio * 100).toFixed(0)}%`,
+      `${workers}       | ${median(raw).toFixed(0).padStart(17)} | ${median(spine).toFixed(0).padStart(25)} | ${ratio(spine)} | ${median(spinePostgres).toFixed(0).padStart(28)} | ${ratio(spinePostgres)}`,
     );
   }
   const cleanup = await openDatabase({ url: DATABASE_URL, dataDir: '' });
@@ -244,6 +249,7 @@ export default async function queueBench(args: string[]): Promise<void> {
   console.log(`\nSimple goal, message in → reply out (offline planner), ${goals} goals one after another`);
   console.log('mode                      | p50 ms | p99 ms');
   for (const kind of ['in-process (embedded)', 'in-process (server)', 'queue (1 worker process)'] as const) {
+    if (goals <= 0) break;
     const samples = await latencyRun(kind, goals);
     console.log(
       `${kind.padEnd(25)} | ${percentile(samples, 50).toFixed(1).padStart(6)} | ${percentile(samples, 99).toFixed(1).padStart(6)}`,

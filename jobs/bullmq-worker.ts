@@ -2,7 +2,7 @@ import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { describeError, SpineError } from '../core/errors.ts';
 import { jobGroupOf, type SpineJob } from '../core/jobs.ts';
-import type { PostgresGroupLock } from './group-lock.ts';
+import type { GroupLock } from './group-lock.ts';
 import type { JobContext } from './job-handler.ts';
 import { QUEUE_NAME } from './queue-names.ts';
 
@@ -16,7 +16,7 @@ export interface BullWorkerOptions {
   handler: (job: SpineJob, context: JobContext) => Promise<void>;
   /** Called once when a job has failed for good (last attempt, or not retryable). */
   onFailed: (job: SpineJob, error: unknown) => Promise<void>;
-  groupLock: PostgresGroupLock;
+  groupLock: GroupLock;
   logger: Logger;
   /** Test hook: hold each finished job this long before completing it. */
   testHoldMs?: number;
@@ -33,7 +33,7 @@ export function isUnrecoverable(error: unknown): boolean {
 /**
  * A BullMQ worker running Spine's jobs. At-least-once: a job whose worker died is re-run after
  * its lock expires (stalled-job check), and every handler is idempotent. Jobs of one group never
- * run at the same time on any worker (Postgres advisory lock): a busy group's job goes back to
+ * run at the same time on any worker (the group lock): a busy group's job goes back to
  * the delayed set without using up an attempt.
  */
 export class BullWorker {

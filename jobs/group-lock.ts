@@ -5,9 +5,15 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
+/** Mutual exclusion of jobs of one group across every worker (see docs/queue.md). */
+export interface GroupLock {
+  /** Take the group's lock, or null when another job holds it (without waiting). */
+  tryAcquire(group: string): Promise<HeldLock | null>;
+  close(): Promise<void>;
+}
+
 /**
- * Jobs of one group (one goal, one operator's digests) must not run at the same time, whichever
- * worker or machine holds them. A Postgres session advisory lock does that on a server: it lives
+ * The group lock as a Postgres session advisory lock (SPINE_GROUP_LOCK=postgres): it lives
  * exactly as long as the connection, so a worker killed mid-job drops it at once. Namespaced by
  * schema, so Spines sharing one database (tests) never block each other.
  *
@@ -17,7 +23,7 @@ export interface HeldLock {
  * connection breaks, every lock it held is gone: the jobs running under them are failed (and
  * retried) rather than left running unguarded.
  */
-export class PostgresGroupLock {
+export class PostgresGroupLock implements GroupLock {
   readonly #pool: pg.Pool;
   readonly #namespace: string;
   readonly #held = new Set<string>();

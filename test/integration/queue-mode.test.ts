@@ -29,8 +29,14 @@ describe('queue mode on BullMQ (real Redis, server Postgres)', () => {
     db: Awaited<ReturnType<TestDatabases['open']>>,
     prefix: string,
     clock?: ManualClock,
+    env?: Record<string, string>,
   ) {
-    const each = await createQueueSpine(db, { prefix, role, ...(clock ? { clock } : {}) });
+    const each = await createQueueSpine(db, {
+      prefix,
+      role,
+      ...(clock ? { clock } : {}),
+      ...(env ? { env } : {}),
+    });
     spines.push(each);
     return each;
   }
@@ -80,49 +86,51 @@ describe('queue mode on BullMQ (real Redis, server Postgres)', () => {
     expect(memories.rows[0].n).toBe(3);
   });
 
-  it('sends one digest when two workers and two schedulers race on the same date', async () => {
-    const db = await databases.open();
-    const prefix = freshPrefix();
-    const clock = new ManualClock(new Date(Date.now() - 3 * 86_400_000));
-    const mainA = await start('main', db, prefix, clock);
-    const mainB = await start('main', db, prefix, clock);
-    await start('worker', db, prefix, clock);
-    await start('worker', db, prefix, clock);
-    clock.set(new Date());
-    const operator = (await mainA.spine.repos.digests.operators())[0]!;
-    // Two schedulers for the same operator, and both main processes' digest checks.
-    await mainA.spine.queueMode?.queue.upsertDigestScheduler(operator);
-    await mainB.spine.queueMode?.queue.upsertDigestScheduler(operator);
-    const { logger } = mainA.spine;
-    await Promise.all([
-      enqueueDueDigests({ repos: mainA.spine.repos, queue: mainA.spine.jobs, clock, logger }),
-      enqueueDueDigests({ repos: mainB.spine.repos, queue: mainB.spine.jobs, clock, logger }),
-      enqueueDueDigests({ repos: mainB.spine.repos, queue: mainB.spine.jobs, clock, logger }),
-    ]);
-    // And two jobs under other ids for the same date (a scheduler from an older release), run at once.
-    const localDate = (await mainA.spine.repos.digests.operators()).length > 0 ? dueDate(operator) : '';
-    const queue = mainA.spine.queueMode!.queue.queue;
-    await Promise.all([
-      queue.add('send-digest', { operatorId: operator.id, localDate }, { jobId: 'race-a' }),
-      queue.add('send-digest', { operatorId: operator.id, localDate }, { jobId: 'race-b' }),
-    ]);
-    await mainA.spine.settle();
-    await mainB.spine.settle();
-    await waitUntil(
-      () => [...mainA.chat.texts(), ...mainB.chat.texts()].some((text) => text.includes('your digest for')),
-      'the digest',
-    );
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const digests = await mainA.spine.repos.digests.list(operator.id);
-    expect(digests.map((digest) => [digest.localDate, digest.status])).toEqual([[localDate, 'sent']]);
-    const posts = [...mainA.chat.texts(), ...mainB.chat.texts()].filter((text) =>
-      text.includes('your digest for'),
-    );
-    expect(posts).toHaveLength(1);
-    expect(await queue.getJobSchedulersCount()).toBeGreaterThanOrEqual(1);
-    const schedulers = await queue.getJobSchedulers();
-    expect(schedulers.filter((scheduler) => scheduler.key === `digest-${operator.id}`)).toHaveLength(1);
-  });
+  for (const lock of ['redis', 'postgres'] as const) {
+    it(`sends one digest when two workers and two schedulers race on the same date (${lock} group lock)`, async () => {
+      const db = await databases.open();
+      const prefix = freshPrefix();
+      const clock = new ManualClock(new Date(Date.now() - 3 * 86_400_000));
+      const mainA = await start('main', db, prefix, clock);
+      const mainB = await start('main', db, prefix, clock);
+      await start('worker', db, prefix, clock, { SPINE_GROUP_LOCK: lock });
+      await start('worker', db, prefix, clock, { SPINE_GROUP_LOCK: lock });
+      clock.set(new Date());
+      const operator = (await mainA.spine.repos.digests.operators())[0]!;
+      // Two schedulers for the same operator, and both main processes' digest checks.
+      await mainA.spine.queueMode?.queue.upsertDigestScheduler(operator);
+      await mainB.spine.queueMode?.queue.upsertDigestScheduler(operator);
+      const { logger } = mainA.spine;
+      await Promise.all([
+        enqueueDueDigests({ repos: mainA.spine.repos, queue: mainA.spine.jobs, clock, logger }),
+        enqueueDueDigests({ repos: mainB.spine.repos, queue: mainB.spine.jobs, clock, logger }),
+        enqueueDueDigests({ repos: mainB.spine.repos, queue: mainB.spine.jobs, clock, logger }),
+      ]);
+      // And two jobs under other ids for the same date (a scheduler from an older release), run at once.
+      const localDate = (await mainA.spine.repos.digests.operators()).length > 0 ? dueDate(operator) : '';
+      const queue = mainA.spine.queueMode!.queue.queue;
+      await Promise.all([
+        queue.add('send-digest', { operatorId: operator.id, localDate }, { jobId: 'race-a' }),
+        queue.add('send-digest', { operatorId: operator.id, localDate }, { jobId: 'race-b' }),
+      ]);
+      await mainA.spine.settle();
+      await mainB.spine.settle();
+      await waitUntil(
+        () => [...mainA.chat.texts(), ...mainB.chat.texts()].some((text) => text.includes('your digest for')),
+        'the digest',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const digests = await mainA.spine.repos.digests.list(operator.id);
+      expect(digests.map((digest) => [digest.localDate, digest.status])).toEqual([[localDate, 'sent']]);
+      const posts = [...mainA.chat.texts(), ...mainB.chat.texts()].filter((text) =>
+        text.includes('your digest for'),
+      );
+      expect(posts).toHaveLength(1);
+      expect(await queue.getJobSchedulersCount()).toBeGreaterThanOrEqual(1);
+      const schedulers = await queue.getJobSchedulers();
+      expect(schedulers.filter((scheduler) => scheduler.key === `digest-${operator.id}`)).toHaveLength(1);
+    });
+  }
 });
 
 function dueDate(operator: { timezone: string; digestTime: string }): string {
