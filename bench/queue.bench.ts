@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- queue [--jobs N] [--runs R] [--goals G]`
+ * `npm run bench -- queue [--jobs N] [--runs R] [--goals G] [--only throughput|latency]`
  *
  * 1. No-op jobs per second through Spine's job layer (BullWorker: group lock + dispatch; the Redis
  *    lease and the Postgres advisory lock) with 1 and 2 worker processes, side by side with bare
@@ -218,6 +218,8 @@ export default async function queueBench(args: string[]): Promise<void> {
   const jobs = option(args, '--jobs', 2000);
   const runs = option(args, '--runs', 3);
   const goals = option(args, '--goals', 50);
+  const onlyIndex = args.indexOf('--only');
+  const only = onlyIndex >= 0 ? args[onlyIndex + 1] : undefined;
   const schema = `bench_${randomUUID().slice(0, 8)}`;
   const db = await openDatabase({ url: DATABASE_URL, dataDir: '', schema });
   await db.close();
@@ -228,7 +230,7 @@ export default async function queueBench(args: string[]): Promise<void> {
   console.log(
     'workers | raw BullMQ jobs/s | Spine (Redis lock) jobs/s | ratio | Spine (Postgres lock) jobs/s | ratio',
   );
-  for (const workers of [1, 2]) {
+  for (const workers of only === 'latency' ? [] : [1, 2]) {
     const raw: number[] = [];
     const spine: number[] = [];
     const spinePostgres: number[] = [];
@@ -249,7 +251,7 @@ export default async function queueBench(args: string[]): Promise<void> {
   console.log(`\nSimple goal, message in → reply out (offline planner), ${goals} goals one after another`);
   console.log('mode                      | p50 ms | p99 ms');
   for (const kind of ['in-process (embedded)', 'in-process (server)', 'queue (1 worker process)'] as const) {
-    if (goals <= 0) break;
+    if (goals <= 0 || only === 'throughput') break;
     const samples = await latencyRun(kind, goals);
     console.log(
       `${kind.padEnd(25)} | ${percentile(samples, 50).toFixed(1).padStart(6)} | ${percentile(samples, 99).toFixed(1).padStart(6)}`,
