@@ -224,9 +224,15 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
         await runner.idle();
         if (queueMode) {
           await queueMode.queue.idle();
-          // A reply published just before its job completed may still be on its way.
-          await new Promise((resolve) => setTimeout(resolve, 20));
-          await queueMode.subscriber?.flush();
+          // A reply published just before its job completed may still be on its way: wait until
+          // the relayed messages stop coming (bounded).
+          for (let quiet = 0, seen = -1, rounds = 0; quiet < 2 && rounds < 50; rounds += 1) {
+            await new Promise((resolve) => setTimeout(resolve, 25));
+            await queueMode.subscriber?.flush();
+            const delivered = queueMode.subscriber?.delivered ?? 0;
+            quiet = delivered === seen ? quiet + 1 : 0;
+            seen = delivered;
+          }
         }
       },
       async sendDigestNow(thread) {

@@ -284,6 +284,22 @@ describe('queue mode with worker processes', () => {
     }
   });
 
+  it('answers `spine chat` in queue mode from a worker process', async () => {
+    const { db, prefix, dataDir, main, startWorker } = await setup();
+    // Only the `spine chat` process may deliver replies here (one chat process takes each message).
+    await main.spine.close();
+    await startWorker();
+    const run = await runSpine(
+      ['chat'],
+      'remember that the van is blue\nwhat do you know about the van?\ndigest\n',
+      queueEnv({ schema: db.schema, prefix, dataDir }),
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Got it — I remembered “the van is blue”.');
+    expect(run.stdout).toMatch(/the van is blue — you told me in the console/);
+    expect(run.stdout).toContain('Your digest so far, Ada');
+  });
+
   it('processes every goal exactly once when the Redis server restarts while messages arrive', async () => {
     const port = await freePort();
     const redis = new RedisProcess(port);
