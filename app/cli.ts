@@ -9,6 +9,7 @@ import { migrate } from '../db/migrate.ts';
 import { type Config, loadConfig, readEnvironment } from './config.ts';
 import { startHttpServer } from './http-server.ts';
 import { createLogger } from './logger.ts';
+import { commandDigest, commandQueue, commandWorker, queueHealth } from './queue-commands.ts';
 import { createSpine, type Spine } from './spine.ts';
 
 const USAGE = `Usage: spine <command> [options]
@@ -18,6 +19,9 @@ Commands:
   chat             Talk to Spine in this terminal (also reads a scripted conversation from piped input)
   log [--limit N]  Print the story of what happened, newest last (default 50 events)
   migrate          Apply database migrations and exit
+  worker           Run jobs from the queue (queue mode: REDIS_URL and DATABASE_URL); any number of them
+  queue            Show the queue: jobs per state, failed jobs with their reasons, workers, schedules
+  digest --now     Send the digest now (not counted as the daily one)
   help             Show this help
   version          Print Spine's version
 
@@ -60,15 +64,15 @@ async function runConsole(spine: Spine, interactive: boolean): Promise<void> {
     operatorName: spine.operator.name,
   });
   spine.registerAdapter('console', adapter);
-  await spine.recover();
-  await spine.runner.idle();
+  await spine.startBackground();
+  await spine.settle();
   const pending = await spine.repos.approvals.listPending(spine.operator.id);
   if (interactive && pending.length > 0) {
     await adapter.post(CONSOLE_THREAD, {
       text: `${pending.length} approval${pending.length === 1 ? ' is' : 's are'} waiting for you: type \`status\` to see, \`approve\` or \`reject\` to answer the latest.`,
     });
   }
-  await adapter.run(spine.intake, () => spine.runner.idle());
+  await adapter.run(spine.intake, () => spine.settle());
 }
 
 async function commandChat(config: Config): Promise<void> {
@@ -93,7 +97,7 @@ async function commandStart(config: Config): Promise<void> {
   };
   onShutdown(logger, close);
   try {
-    server = await startHttpServer({ port: config.port, db: spine.db, logger });
+    server = await startHttpServer({ port: config.port, db: spine.db, logger, health: queueHealth(spine) });
   } catch (error) {
     await spine.close();
     const code = (error as NodeJS.ErrnoException).code;
@@ -113,7 +117,7 @@ async function commandStart(config: Config): Promise<void> {
     await close();
     return;
   }
-  await spine.recover();
+  await spine.startBackground();
   // Runs until SIGTERM/SIGINT.
 }
 
@@ -174,6 +178,12 @@ async function main(argv: string[]): Promise<void> {
       return commandLog(config, args);
     case 'migrate':
       return commandMigrate(config);
+    case 'worker':
+      return commandWorker(config, onShutdown);
+    case 'queue':
+      return commandQueue(config);
+    case 'digest':
+      return commandDigest(config, args, logFile(config));
     default:
       throw new SpineError('cli.unknown_command', `Unknown command "${command}".\n\n${USAGE}`, {
         category: 'user',

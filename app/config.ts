@@ -65,7 +65,92 @@ const environmentSchema = z.object({
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
   PORT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65_535).default(3000)),
+  // Queue mode (docs/queue.md).
+  REDIS_URL: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^rediss?:\/\/.+/, 'must be a redis:// or rediss:// URL (unset it for the in-process runner)')
+      .optional(),
+  ),
+  SPINE_QUEUE_PREFIX: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_{}.-]{1,64}$/, 'must be letters, digits, _ . - { } (e.g. {spine})')
+      .default('{spine}'),
+  ),
+  SPINE_WORKER_CONCURRENCY: z.preprocess(
+    emptyAsUndefined,
+    z.coerce.number().int().min(1).max(100).default(4),
+  ),
+  SPINE_JOB_ATTEMPTS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(20).default(3)),
+  SPINE_JOB_BACKOFF_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(10).default(1000)),
+  SPINE_QUEUE_LOCK_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(500).default(30_000)),
+  SPINE_QUEUE_STALLED_INTERVAL_MS: z.preprocess(
+    emptyAsUndefined,
+    z.coerce.number().int().min(200).default(30_000),
+  ),
+  SPINE_GROUP_LOCK: z.preprocess(emptyAsUndefined, z.enum(['redis', 'postgres']).default('redis')),
+  SPINE_QUEUE_MAX_STALLED: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(10).default(2)),
+  SPINE_RECOVERY_INTERVAL_MS: z.preprocess(
+    emptyAsUndefined,
+    z.coerce.number().int().min(100).default(60_000),
+  ),
+  SPINE_DIGEST_TIME: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^([01]?\d|2[0-3]):[0-5]\d$/, 'must be a time of day like 08:00')
+      .default('08:00'),
+  ),
+  SPINE_DIGEST_CHECK_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(100).default(60_000)),
+  SPINE_TIME_SAVED_MINUTES: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(
+        /^\s*[\w.-]+\s*=\s*\d+(\.\d+)?\s*(,\s*[\w.-]+\s*=\s*\d+(\.\d+)?\s*)*$/,
+        'must be a list like email.send_email=5,memory.remember=1',
+      )
+      .optional(),
+  ),
+  SPINE_PROGRESS_AFTER_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).default(3000)),
+  // Test hook: a worker holds each finished job this long before completing it (crash tests).
+  SPINE_WORKER_TEST_HOLD_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).default(0)),
+  // Test hook: hold after this step of a goal's graph instead of after the job.
+  SPINE_WORKER_TEST_HOLD_STEP: z.preprocess(emptyAsUndefined, z.string().optional()),
 });
+
+/** Minutes a person would spend doing an operation by hand: the digest's time-saved estimate. */
+export const DEFAULT_MINUTES_SAVED: Record<string, number> = {
+  'email.send_email': 5,
+  'memory.remember': 1,
+  'calendar.create_event': 4,
+  'webhook.post': 3,
+  'goal.answered': 2,
+};
+
+/** Queue mode: BullMQ on Redis, separate worker processes (docs/queue.md). */
+export interface QueueConfig {
+  redisUrl: string;
+  /** Key prefix; keep the {hash tag} so every key of a queue lands in one Redis Cluster slot. */
+  prefix: string;
+  concurrency: number;
+  /** How long a worker's lock on an active job lasts; it renews at half this while the job runs. */
+  lockDurationMs: number;
+  /** How often workers look for jobs whose lock expired (a worker died mid-job). */
+  stalledIntervalMs: number;
+  /** A job that stalls more often than this fails for good (a job that crashes its worker). */
+  maxStalledCount: number;
+  /** Where the one-job-per-goal lock lives: a Redis lease (default) or a Postgres advisory lock. */
+  groupLock: 'redis' | 'postgres';
+  /** How often the main process re-enqueues unfinished work from Postgres. */
+  recoveryIntervalMs: number;
+  /** Test hook: hold a finished job (or, with `testHoldStep`, a goal after that step) this long. */
+  testHoldMs: number;
+  testHoldStep: string | undefined;
+}
 
 /** Spine's configuration, parsed once at boot. */
 export interface Config {
@@ -74,6 +159,19 @@ export interface Config {
   email: { from: string; outboxDir: string };
   logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
   port: number;
+  /** Set when REDIS_URL is: queue mode. */
+  queue: QueueConfig | undefined;
+  jobs: { attempts: number; backoffMs: number; progressAfterMs: number };
+  digest: { defaultTime: string; checkIntervalMs: number; minutesSaved: Record<string, number> };
+}
+
+function parseMinutesSaved(list: string | undefined): Record<string, number> {
+  const table = { ...DEFAULT_MINUTES_SAVED };
+  for (const entry of list?.split(',') ?? []) {
+    const [key, value] = entry.split('=').map((part) => part.trim());
+    if (key && value) table[key] = Number(value);
+  }
+  return table;
 }
 
 /**
@@ -91,6 +189,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     );
   }
   const values = parsed.data;
+  if (values.REDIS_URL && !values.DATABASE_URL) {
+    throw new SpineError(
+      'config.queue_needs_server_database',
+      'Spine cannot start: REDIS_URL is set (queue mode) but DATABASE_URL is not. Queue mode runs ' +
+        'several processes that share one database, so it needs a Postgres server: set DATABASE_URL ' +
+        '(postgres://...), or unset REDIS_URL to run everything in one process.',
+      { category: 'user' },
+    );
+  }
   return {
     database: { url: values.DATABASE_URL, dataDir: values.SPINE_DATA_DIR, schema: values.SPINE_DB_SCHEMA },
     operator: {
@@ -104,6 +211,30 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     logLevel: values.LOG_LEVEL,
     port: values.PORT,
+    queue: values.REDIS_URL
+      ? {
+          redisUrl: values.REDIS_URL,
+          prefix: values.SPINE_QUEUE_PREFIX,
+          concurrency: values.SPINE_WORKER_CONCURRENCY,
+          lockDurationMs: values.SPINE_QUEUE_LOCK_MS,
+          stalledIntervalMs: values.SPINE_QUEUE_STALLED_INTERVAL_MS,
+          maxStalledCount: values.SPINE_QUEUE_MAX_STALLED,
+          groupLock: values.SPINE_GROUP_LOCK,
+          recoveryIntervalMs: values.SPINE_RECOVERY_INTERVAL_MS,
+          testHoldMs: values.SPINE_WORKER_TEST_HOLD_MS,
+          testHoldStep: values.SPINE_WORKER_TEST_HOLD_STEP,
+        }
+      : undefined,
+    jobs: {
+      attempts: values.SPINE_JOB_ATTEMPTS,
+      backoffMs: values.SPINE_JOB_BACKOFF_MS,
+      progressAfterMs: values.SPINE_PROGRESS_AFTER_MS,
+    },
+    digest: {
+      defaultTime: values.SPINE_DIGEST_TIME,
+      checkIntervalMs: values.SPINE_DIGEST_CHECK_MS,
+      minutesSaved: parseMinutesSaved(values.SPINE_TIME_SAVED_MINUTES),
+    },
   };
 }
 

@@ -6,6 +6,8 @@ export interface HttpServerOptions {
   port: number;
   db: Database;
   logger: Logger;
+  /** More checks (queue mode: Redis, workers, adapters); `healthy: false` fails the health check. */
+  health?: (() => Promise<{ healthy: boolean; report: Record<string, unknown> }>) | undefined;
 }
 
 /** Spine's HTTP server: health now; chat webhooks and metrics mount here. */
@@ -19,10 +21,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
       } catch {
         database = 'unreachable';
       }
-      const healthy = database === 'ok';
+      const extra = options.health ? await options.health() : { healthy: true, report: {} };
+      const healthy = database === 'ok' && extra.healthy;
       response.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' });
       response.end(
-        JSON.stringify({ status: healthy ? 'ok' : 'degraded', database, databaseKind: options.db.kind }),
+        JSON.stringify({
+          status: healthy ? 'ok' : 'degraded',
+          database,
+          databaseKind: options.db.kind,
+          ...extra.report,
+        }),
       );
       return;
     }

@@ -7,20 +7,24 @@ import { createEmailConnector } from '../connectors/email/email-connector.ts';
 import { FileEmailTransport } from '../connectors/email/file-transport.ts';
 import { createMemoryConnector } from '../connectors/memory-connector.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
-import type { Channel, Operator } from '../core/domain.ts';
-import { describeError } from '../core/errors.ts';
-import type { SpineJob } from '../core/jobs.ts';
+import type { Channel, Operator, ThreadRef } from '../core/domain.ts';
+import { type JobQueue, jobGroupOf } from '../core/jobs.ts';
 import type { ChatSender } from '../core/message.ts';
 import { type Database, openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
 import { offlinePlanner } from '../graphs/agents/synthesizer.ts';
+import { buildDigestGraph, type DigestGraph } from '../graphs/digest/graph.ts';
 import { buildGoalGraph, type GoalGraph } from '../graphs/goal/graph.ts';
-import { goalOf, handleJob } from '../jobs/goal-jobs.ts';
+import { enqueueDueDigests } from '../jobs/digest-schedule.ts';
 import { InProcessRunner } from '../jobs/in-process-runner.ts';
+import { recordJobFailure } from '../jobs/job-failure.ts';
+import { createJobHandler } from '../jobs/job-handler.ts';
 import { recoverUnfinishedWork } from '../jobs/recovery.ts';
 import { PostgresMemoryStore } from '../memory/postgres-memory-store.ts';
 import type { Config } from './config.ts';
+import { type ProcessRole, QueueMode } from './queue-mode.ts';
+import { holdAfterConnectorCalls } from './test-hooks.ts';
 
 /** A running Spine: everything built from the config, and the one place that shuts it down. */
 export interface Spine {
@@ -39,6 +43,20 @@ export interface Spine {
   /** Re-enqueue work a crash left unfinished. */
   recover(): Promise<number>;
   close(): Promise<void>;
+  /** Where jobs go: the in-process runner, or BullMQ in queue mode. */
+  jobs: JobQueue;
+  /** Set in queue mode (REDIS_URL). */
+  queueMode: QueueMode | undefined;
+  digestGraph: DigestGraph;
+  /**
+   * Start the background work of a long-running process: recovery and the digest check now and
+   * periodically; in queue mode the job schedulers (one digest cron per operator, maintenance).
+   */
+  startBackground(): Promise<void>;
+  /** Wait until no job waits or runs (and, in queue mode, workers' replies are shown). */
+  settle(): Promise<void>;
+  /** Send a digest now, not counted as the daily one. */
+  sendDigestNow(thread?: ThreadRef): Promise<void>;
 }
 
 export interface SpineOptions {
@@ -46,6 +64,8 @@ export interface SpineOptions {
   clock?: Clock;
   /** An already-open database (tests); by default Spine opens the one in the config. */
   database?: Database;
+  /** In queue mode: `main` (chat + HTTP, the default) or `worker` (`spine worker`). */
+  role?: ProcessRole;
 }
 
 /**
@@ -86,7 +106,11 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
           transport: new FileEmailTransport(config.email.outboxDir),
           clock,
         }),
-      ],
+      ].map((connector) =>
+        options.role === 'worker' && config.queue?.testHoldStep === 'connector'
+          ? (holdAfterConnectorCalls([connector], config.queue.testHoldMs)[0] ?? connector)
+          : connector,
+      ),
       { actions: repos.actions, logger },
     );
     const chat = new ChatRouter(logger);
@@ -95,14 +119,71 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       checkpointer,
     );
 
-    const jobDeps = { graph, repos, logger };
-    const runner = new InProcessRunner({
-      handler: (job) => handleJob(jobDeps, job),
-      groupOf: goalOf,
+    const digestGraph = buildDigestGraph({
+      repos,
+      chat,
+      clock,
       logger,
-      onFailed: (job, error) => recordJobFailure(repos, chat, job, error),
+      minutesSaved: config.digest.minutesSaved,
     });
-    const intake = new Intake({ pool: db.pool, queue: runner, chat, clock, logger });
+    await repos.digests.applyDefaultTime(config.digest.defaultTime);
+    let jobQueue: JobQueue | undefined;
+    const handler = createJobHandler({
+      goalGraph: graph,
+      digestGraph,
+      repos,
+      chat,
+      queue: () => jobQueue ?? runner,
+      clock,
+      logger,
+      progressAfterMs: config.jobs.progressAfterMs,
+      testHold:
+        options.role === 'worker' && config.queue?.testHoldStep && config.queue.testHoldStep !== 'connector'
+          ? { step: config.queue.testHoldStep, ms: config.queue.testHoldMs }
+          : undefined,
+    });
+    const onFailed = (job: Parameters<typeof handler>[0], error: unknown) =>
+      recordJobFailure({ repos, chat, logger }, job, error);
+    const runner = new InProcessRunner({
+      handler: (job) => handler(job),
+      groupOf: jobGroupOf,
+      logger,
+      onFailed,
+      attempts: config.jobs.attempts,
+      backoffMs: config.jobs.backoffMs,
+    });
+    const queueMode = config.queue
+      ? new QueueMode({
+          config,
+          queueConfig: config.queue,
+          role: options.role ?? 'main',
+          db,
+          repos,
+          chat,
+          handler,
+          onFailed,
+          logger,
+        })
+      : undefined;
+    await queueMode?.ready();
+    jobQueue = queueMode?.queue ?? runner;
+    const jobs = jobQueue;
+    const intake = new Intake({
+      pool: db.pool,
+      queue: jobs,
+      chat: queueMode?.intakeChat ?? chat,
+      clock,
+      logger,
+      onDigestTimeChanged: async (operatorId) => {
+        const changed = await repos.digests.operator(operatorId);
+        if (changed) await queueMode?.queue.upsertDigestScheduler(changed);
+      },
+    });
+    const recover = async () => {
+      const count = await recoverUnfinishedWork(repos, jobs, logger);
+      return count + (await enqueueDueDigests({ repos, queue: jobs, clock, logger }));
+    };
+    let digestTimer: NodeJS.Timeout | undefined;
 
     let closed = false;
     return {
@@ -117,10 +198,58 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       connectors,
       logger,
       registerAdapter: (channel, sender) => chat.register(channel, sender),
-      recover: () => recoverUnfinishedWork(repos, runner, logger),
+      recover: () => recoverUnfinishedWork(repos, jobs, logger),
+      jobs,
+      queueMode,
+      digestGraph,
+      async startBackground() {
+        await recover();
+        if (queueMode) {
+          await queueMode.subscriber?.ready();
+          for (const each of await repos.digests.operators())
+            await queueMode.queue.upsertDigestScheduler(each);
+          await queueMode.queue.upsertMaintenanceScheduler(config.digest.checkIntervalMs);
+          queueMode.every(config.queue?.recoveryIntervalMs ?? 60_000, recover, logger);
+        } else if (!digestTimer) {
+          // The embedded default has no Redis: a timer checks for due digests (same unique row).
+          digestTimer = setInterval(() => {
+            enqueueDueDigests({ repos, queue: runner, clock, logger }).catch((error: unknown) =>
+              logger.warn({ err: String(error) }, 'digest check failed'),
+            );
+          }, config.digest.checkIntervalMs);
+          digestTimer.unref();
+        }
+      },
+      async settle() {
+        await runner.idle();
+        if (queueMode) {
+          await queueMode.queue.idle();
+          // A reply published just before its job completed may still be on its way: wait until
+          // the relayed messages stop coming (bounded).
+          for (let quiet = 0, seen = -1, rounds = 0; quiet < 2 && rounds < 50; rounds += 1) {
+            await new Promise((resolve) => setTimeout(resolve, 25));
+            await queueMode.subscriber?.flush();
+            const delivered = queueMode.subscriber?.delivered ?? 0;
+            quiet = delivered === seen ? quiet + 1 : 0;
+            seen = delivered;
+          }
+        }
+      },
+      async sendDigestNow(thread) {
+        await jobs.enqueue({
+          name: 'send-digest',
+          data: {
+            operatorId: operator.id,
+            requestId: `${clock.now().getTime()}`,
+            ...(thread ? { thread } : {}),
+          },
+        });
+      },
       async close() {
         if (closed) return;
         closed = true;
+        if (digestTimer) clearInterval(digestTimer);
+        await queueMode?.close();
         await runner.close();
         await db.close();
       },
@@ -129,35 +258,4 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     await db.close().catch(() => {});
     throw error;
   }
-}
-
-/** A job that failed all its attempts becomes a failure object, and the operator is told. */
-async function recordJobFailure(
-  repos: Repositories,
-  chat: ChatSender,
-  job: SpineJob,
-  error: unknown,
-): Promise<void> {
-  const goal = await repos.goals.get(job.data.goalId);
-  if (!goal) return;
-  await repos.goals.setStatus(goal.id, 'failed');
-  const message = `Goal #${goal.id} stopped because of an error: ${describeError(error)}`;
-  await repos.failures.insert({
-    goalId: goal.id,
-    actionId: null,
-    operatorId: goal.operatorId,
-    kind: 'job_failed',
-    message,
-    evidence: { job: job.name },
-    remediation: ['retry', 'dismiss'],
-  });
-  await repos.events.append({
-    operatorId: goal.operatorId,
-    actor: 'spine',
-    verb: 'could not finish',
-    object: `goal #${goal.id}`,
-    why: describeError(error),
-    goalId: goal.id,
-  });
-  await chat.post(goal.thread, { text: `${message}. It is listed under \`status\`.` });
 }

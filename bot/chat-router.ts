@@ -16,6 +16,11 @@ export class ChatRouter implements ChatSender {
     this.#senders.set(channel, sender);
   }
 
+  /** The channels that have an adapter (health report). */
+  channels(): Channel[] {
+    return [...this.#senders.keys()];
+  }
+
   async post(thread: ThreadRef, message: OutboundMessage): Promise<MessageRef> {
     const sender = this.#senders.get(thread.channel);
     if (!sender) {

@@ -1,14 +1,17 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { decidedCard } from '../core/cards.ts';
+import { decidedCard, parseApprovalButton } from '../core/cards.ts';
 import type { Clock } from '../core/clock.ts';
 import { HELP_TEXT, parseChatCommand } from '../core/commands.ts';
 import type { ApprovalDecision, Channel, Identity, ThreadRef } from '../core/domain.ts';
+import { parseFailureButton } from '../core/failure-card.ts';
 import type { JobQueue } from '../core/jobs.ts';
 import type { ChatSender, OutboundMessage } from '../core/message.ts';
 import { channelLabel, renderNarrative } from '../core/narrative.ts';
+import { OPERATIONS_HELP, parseOperationsCommand } from '../core/operations-commands.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
 import { withTransaction } from '../db/transaction.ts';
+import { type FailureOutcome, Operations } from './operations.ts';
 
 /** A message from a chat platform, already verified by its adapter. */
 export interface InboundMessage {
@@ -40,6 +43,8 @@ export interface IntakeDeps {
   logger: Logger;
   /** Longest message accepted as a goal. */
   maxMessageLength?: number;
+  /** Told when an operator changes their digest time (queue mode moves the job scheduler). */
+  onDigestTimeChanged?: (operatorId: number) => Promise<void>;
 }
 
 const DEFAULT_MAX_MESSAGE_LENGTH = 20_000;
@@ -51,10 +56,52 @@ const DEFAULT_MAX_MESSAGE_LENGTH = 20_000;
 export class Intake {
   readonly #deps: IntakeDeps;
   readonly #repos: Repositories;
+  readonly #operations: Operations;
 
   constructor(deps: IntakeDeps) {
     this.#deps = deps;
     this.#repos = createRepositories(deps.pool);
+    this.#operations = new Operations({ ...deps, repos: this.#repos, queue: deps.queue });
+  }
+
+  /**
+   * A button click from any adapter, already verified by it: `approval:…` decides an approval,
+   * `failure:retry|dismiss:<id>` answers a failure. Only the operator's identities may click.
+   */
+  async handleButton(input: {
+    action: string;
+    channel: Channel;
+    userId: string;
+    thread?: ThreadRef;
+  }): Promise<DecisionOutcome | { kind: 'failure'; outcome: FailureOutcome } | { kind: 'unknown' }> {
+    const approval = parseApprovalButton(input.action);
+    if (approval)
+      return this.decide({
+        ...approval,
+        channel: input.channel,
+        userId: input.userId,
+        ...(input.thread ? { thread: input.thread } : {}),
+      });
+    const failure = parseFailureButton(input.action);
+    if (!failure) return { kind: 'unknown' };
+    const identity = await this.#repos.operators.findIdentity(input.channel, input.userId);
+    if (!identity) {
+      await this.#refuseStranger(
+        input.channel,
+        input.userId,
+        `${failure.choice} failure #${failure.failureId}`,
+        input.thread,
+      );
+      return { kind: 'forbidden' };
+    }
+    const outcome = await this.#operations.decideFailure({
+      failureId: failure.failureId,
+      choice: failure.choice,
+      operatorId: identity.operatorId,
+      channel: input.channel,
+      ...(input.thread ? { thread: input.thread } : {}),
+    });
+    return { kind: 'failure', outcome };
   }
 
   async handleMessage(message: InboundMessage): Promise<IntakeResult> {
@@ -77,11 +124,16 @@ export class Intake {
       );
       return { kind: 'refused', reason: 'invalid' };
     }
+    const operations = parseOperationsCommand(text);
+    if (operations) {
+      await this.#operations.handle(operations, identity, message.thread);
+      return { kind: 'command' };
+    }
     const command = parseChatCommand(text);
     if (command) {
       switch (command.kind) {
         case 'help':
-          await this.#reply(message.thread, HELP_TEXT);
+          await this.#reply(message.thread, `${HELP_TEXT}\n${OPERATIONS_HELP}`);
           break;
         case 'status':
           await this.#deps.chat.post(message.thread, await this.status(identity.operatorId));

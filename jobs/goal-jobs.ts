@@ -1,6 +1,6 @@
 import { Command } from '@langchain/langgraph';
 import type { Logger } from 'pino';
-import type { SpineJob } from '../core/jobs.ts';
+import { type GoalJob, jobGroupOf, type SpineJob } from '../core/jobs.ts';
 import type { Repositories } from '../db/repositories/index.ts';
 import type { GoalGraph } from '../graphs/goal/graph.ts';
 
@@ -8,6 +8,22 @@ export interface GoalJobDeps {
   graph: GoalGraph;
   repos: Repositories;
   logger: Logger;
+  /** Told after each step of a goal's graph (progress for long jobs). */
+  onStep?: (goalId: number, step: string) => Promise<void> | void;
+}
+
+type GraphInput = Parameters<GoalGraph['invoke']>[0];
+
+/** Run the graph to its next stop, reporting each finished step. */
+async function advance(deps: GoalJobDeps, goalId: number, input: GraphInput): Promise<void> {
+  if (!deps.onStep) {
+    await deps.graph.invoke(input, threadConfig(goalId));
+    return;
+  }
+  const stream = await deps.graph.stream(input, { ...threadConfig(goalId), streamMode: 'updates' });
+  for await (const update of stream) {
+    for (const step of Object.keys(update as Record<string, unknown>)) await deps.onStep(goalId, step);
+  }
 }
 
 function threadConfig(goalId: number) {
@@ -34,19 +50,16 @@ export async function runGoal(deps: GoalJobDeps, goalId: number): Promise<void> 
   }
   const position = await graphPosition(deps.graph, goalId);
   if (!position.started) {
-    await deps.graph.invoke(
-      {
-        goalId: goal.id,
-        operatorId: goal.operatorId,
-        text: goal.text,
-        channel: goal.channel,
-        requestedBy: goal.requestedBy,
-      },
-      threadConfig(goalId),
-    );
+    await advance(deps, goalId, {
+      goalId: goal.id,
+      operatorId: goal.operatorId,
+      text: goal.text,
+      channel: goal.channel,
+      requestedBy: goal.requestedBy,
+    });
   } else if (!position.waiting && !position.finished) {
     // A crash stopped it mid-way: continue from the last checkpoint.
-    await deps.graph.invoke(null, threadConfig(goalId));
+    await advance(deps, goalId, null);
   }
 }
 
@@ -54,16 +67,16 @@ export async function runGoal(deps: GoalJobDeps, goalId: number): Promise<void> 
 export async function resumeGoal(deps: GoalJobDeps, goalId: number, approvalId: number): Promise<void> {
   const position = await graphPosition(deps.graph, goalId);
   if (position.waiting) {
-    await deps.graph.invoke(new Command({ resume: { approvalId } }), threadConfig(goalId));
+    await advance(deps, goalId, new Command({ resume: { approvalId } }));
   } else if (position.started && !position.finished) {
-    await deps.graph.invoke(null, threadConfig(goalId));
+    await advance(deps, goalId, null);
   } else if (!position.started) {
     await runGoal(deps, goalId);
   }
 }
 
-/** Dispatch a job to its handler. */
-export async function handleJob(deps: GoalJobDeps, job: SpineJob): Promise<void> {
+/** Dispatch a goal job to its handler. */
+export async function handleJob(deps: GoalJobDeps, job: GoalJob): Promise<void> {
   switch (job.name) {
     case 'run-goal':
       return runGoal(deps, job.data.goalId);
@@ -73,6 +86,6 @@ export async function handleJob(deps: GoalJobDeps, job: SpineJob): Promise<void>
 }
 
 /** The goal a job works on: jobs of one goal never run at the same time. */
-export function goalOf(job: SpineJob): number {
-  return job.data.goalId;
+export function goalOf(job: SpineJob): string {
+  return jobGroupOf(job);
 }

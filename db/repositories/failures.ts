@@ -1,4 +1,4 @@
-import type { Failure, FailureStatus } from '../../core/domain.ts';
+import type { Failure, FailureStatus, MessageRef } from '../../core/domain.ts';
 import type { Queryable } from '../database.ts';
 import { toDate } from './rows.ts';
 
@@ -48,5 +48,38 @@ export class FailureRepository {
       [operatorId],
     );
     return result.rows.map(toFailure);
+  }
+
+  async get(id: number): Promise<Failure | null> {
+    const result = await this.db.query('SELECT * FROM failures WHERE id = $1', [id]);
+    return result.rows[0] ? toFailure(result.rows[0]) : null;
+  }
+
+  /** Close an open failure (compare-and-set from `open`): of concurrent clicks, one wins. */
+  async close(id: number, status: 'resolved' | 'dismissed', resolution: string): Promise<Failure | null> {
+    const result = await this.db.query(
+      `UPDATE failures SET status = $2, resolution = $3, resolved_at = now()
+       WHERE id = $1 AND status = 'open' RETURNING *`,
+      [id, status, resolution],
+    );
+    return result.rows[0] ? toFailure(result.rows[0]) : null;
+  }
+
+  /** Remember a chat message that shows this failure's card, so Retry / Dismiss can update it. */
+  async addCard(id: number, card: MessageRef): Promise<void> {
+    await this.db.query(
+      `UPDATE failures SET evidence = jsonb_set(evidence, '{cards}', coalesce(evidence->'cards', '[]'::jsonb) || $2::jsonb)
+       WHERE id = $1`,
+      [id, JSON.stringify([card])],
+    );
+  }
+
+  /** The most recent open failure of an operator (for `retry` / `dismiss` without an id). */
+  async latestOpen(operatorId: number): Promise<Failure | null> {
+    const result = await this.db.query(
+      `SELECT * FROM failures WHERE operator_id = $1 AND status = 'open' ORDER BY id DESC LIMIT 1`,
+      [operatorId],
+    );
+    return result.rows[0] ? toFailure(result.rows[0]) : null;
   }
 }

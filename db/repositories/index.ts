@@ -1,6 +1,8 @@
 import type { Queryable } from '../database.ts';
 import { ActionRepository } from './actions.ts';
 import { ApprovalRepository } from './approvals.ts';
+import { DigestFactsRepository } from './digest-facts.ts';
+import { DigestRepository } from './digests.ts';
 import { EventRepository } from './events.ts';
 import { FailureRepository } from './failures.ts';
 import { GoalRepository } from './goals.ts';
@@ -16,6 +18,8 @@ export interface Repositories {
   events: EventRepository;
   failures: FailureRepository;
   inbox: InboxRepository;
+  digests: DigestRepository;
+  digestFacts: DigestFactsRepository;
 }
 
 export function createRepositories(db: Queryable): Repositories {
@@ -27,5 +31,7 @@ export function createRepositories(db: Queryable): Repositories {
     events: new EventRepository(db),
     failures: new FailureRepository(db),
     inbox: new InboxRepository(db),
+    digests: new DigestRepository(db),
+    digestFacts: new DigestFactsRepository(db),
   };
 }

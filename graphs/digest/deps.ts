@@ -1,0 +1,17 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../../core/clock.ts';
+import type { ChatSender } from '../../core/message.ts';
+import type { ScheduleProvider } from '../../core/schedule.ts';
+import type { Repositories } from '../../db/repositories/index.ts';
+
+/** Everything the digest graph's nodes use, passed in when the graph is built. */
+export interface DigestGraphDeps {
+  repos: Repositories;
+  chat: ChatSender;
+  clock: Clock;
+  logger: Logger;
+  /** The calendar; absent until a calendar connector is configured. */
+  schedule?: ScheduleProvider;
+  /** Minutes saved per `connector.operation` (plus `goal.answered`), for the estimate. */
+  minutesSaved: Record<string, number>;
+}
