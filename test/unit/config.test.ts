@@ -49,7 +49,7 @@ describe('loadConfig defaults', () => {
       LOG_LEVEL: 'debug',
       PORT: '8080',
     });
-    expect(config).toEqual({
+    expect(config).toMatchObject({
       database: {
         url: 'postgresql://spine:pw@db.internal:5432/spine',
         dataDir: '/data/',

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { SpineJob } from '../../core/jobs.ts';
+import { jobIdFor, type SpineJob } from '../../core/jobs.ts';
 import { InProcessRunner, type InProcessRunnerOptions } from '../../jobs/in-process-runner.ts';
 
 const logger = pino({ level: 'silent' });
@@ -28,8 +28,11 @@ const unfinished: Array<() => void> = [];
 function controlledHandler() {
   const started: string[] = [];
   const pending = new Map<string, ReturnType<typeof deferred>>();
-  const key = (job: SpineJob) =>
-    job.name === 'run-goal' ? `run:${job.data.goalId}` : `resume:${job.data.goalId}:${job.data.approvalId}`;
+  const key = (job: SpineJob) => {
+    if (job.name === 'run-goal') return `run:${job.data.goalId}`;
+    if (job.name === 'resume-goal') return `resume:${job.data.goalId}:${job.data.approvalId}`;
+    return jobIdFor(job);
+  };
   return {
     started,
     handler: (job: SpineJob) => {
@@ -53,7 +56,11 @@ const flush = () => vi.advanceTimersByTimeAsync(0);
 describe('InProcessRunner', () => {
   const runners: InProcessRunner[] = [];
   function runner(options: Partial<InProcessRunnerOptions> & Pick<InProcessRunnerOptions, 'handler'>) {
-    const created = new InProcessRunner({ groupOf: (job) => job.data.goalId, logger, ...options });
+    const created = new InProcessRunner({
+      groupOf: (job) => ('goalId' in job.data ? job.data.goalId : job.name),
+      logger,
+      ...options,
+    });
     runners.push(created);
     return created;
   }
