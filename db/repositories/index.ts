@@ -1,6 +1,7 @@
 import type { Queryable } from '../database.ts';
 import { ActionRepository } from './actions.ts';
 import { ApprovalRepository } from './approvals.ts';
+import { ConnectorStateRepository } from './connector-state.ts';
 import { EventRepository } from './events.ts';
 import { FailureRepository } from './failures.ts';
 import { GoalRepository } from './goals.ts';
@@ -16,6 +17,8 @@ export interface Repositories {
   events: EventRepository;
   failures: FailureRepository;
   inbox: InboxRepository;
+  /** Targets, schedules, compensations, daily usage and trust rules (guardrails). */
+  connectorState: ConnectorStateRepository;
 }
 
 export function createRepositories(db: Queryable): Repositories {
@@ -27,5 +30,6 @@ export function createRepositories(db: Queryable): Repositories {
     events: new EventRepository(db),
     failures: new FailureRepository(db),
     inbox: new InboxRepository(db),
+    connectorState: new ConnectorStateRepository(db),
   };
 }
