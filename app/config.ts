@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 import { SpineError } from '../core/errors.ts';
+import { type ConnectorsConfig, loadConnectorsConfig } from './connectors-config.ts';
 
 function isTimeZone(value: string): boolean {
   try {
@@ -65,6 +66,8 @@ const environmentSchema = z.object({
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
   PORT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65_535).default(3000)),
+  /** The connectors file (spine.config.yaml); ./spine.config.yaml is read when present. */
+  SPINE_CONFIG: z.preprocess(emptyAsUndefined, z.string().optional()),
 });
 
 /** Spine's configuration, parsed once at boot. */
@@ -74,6 +77,8 @@ export interface Config {
   email: { from: string; outboxDir: string };
   logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
   port: number;
+  /** Connectors, guardrails and resilience from spine.config.yaml; defaults without the file. */
+  connectors: ConnectorsConfig;
 }
 
 /**
@@ -104,6 +109,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     logLevel: values.LOG_LEVEL,
     port: values.PORT,
+    connectors: loadConnectorsConfig(values.SPINE_CONFIG ?? './spine.config.yaml', env, {
+      required: values.SPINE_CONFIG !== undefined,
+    }),
   };
 }
 

@@ -1,10 +1,10 @@
 import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
 import type { Logger } from 'pino';
 import { ChatRouter } from '../bot/chat-router.ts';
+import { ConnectorCommands } from '../bot/connector-commands.ts';
 import { Intake } from '../bot/intake.ts';
+import type { CalendarProvider } from '../connectors/calendar/calendar-connector.ts';
 import { ConnectorRuntime } from '../connectors/connector-runtime.ts';
-import { createEmailConnector } from '../connectors/email/email-connector.ts';
-import { FileEmailTransport } from '../connectors/email/file-transport.ts';
 import { createMemoryConnector } from '../connectors/memory-connector.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Channel, Operator } from '../core/domain.ts';
@@ -14,12 +14,15 @@ import type { ChatSender } from '../core/message.ts';
 import { type Database, openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
+import { runDueActions } from '../graphs/agents/scheduled-actions.ts';
 import { offlinePlanner } from '../graphs/agents/synthesizer.ts';
 import { buildGoalGraph, type GoalGraph } from '../graphs/goal/graph.ts';
+import { ActionScheduler } from '../jobs/action-scheduler.ts';
 import { goalOf, handleJob } from '../jobs/goal-jobs.ts';
 import { InProcessRunner } from '../jobs/in-process-runner.ts';
 import { recoverUnfinishedWork } from '../jobs/recovery.ts';
 import { PostgresMemoryStore } from '../memory/postgres-memory-store.ts';
+import { type BuiltConnectors, buildConnectors } from './build-connectors.ts';
 import type { Config } from './config.ts';
 
 /** A running Spine: everything built from the config, and the one place that shuts it down. */
@@ -33,6 +36,16 @@ export interface Spine {
   runner: InProcessRunner;
   graph: GoalGraph;
   connectors: ConnectorRuntime;
+  /** Undo, trust, cancel and failure remediation in chat. */
+  connectorCommands: ConnectorCommands;
+  /** The in-process timer of delayed execution (started by `recover`). */
+  scheduler: ActionScheduler;
+  /** Run the actions whose scheduled time has come (the due-check). */
+  runDueActions(): Promise<number>;
+  /** Today's events for the digest, when a calendar is configured. */
+  calendar: CalendarProvider | undefined;
+  /** Configured connectors that could not start. */
+  unavailableConnectors: BuiltConnectors['unavailable'];
   logger: Logger;
   /** Register a chat adapter for a channel (before `recover`, so recovered goals can reply). */
   registerAdapter(channel: Channel, sender: ChatSender): void;
@@ -78,22 +91,19 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     });
 
     const memory = new PostgresMemoryStore(db.pool);
-    const connectors = new ConnectorRuntime(
-      [
-        createMemoryConnector(memory),
-        createEmailConnector({
-          from: config.email.from,
-          transport: new FileEmailTransport(config.email.outboxDir),
-          clock,
-        }),
-      ],
-      { actions: repos.actions, logger },
-    );
+    const built = await buildConnectors(config, clock, logger);
+    const connectors = new ConnectorRuntime([createMemoryConnector(memory), ...built.connectors], {
+      actions: repos.actions,
+      logger,
+      memory,
+      resilience: config.connectors.resilience,
+      now: () => clock.now(),
+    });
+    const guardrails = config.connectors.guardrails;
     const chat = new ChatRouter(logger);
-    const graph = buildGoalGraph(
-      { repos, memory, connectors, chat, planner: offlinePlanner, clock, logger },
-      checkpointer,
-    );
+    const goalDeps = { repos, memory, connectors, chat, planner: offlinePlanner, clock, logger, guardrails };
+    const graph = buildGoalGraph(goalDeps, checkpointer);
+    const scheduler = new ActionScheduler({ repos, runDue: () => runDueActions(goalDeps), clock, logger });
 
     const jobDeps = { graph, repos, logger };
     const runner = new InProcessRunner({
@@ -102,7 +112,19 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       logger,
       onFailed: (job, error) => recordJobFailure(repos, chat, job, error),
     });
-    const intake = new Intake({ pool: db.pool, queue: runner, chat, clock, logger });
+    let intakeRef: Intake | undefined;
+    const connectorCommands = new ConnectorCommands({
+      repos,
+      runtime: connectors,
+      chat,
+      clock,
+      logger,
+      guardrails,
+      approve: async (input) =>
+        (await intakeRef?.decide({ ...input, decision: 'approved' }))?.kind === 'decided',
+    });
+    const intake = new Intake({ pool: db.pool, queue: runner, chat, clock, logger, connectorCommands });
+    intakeRef = intake;
 
     let closed = false;
     return {
@@ -115,13 +137,24 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       runner,
       graph,
       connectors,
+      connectorCommands,
+      scheduler,
+      runDueActions: () => runDueActions(goalDeps),
+      calendar: built.calendar,
+      unavailableConnectors: built.unavailable,
       logger,
       registerAdapter: (channel, sender) => chat.register(channel, sender),
-      recover: () => recoverUnfinishedWork(repos, runner, logger),
+      recover: async () => {
+        const count = await recoverUnfinishedWork(repos, runner, logger);
+        scheduler.start();
+        return count;
+      },
       async close() {
         if (closed) return;
         closed = true;
+        await scheduler.stop();
         await runner.close();
+        await connectors.close();
         await db.close();
       },
     };

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { decidedCard } from '../core/cards.ts';
+import { decidedCard, parseApprovalButton, parseConnectorButton } from '../core/cards.ts';
 import type { Clock } from '../core/clock.ts';
 import { HELP_TEXT, parseChatCommand } from '../core/commands.ts';
 import type { ApprovalDecision, Channel, Identity, ThreadRef } from '../core/domain.ts';
@@ -9,6 +9,7 @@ import type { ChatSender, OutboundMessage } from '../core/message.ts';
 import { channelLabel, renderNarrative } from '../core/narrative.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
 import { withTransaction } from '../db/transaction.ts';
+import type { ConnectorCommands } from './connector-commands.ts';
 
 /** A message from a chat platform, already verified by its adapter. */
 export interface InboundMessage {
@@ -40,6 +41,8 @@ export interface IntakeDeps {
   logger: Logger;
   /** Longest message accepted as a goal. */
   maxMessageLength?: number;
+  /** Undo, trust, cancel and failure remediation (connectors and guardrails). */
+  connectorCommands?: ConnectorCommands;
 }
 
 const DEFAULT_MAX_MESSAGE_LENGTH = 20_000;
@@ -93,6 +96,22 @@ export class Intake {
           await this.decide({
             approvalId: command.approvalId,
             decision: command.decision,
+            channel: message.channel,
+            userId: message.userId,
+            thread: message.thread,
+          });
+          break;
+        case 'undo':
+        case 'trust':
+        case 'untrust':
+        case 'cancel':
+        case 'connectors':
+          if (!this.#deps.connectorCommands) {
+            await this.#reply(message.thread, 'Connectors are not set up in this process.');
+            break;
+          }
+          await this.#deps.connectorCommands.handle(command, {
+            operatorId: identity.operatorId,
             channel: message.channel,
             userId: message.userId,
             thread: message.thread,
@@ -261,7 +280,44 @@ export class Intake {
       lines.push(`Open failures (${failures.length}):`);
       for (const failure of failures) lines.push(`• failure #${failure.id}: ${failure.message}`);
     }
+    if (this.#deps.connectorCommands)
+      lines.push(...(await this.#deps.connectorCommands.statusLines(operatorId)));
     return { text: lines.join('\n') };
+  }
+
+  /**
+   * A button press from any adapter: approval buttons decide (with the compare-and-set), the
+   * connector buttons (Always allow, Undo, Cancel, Retry, Dismiss) go to the connector commands.
+   * Only the operator's identities may press; anything unparseable is refused.
+   */
+  async press(input: {
+    action: string;
+    channel: Channel;
+    userId: string;
+    thread?: ThreadRef;
+  }): Promise<boolean> {
+    const approval = parseApprovalButton(input.action);
+    if (approval) {
+      await this.decide({ ...input, approvalId: approval.approvalId, decision: approval.decision });
+      return true;
+    }
+    const button = parseConnectorButton(input.action);
+    const identity = await this.#repos.operators.findIdentity(input.channel, input.userId);
+    if (!identity) {
+      await this.#refuseStranger(input.channel, input.userId, `press ${input.action}`, input.thread);
+      return false;
+    }
+    if (!button || !this.#deps.connectorCommands) {
+      if (input.thread) await this.#reply(input.thread, 'I do not know that button any more.');
+      return false;
+    }
+    await this.#deps.connectorCommands.press(button, {
+      operatorId: identity.operatorId,
+      channel: input.channel,
+      userId: input.userId,
+      thread: input.thread,
+    });
+    return true;
   }
 
   /** The narrative event log, newest last. */

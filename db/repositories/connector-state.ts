@@ -148,12 +148,14 @@ export class ConnectorStateRepository {
     operatorId: number,
     connector: string,
     since: Date,
+    excludeKey = '',
   ): Promise<{ count: number; amount: number }> {
     const result = await this.db.query(
       `SELECT count(*)::int AS count, COALESCE(sum(amount), 0)::float8 AS amount FROM actions
        WHERE operator_id = $1 AND connector = $2 AND undo_of IS NULL AND created_at >= $3
+         AND idempotency_key <> $4
          AND status IN ('awaiting_approval', 'approved', 'executing', 'succeeded')`,
-      [operatorId, connector, since],
+      [operatorId, connector, since, excludeKey],
     );
     return { count: Number(result.rows[0]?.count ?? 0), amount: Number(result.rows[0]?.amount ?? 0) };
   }
@@ -229,5 +231,58 @@ export class ConnectorStateRepository {
       [id, operatorId, at],
     );
     return result.rows[0] ? toTrustRule(result.rows[0]) : null;
+  }
+
+  /** Close an open failure (compare-and-set: a second click changes nothing). */
+  async resolveFailure(
+    operatorId: number,
+    failureId: number,
+    status: 'resolved' | 'dismissed',
+    resolution: string,
+    at: Date,
+  ): Promise<{ actionId: number | null; goalId: number | null } | null> {
+    const result = await this.db.query(
+      `UPDATE failures SET status = $3, resolution = $4, resolved_at = $5
+       WHERE id = $1 AND operator_id = $2 AND status = 'open' RETURNING action_id, goal_id`,
+      [failureId, operatorId, status, resolution, at],
+    );
+    const row = result.rows[0];
+    if (!row) return null;
+    return {
+      actionId: row.action_id === null ? null : Number(row.action_id),
+      goalId: row.goal_id === null ? null : Number(row.goal_id),
+    };
+  }
+
+  /**
+   * A fresh attempt at a failed action: same parameters, new key `<key>-retry-<n>` (the failed
+   * key's outcome stays stored, as Stripe semantics require), approved because the operator asked.
+   */
+  async insertRetry(original: Action, paramsHash: string): Promise<Action> {
+    const count = await this.db.query(
+      `SELECT count(*)::int AS n FROM actions WHERE idempotency_key LIKE $1`,
+      [`${original.idempotencyKey}-retry-%`],
+    );
+    const key = `${original.idempotencyKey}-retry-${Number(count.rows[0]?.n ?? 0) + 1}`;
+    const inserted = await this.db.query(
+      `INSERT INTO actions (goal_id, operator_id, connector, operation, params, params_hash, risk, reversible,
+         idempotency_key, preview, why, status, target)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'approved', $12) RETURNING *`,
+      [
+        original.goalId,
+        original.operatorId,
+        original.connector,
+        original.operation,
+        JSON.stringify(original.params),
+        paramsHash,
+        original.risk,
+        original.reversible,
+        key,
+        JSON.stringify(original.preview),
+        original.why,
+        original.target ?? null,
+      ],
+    );
+    return toAction(inserted.rows[0]);
   }
 }

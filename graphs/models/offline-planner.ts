@@ -1,4 +1,5 @@
 import type { ProposedAction } from '../../core/domain.ts';
+import { parseDelayedRequest } from '../../core/schedule-time.ts';
 
 /** What a message asks for, as understood without a language model. */
 export type Intent =
@@ -102,10 +103,27 @@ export interface PlanContext {
   requestedBy: string;
   /** Memories the retriever found, already rendered as cited lines. */
   citedMemories: string[];
+  /** Now and the operator's time zone, to understand "at 9:00 tomorrow, email …" (delayed execution). */
+  now?: Date;
+  timezone?: string;
 }
 
 /** The offline planner: rules, no model. Keeps remember, recall and e-mail working with no tokens. */
 export function planOffline(text: string, context: PlanContext): Plan {
+  const delayed =
+    context.now && context.timezone ? parseDelayedRequest(text, context.now, context.timezone) : null;
+  if (delayed) {
+    const inner = planOffline(delayed.rest, { ...context, now: undefined });
+    const external = inner.actions.filter((action) => action.connector !== 'memory');
+    if (external.length > 0) {
+      return {
+        answer: inner.answer,
+        actions: inner.actions.map((action) =>
+          action.connector === 'memory' ? action : { ...action, notBefore: delayed.notBefore.toISOString() },
+        ),
+      };
+    }
+  }
   const intent = parseIntent(text);
   switch (intent.kind) {
     case 'remember':
