@@ -1,11 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
+import type { ConnectorHealth } from '../connectors/resilience.ts';
 import type { Database } from '../db/database.ts';
 
 export interface HttpServerOptions {
   port: number;
   db: Database;
   logger: Logger;
+  /** Circuit state and last error per connector, shown under `connectors`. */
+  connectorHealth?: () => ConnectorHealth[];
 }
 
 /** Spine's HTTP server: health now; chat webhooks and metrics mount here. */
@@ -22,7 +25,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
       const healthy = database === 'ok';
       response.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' });
       response.end(
-        JSON.stringify({ status: healthy ? 'ok' : 'degraded', database, databaseKind: options.db.kind }),
+        JSON.stringify({
+          status: healthy ? 'ok' : 'degraded',
+          database,
+          databaseKind: options.db.kind,
+          // A connector's open circuit does not make Spine unhealthy (it still takes messages): shown, not failed.
+          ...(options.connectorHealth ? { connectors: options.connectorHealth() } : {}),
+        }),
       );
       return;
     }

@@ -69,6 +69,7 @@ export const HELP_TEXT = [
   '• recall <query> — search my memory ("what do you know about Dana?")',
   '• email <address> "<subject>" <body> — draft an e-mail; I show it and wait for your approval',
   '  (also: send an email to <address> about <subject>: <body>)',
+  '• call <webhook> {json} — call a configured webhook with that payload (after your approval)',
   '• approve / reject [#id] — answer the most recent approval card (or 1 / 2)',
   '• status — open goals and pending approvals',
   '• undo [#id] — undo the last reversible action (or action #id) within the undo window',

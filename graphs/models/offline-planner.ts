@@ -7,6 +7,7 @@ export type Intent =
   | { kind: 'recall'; query: string }
   | { kind: 'email'; to: string; subject: string; body: string }
   | { kind: 'email_incomplete'; problem: string }
+  | { kind: 'webhook'; connector: string; payload: Record<string, unknown> }
   | { kind: 'unknown' };
 
 const QUOTED = /^["“”'‘’]([^"“”]+?)["“”'‘’]\s*(.*)$/s;
@@ -85,6 +86,25 @@ export function parseIntent(input: string): Intent {
     /^(?:e-?mail|mail)\s+(?:to\s+)?(.+)$/is.exec(text) ??
     /^(?:please\s+)?(?:send|write|draft)\s+(?:an?\s+)?(?:e-?mail|mail|message)\s+to\s+(.+)$/is.exec(text);
   if (email) return parseEmail(email[1] ?? '');
+
+  const webhook =
+    /^(?:call|trigger)\s+(?:the\s+)?(?:webhook\s+)?([a-z][a-z0-9_-]{0,39})(?:\s+webhook)?\s+(\{[\s\S]*\})$/i.exec(
+      text,
+    );
+  if (webhook) {
+    try {
+      const payload: unknown = JSON.parse(webhook[2] ?? '');
+      if (payload && typeof payload === 'object' && !Array.isArray(payload)) {
+        return {
+          kind: 'webhook',
+          connector: (webhook[1] ?? '').toLowerCase(),
+          payload: payload as Record<string, unknown>,
+        };
+      }
+    } catch {
+      // Not JSON: fall through to "I didn't understand".
+    }
+  }
 
   return { kind: 'unknown' };
 }
@@ -166,6 +186,18 @@ export function planOffline(text: string, context: PlanContext): Plan {
       };
     case 'email_incomplete':
       return { answer: intent.problem, actions: [] };
+    case 'webhook':
+      return {
+        answer: null,
+        actions: [
+          {
+            connector: intent.connector,
+            operation: 'send',
+            params: { payload: intent.payload },
+            why: 'you asked me to call it',
+          },
+        ],
+      };
     case 'unknown':
       return {
         answer:
