@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { isNode, LineCounter, parseDocument } from 'yaml';
+import { isMap, isNode, isScalar, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { GuardrailSettings } from '../connectors/guardrails.ts';
 import type { ResilienceOptions } from '../connectors/resilience.ts';
@@ -228,7 +228,7 @@ export function loadConnectorsConfig(
   }
   const text = readFileSync(path, 'utf8');
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false });
+  const document = parseDocument(text, { lineCounter, prettyErrors: true });
   const problems: string[] = [];
   for (const error of document.errors) {
     const at = error.linePos?.[0];
@@ -236,6 +236,15 @@ export function loadConnectorsConfig(
   }
   const lineOf = (fieldPath: (string | number)[]): string => {
     for (let length = fieldPath.length; length >= 0; length -= 1) {
+      // Point at the key ("  email:") rather than its value, which may start on the next line.
+      const parent = length > 0 ? document.getIn(fieldPath.slice(0, length - 1), true) : undefined;
+      if (isMap(parent)) {
+        const pair = parent.items.find(
+          (item) => isScalar(item.key) && item.key.value === fieldPath[length - 1],
+        );
+        if (pair && isNode(pair.key) && pair.key.range)
+          return ` (line ${lineCounter.linePos(pair.key.range[0]).line})`;
+      }
       const node = document.getIn(fieldPath.slice(0, length), true);
       if (isNode(node) && node.range) return ` (line ${lineCounter.linePos(node.range[0]).line})`;
     }

@@ -12,6 +12,8 @@ import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
 
 const DAY = 86_400_000;
 const SECRET = 'whsec-guardrails-test-secret';
+/** The secret comes from the environment through a `${VARIABLE}` reference, as in production. */
+const SECRET_LINE = `    secret: $${'{'}TEST_CRM_SECRET}`;
 
 function outboxCount(dir: string): number {
   try {
@@ -177,7 +179,7 @@ describe.each(DATABASE_KINDS)('guardrails, undo and delayed execution on %s Post
         'webhooks:',
         '  crm:',
         `    url: ${base}/leads`,
-        '    secret: ${TEST_CRM_SECRET}',
+        SECRET_LINE,
         '    description: Create a lead',
         '    undo:',
         `      url: ${base}/leads/delete`,
@@ -224,7 +226,7 @@ describe.each(DATABASE_KINDS)('guardrails, undo and delayed execution on %s Post
         'webhooks:',
         '  crm:',
         `    url: ${base}/leads`,
-        '    secret: ${TEST_CRM_SECRET}',
+        SECRET_LINE,
         'resilience:',
         '  maxAttempts: 1',
         '  breakerThreshold: 3',
@@ -285,9 +287,7 @@ describe.each(DATABASE_KINDS)('guardrails, undo and delayed execution on %s Post
     const server = new FakeWebhookServer(SECRET);
     servers.push(server);
     const base = await server.start();
-    const config = writeConfig(
-      ['webhooks:', '  crm:', `    url: ${base}/leads`, '    secret: ${TEST_CRM_SECRET}'].join('\n'),
-    );
+    const config = writeConfig(['webhooks:', '  crm:', `    url: ${base}/leads`, SECRET_LINE].join('\n'));
     const test = await spineWith({
       env: { SPINE_CONFIG: config, TEST_CRM_SECRET: SECRET, SPINE_PROBATION_DAYS: '0' },
     });
