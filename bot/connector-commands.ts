@@ -82,6 +82,24 @@ export class ConnectorCommands {
       case 'connectors':
         await this.#reply(actor, this.connectorsReport());
         return;
+      case 'remedy': {
+        const failureId =
+          command.failureId ??
+          (await this.#deps.repos.failures.listOpen(actor.operatorId)).at(-1)?.id ??
+          null;
+        if (failureId === null) await this.#reply(actor, 'There is no open failure.');
+        else await this.remedy(command.remedy, failureId, actor);
+        return;
+      }
+      case 'always_allow': {
+        const approvalId =
+          command.approvalId ??
+          (await this.#deps.repos.approvals.listPending(actor.operatorId)).at(-1)?.id ??
+          null;
+        if (approvalId === null) await this.#reply(actor, 'Nothing is waiting for your approval.');
+        else await this.alwaysAllow(approvalId, actor);
+        return;
+      }
     }
   }
 

@@ -106,6 +106,8 @@ export class Intake {
         case 'untrust':
         case 'cancel':
         case 'connectors':
+        case 'remedy':
+        case 'always_allow':
           if (!this.#deps.connectorCommands) {
             await this.#reply(message.thread, 'Connectors are not set up in this process.');
             break;

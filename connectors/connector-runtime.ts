@@ -192,6 +192,38 @@ export class ConnectorRuntime {
     };
   }
 
+  /**
+   * Store a prepared action under its idempotency key, or return the one already stored there.
+   * The same key with different parameters is an error (`action.key_reused`), never a silent reuse.
+   */
+  async record(
+    prepared: PreparedAction,
+    input: { goalId: number; operatorId: number; idempotencyKey: string; status: Action['status'] },
+  ): Promise<{ action: Action; created: boolean }> {
+    const stored = await this.#actions.insertOrGet({
+      goalId: input.goalId,
+      operatorId: input.operatorId,
+      connector: prepared.connector,
+      operation: prepared.operation,
+      params: prepared.params,
+      paramsHash: prepared.paramsHash,
+      risk: prepared.risk,
+      reversible: prepared.reversible,
+      idempotencyKey: input.idempotencyKey,
+      preview: prepared.preview,
+      why: prepared.why,
+      status: input.status,
+    });
+    if (stored.paramsHash !== prepared.paramsHash) {
+      throw new SpineError(
+        'action.key_reused',
+        `The idempotency key ${input.idempotencyKey} was used before with other parameters; use a new key for a new request.`,
+        { category: 'user', details: { idempotencyKey: input.idempotencyKey } },
+      );
+    }
+    return { action: stored.action, created: stored.created };
+  }
+
   /** Execute a stored action once. Safe to call any number of times, concurrently or after a crash. */
   async execute(actionId: number): Promise<ExecutionOutcome> {
     const claim = await this.#actions.claimForExecution(actionId);

@@ -15,7 +15,9 @@ export type ConnectorCommand =
   | { kind: 'trust'; grant: { connector: string; operation: string; target: string } | null }
   | { kind: 'untrust'; ruleId: number }
   | { kind: 'cancel'; actionId: number }
-  | { kind: 'connectors' };
+  | { kind: 'connectors' }
+  | { kind: 'remedy'; remedy: 'retry' | 'dismiss'; failureId: number | null }
+  | { kind: 'always_allow'; approvalId: number | null };
 
 /** Parse the connector commands; null for anything else. Targets keep their case (URLs). */
 export function parseConnectorCommand(input: string): ConnectorCommand | null {
@@ -34,6 +36,16 @@ export function parseConnectorCommand(input: string): ConnectorCommand | null {
   const cancel = /^cancel\s+#?(\d{1,15})$/i.exec(text);
   if (cancel) return { kind: 'cancel', actionId: Number(cancel[1]) };
   if (/^connectors$/i.test(text)) return { kind: 'connectors' };
+  // The typed forms of the buttons, for the console: "retry", "dismiss #4", "always allow".
+  const remedy = /^(retry|dismiss)(?:\s+(?:failure\s+)?#?(\d{1,15}))?$/i.exec(text);
+  if (remedy)
+    return {
+      kind: 'remedy',
+      remedy: remedy[1]?.toLowerCase() === 'retry' ? 'retry' : 'dismiss',
+      failureId: remedy[2] ? Number(remedy[2]) : null,
+    };
+  const always = /^always\s+allow(?:\s+#?(\d{1,15}))?$/i.exec(text);
+  if (always) return { kind: 'always_allow', approvalId: always[1] ? Number(always[1]) : null };
   return null;
 }
 
@@ -76,6 +88,7 @@ export const HELP_TEXT = [
   '• trust / untrust <id> — list or revoke "always allow" rules (trust <connector> <operation> <target> adds one)',
   '• cancel #id — cancel a scheduled action before it runs ("at 9:00 tomorrow, email …" schedules one)',
   '• connectors — the connectors and their health',
+  '• retry / dismiss [#failure] — answer the latest failure; always allow [#approval] — approve and trust',
   '• log [n] — the story of what happened, newest last',
   '• help — this list',
 ].join('\n');

@@ -2,6 +2,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { recordCompensation } from '../../connectors/compensation.ts';
 import { createWebhookConnector } from '../../connectors/webhook/webhook-connector.ts';
 import { systemClock } from '../../core/clock.ts';
+import type { MemoryStore, NewMemory } from '../../memory/memory-store.ts';
 import { FakeWebhookServer } from '../fakes/fake-webhook-server.ts';
 import { createConnectorHarness } from '../support/connector-harness.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
@@ -11,6 +12,24 @@ const SECRET = 'whsec-test-secret';
 describe.each(DATABASE_KINDS)('webhook connector on %s Postgres', (kind) => {
   const databases = new TestDatabases(kind);
   let server: FakeWebhookServer;
+
+  const remembered: NewMemory[] = [];
+  const memory: MemoryStore = {
+    async remember(entry) {
+      remembered.push(entry);
+      return {
+        id: remembered.length,
+        kind: entry.kind,
+        snippet: entry.content,
+        source: entry.provenance.source,
+        sourceRef: entry.provenance.sourceRef ?? null,
+        assertedBy: entry.provenance.assertedBy,
+        occurredAt: new Date().toISOString(),
+        score: 1,
+      };
+    },
+    recall: async () => [],
+  };
 
   async function setup(resilience: Record<string, number> = {}) {
     server = new FakeWebhookServer(SECRET);
@@ -28,6 +47,7 @@ describe.each(DATABASE_KINDS)('webhook connector on %s Postgres', (kind) => {
     );
     const harness = await createConnectorHarness(await databases.open(), [connector], {
       resilience: { initialDelayMs: 10, maxDelayMs: 50, timeoutMs: 400, ...resilience },
+      memory,
     });
     return { harness, base };
   }
@@ -61,6 +81,25 @@ describe.each(DATABASE_KINDS)('webhook connector on %s Postgres', (kind) => {
     expect(again).toMatchObject({ status: 'succeeded', replayed: true });
     expect(again.action.result).toEqual(first.action.result);
     expect(server.requests).toHaveLength(1);
+    // What the connector reported goes into memory once, attributed to the connector (the store signs it).
+    const written = remembered.filter((entry) => entry.dedupeKey === 'connector-result:k-signed');
+    expect(written).toHaveLength(1);
+    expect(written[0]?.provenance).toEqual({
+      source: 'connector:crm',
+      sourceRef: `action #${action.id}`,
+      assertedBy: 'connector:crm',
+    });
+    expect(written[0]?.content).toContain('"key":"k-signed"');
+  });
+
+  it('refuses the same key with different parameters', async () => {
+    const { harness } = await setup();
+    await harness.store(proposal('Jo'), 'k-reused');
+    await expect(harness.store(proposal('Someone else'), 'k-reused')).rejects.toMatchObject({
+      code: 'action.key_reused',
+    });
+    const again = await harness.store(proposal('Jo'), 'k-reused');
+    expect(again.params).toEqual({ payload: { name: 'Jo' } });
   });
 
   it('waits as long as Retry-After says on a 429, without spending an attempt early', async () => {

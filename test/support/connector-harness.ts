@@ -49,21 +49,18 @@ export async function createConnectorHarness(
     goalId: goal.id,
     async store(proposal, key, status = 'approved') {
       const prepared = await runtime.prepare(proposal);
-      const stored = await repos.actions.insertOrGet({
+      const stored = await runtime.record(prepared, {
         goalId: goal.id,
         operatorId: operator.id,
-        connector: prepared.connector,
-        operation: prepared.operation,
-        params: prepared.params,
-        paramsHash: prepared.paramsHash,
-        risk: prepared.risk,
-        reversible: prepared.reversible,
         idempotencyKey: key,
-        preview: prepared.preview,
-        why: prepared.why,
         status,
       });
-      return stored.action;
+      await repos.connectorState.annotate(stored.action.id, {
+        target: prepared.target,
+        amount: prepared.amount,
+        scheduledAt: null,
+      });
+      return (await repos.actions.get(stored.action.id)) ?? stored.action;
     },
   };
 }
