@@ -1,11 +1,9 @@
 import type { Logger } from 'pino';
-import { CalDavClient } from '../connectors/calendar/caldav-client.ts';
-import { type CalendarProvider, createCalendarConnector } from '../connectors/calendar/calendar-connector.ts';
+import type { CalendarProvider } from '../connectors/calendar/calendar-connector.ts';
 import type { Connector } from '../connectors/connector.ts';
 import { createEmailConnector } from '../connectors/email/email-connector.ts';
 import { FileEmailTransport } from '../connectors/email/file-transport.ts';
 import { SmtpEmailTransport } from '../connectors/email/smtp-transport.ts';
-import { connectMcpServer } from '../connectors/mcp/mcp-connector.ts';
 import { createWebhookConnector } from '../connectors/webhook/webhook-connector.ts';
 import type { Clock } from '../core/clock.ts';
 import { describeError } from '../core/errors.ts';
@@ -39,6 +37,9 @@ export async function buildConnectors(
   }
   let calendar: CalendarProvider | undefined;
   if (settings.calendar) {
+    // Loaded only when configured: tsdav and the MCP SDK are large, and most starts need neither.
+    const { CalDavClient } = await import('../connectors/calendar/caldav-client.ts');
+    const { createCalendarConnector } = await import('../connectors/calendar/calendar-connector.ts');
     const connector = createCalendarConnector({
       client: new CalDavClient(settings.calendar),
       clock,
@@ -62,7 +63,10 @@ export async function buildConnectors(
       ),
     );
   }
+  const mcp = settings.mcp.length > 0 ? await import('../connectors/mcp/mcp-connector.ts') : null;
   for (const server of settings.mcp) {
+    if (!mcp) break;
+    const { connectMcpServer } = mcp;
     try {
       connectors.push(await connectMcpServer(server));
     } catch (error) {

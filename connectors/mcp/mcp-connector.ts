@@ -1,5 +1,5 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { z } from 'zod';
 import type { RiskClass } from '../../core/domain.ts';
@@ -142,7 +142,9 @@ export async function connectMcpServer(config: McpServerConfig): Promise<Connect
       ? new StdioClientTransport({
           command: config.command,
           args: config.args,
-          env: { ...(process.env as Record<string, string>), ...config.env },
+          // The SDK's safe default (PATH, HOME, …) plus what the operator configured: Spine's own
+          // secrets are not handed to a third-party server.
+          env: { ...getDefaultEnvironment(), ...config.env },
           stderr: 'ignore',
           ...(config.cwd ? { cwd: config.cwd } : {}),
         })
