@@ -57,6 +57,8 @@ export class ActionScheduler {
       this.#options.logger.warn({ err: describeError(error) }, 'could not read the next scheduled action');
     }
     if (this.#timer) clearTimeout(this.#timer);
+    // stop() may have come while the next due time was read: do not re-arm after it.
+    if (this.#stopped) return;
     this.#timer = setTimeout(() => void this.poke(), sleep);
     this.#timer.unref();
   }
