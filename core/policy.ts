@@ -60,3 +60,10 @@ export function offersAlwaysAllow(input: {
 export function isTrustable(risk: RiskClass): boolean {
   return risk === 'write' || risk === 'read';
 }
+
+/** Why a card is shown, in words, from the action's risk. */
+export function approvalReason(risk: RiskClass): string {
+  return ALWAYS_APPROVE.has(risk)
+    ? `${risk} actions always need your approval`
+    : 'external writes need your approval';
+}

@@ -1,5 +1,6 @@
 import { DEFAULT_GUARDRAILS, shouldOfferAlwaysAllow } from '../../../connectors/guardrails.ts';
 import { approvalCard } from '../../../core/cards.ts';
+import { approvalReason } from '../../../core/policy.ts';
 import type { GoalGraphDeps } from '../deps.ts';
 import type { GoalStateType, GoalStateUpdate } from '../state.ts';
 
@@ -38,7 +39,7 @@ export function requestApprovalNode(deps: GoalGraphDeps) {
       );
       const card = await deps.chat.post(
         goal.thread,
-        approvalCard(action, approval, 'external writes need your approval', { alwaysAllow }),
+        approvalCard(action, approval, approvalReason(action.risk), { alwaysAllow }),
       );
       await deps.repos.approvals.addCard(approval.id, card);
     }
