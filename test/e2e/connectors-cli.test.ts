@@ -8,7 +8,10 @@ import { runSpine } from '../support/spine-process.ts';
 const MCP_SERVER = fileURLToPath(new URL('../fakes/fake-mcp-server.ts', import.meta.url));
 
 describe('spine connectors', () => {
-  it('lists configured connectors with their operations and health (MCP tools included) without showing secrets', async () => {
+  // A child Spine that starts an MCP child of its own: slow on a busy two-core machine.
+  it('lists configured connectors with their operations and health (MCP tools included) without showing secrets', {
+    timeout: 240_000,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'spine-connectors-cli-'));
     const config = join(dir, 'spine.config.yaml');
     writeFileSync(
@@ -33,7 +36,7 @@ describe('spine connectors', () => {
       CRM_SECRET: 'a-secret-long-enough-for-hmac',
       PORT: '9',
     };
-    const run = await runSpine(['connectors'], '', env);
+    const run = await runSpine(['connectors'], '', env, 230_000);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`Configuration: ${config}`);
@@ -46,7 +49,9 @@ describe('spine connectors', () => {
     expect(run.stdout).not.toContain('a-secret-long-enough-for-hmac');
   });
 
-  it('refuses to start with a broken config file, naming the field and the line', async () => {
+  it('refuses to start with a broken config file, naming the field and the line', {
+    timeout: 120_000,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'spine-connectors-cli-'));
     const config = join(dir, 'spine.config.yaml');
     writeFileSync(config, 'webhooks:\n  crm:\n    url: ftp://example.com\n    secret: short\n');

@@ -14,7 +14,9 @@ describe.each(DATABASE_KINDS)('calendar over CalDAV (Radicale) on %s Postgres', 
 
   beforeAll(async () => {
     await radicale.start();
-  });
+    // Warm the embedded database once, so no single test pays for its start-up.
+    await databases.open();
+  }, 180_000);
   afterAll(async () => {
     await radicale.stop();
     await databases.closeAll();
@@ -45,7 +47,9 @@ describe.each(DATABASE_KINDS)('calendar over CalDAV (Radicale) on %s Postgres', 
     return harness.runtime.execute(compensation.action.id);
   }
 
-  it('creates, moves and cancels an event, and each undo restores the previous state', async () => {
+  it('creates, moves and cancels an event, and each undo restores the previous state', {
+    timeout: 180_000,
+  }, async () => {
     const { client, calendar, harness } = await setup();
     const title = `Call with Dana ${kind}`;
     const create = await harness.store(

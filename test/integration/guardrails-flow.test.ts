@@ -2,7 +2,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpServer } from '../../app/http-server.ts';
 import { ManualClock } from '../../core/clock.ts';
 import type { MessageBlock, OutboundMessage } from '../../core/message.ts';
@@ -62,6 +62,11 @@ describe.each(DATABASE_KINDS)('guardrails, undo and delayed execution on %s Post
     return pending.at(-1);
   }
 
+  beforeAll(async () => {
+    // Warm the embedded database once, so no single test pays for its start-up.
+    await databases.open();
+  }, 180_000);
+
   afterEach(async () => {
     for (const server of servers.splice(0)) await server.stop();
   });
@@ -70,9 +75,13 @@ describe.each(DATABASE_KINDS)('guardrails, undo and delayed execution on %s Post
     await databases.closeAll();
   });
 
-  it('needs approval during probation even when trusted; offers "Always allow" after 5 clean approvals; untrust revokes', async () => {
+  it('needs approval during probation even when trusted; offers "Always allow" after N clean approvals; untrust revokes', {
+    timeout: 180_000,
+  }, async () => {
     const clock = new ManualClock('2026-01-05T10:00:00Z');
-    const test = await spineWith({ clock, env: { SPINE_PROBATION_DAYS: '30' } });
+    // trustAfter 3 keeps the test short; the default (5) is checked in the unit tests.
+    const config = writeConfig('guardrails:\n  trustAfter: 3\n');
+    const test = await spineWith({ clock, env: { SPINE_PROBATION_DAYS: '30', SPINE_CONFIG: config } });
     const email = (to: string) => test.say(`email ${to} "Hello" Hi there.`);
 
     await test.say('trust email send_email dana@example.com');
@@ -90,24 +99,24 @@ describe.each(DATABASE_KINDS)('guardrails, undo and delayed execution on %s Post
     expect(test.chat.texts().at(-1)).toContain('I will ask again');
 
     clock.advance(31 * DAY);
-    for (let approved = 1; approved < 5; approved += 1) {
+    for (let approved = 1; approved < 3; approved += 1) {
       await email('dana@example.com');
       const card = test.chat.posts.at(-1)?.message;
       expect(card?.text).toMatch(/^Approval #\d+ needed/);
       expect(buttonsOf(card).some((action) => action.startsWith('trust:allow:'))).toBe(false);
       await test.say('approve');
     }
-    expect(outboxCount(test.outboxDir)).toBe(5);
+    expect(outboxCount(test.outboxDir)).toBe(3);
 
     await email('dana@example.com');
     const offered = await latestPending(test);
     expect(buttonsOf(test.chat.posts.at(-1)?.message)).toContain(`trust:allow:${offered?.id}`);
     await press(test, `trust:allow:${offered?.id}`);
-    expect(outboxCount(test.outboxDir)).toBe(6);
+    expect(outboxCount(test.outboxDir)).toBe(4);
 
     await email('dana@example.com');
     expect(await latestPending(test)).toBeUndefined();
-    expect(outboxCount(test.outboxDir)).toBe(7);
+    expect(outboxCount(test.outboxDir)).toBe(5);
     expect(test.chat.texts().at(-1)).toContain('Done: sent an e-mail to dana@example.com');
 
     await email('eve@example.com');
@@ -122,7 +131,7 @@ describe.each(DATABASE_KINDS)('guardrails, undo and delayed execution on %s Post
     await test.say(`untrust ${rule?.id}`);
     await email('dana@example.com');
     expect(await latestPending(test)).toBeDefined();
-    expect(outboxCount(test.outboxDir)).toBe(7);
+    expect(outboxCount(test.outboxDir)).toBe(5);
   });
 
   it('refuses what goes over a daily limit, naming the limit and where to raise it', async () => {

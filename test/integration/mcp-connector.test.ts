@@ -17,7 +17,9 @@ describe('MCP server as a connector (stdio)', () => {
     await databases.closeAll();
   });
 
-  it('turns tools into operations with risk from annotations, runs them once per key', async () => {
+  it('turns tools into operations with risk from annotations, runs them once per key', {
+    timeout: 180_000,
+  }, async () => {
     helpdesk = await connectMcpServer({
       name: 'helpdesk',
       transport: 'stdio',

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { recordCompensation } from '../../connectors/compensation.ts';
 import { createWebhookConnector } from '../../connectors/webhook/webhook-connector.ts';
 import { systemClock } from '../../core/clock.ts';
@@ -58,6 +58,11 @@ describe.each(DATABASE_KINDS)('webhook connector on %s Postgres', (kind) => {
     params: { payload: { name } },
     why: 'test',
   });
+
+  beforeAll(async () => {
+    // Warm the embedded database once, so no single test pays for its start-up.
+    await databases.open();
+  }, 180_000);
 
   afterEach(async () => {
     await server?.stop();
