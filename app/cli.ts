@@ -18,6 +18,7 @@ Commands:
   start            Run Spine: the HTTP server (health), and the console chat when run in a terminal
   chat             Talk to Spine in this terminal (also reads a scripted conversation from piped input)
   log [--limit N]  Print the story of what happened, newest last (default 50 events)
+  connectors       List the connectors with their operations and health (circuit state, last error)
   migrate          Apply database migrations and exit
   worker           Run jobs from the queue (queue mode: REDIS_URL and DATABASE_URL); any number of them
   queue            Show the queue: jobs per state, failed jobs with their reasons, workers, schedules
@@ -97,7 +98,13 @@ async function commandStart(config: Config): Promise<void> {
   };
   onShutdown(logger, close);
   try {
-    server = await startHttpServer({ port: config.port, db: spine.db, logger, health: queueHealth(spine) });
+    server = await startHttpServer({
+      port: config.port,
+      db: spine.db,
+      logger,
+      health: queueHealth(spine),
+      connectorHealth: () => spine.connectors.health(),
+    });
   } catch (error) {
     await spine.close();
     const code = (error as NodeJS.ErrnoException).code;
@@ -137,6 +144,80 @@ async function commandLog(config: Config, args: string[]): Promise<void> {
   const spine = await createSpine(config, { logger });
   try {
     process.stdout.write(`${await spine.intake.log(spine.operator.id, limit)}\n`);
+  } finally {
+    await spine.close();
+  }
+}
+
+/**
+ * The connectors with their health. Circuit state lives in the running process: when a Spine answers
+ * on PORT, its /healthz is used; otherwise the last recorded error of each connector comes from the database.
+ */
+type LiveHealth = Array<{ connector: string; circuit: string; lastError: string | null }>;
+
+/** Connector health of a Spine running on this machine, or null when none answers. */
+async function liveConnectorHealth(port: number): Promise<LiveHealth | null> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1000) });
+    const body = (await response.json()) as { connectors?: LiveHealth };
+    return body.connectors ?? null;
+  } catch {
+    return null;
+  }
+}
+
+async function commandConnectors(config: Config): Promise<void> {
+  const logger = createLogger({ level: 'warn', file: logFile(config) });
+  const live = await liveConnectorHealth(config.port);
+  let spine: Spine;
+  try {
+    spine = await createSpine(config, { logger });
+  } catch (error) {
+    // The embedded database belongs to the running Spine: its live health is all there is to show.
+    if (!live) throw error;
+    const lines = live.map(
+      (entry) =>
+        `• ${entry.connector}: circuit ${entry.circuit}${entry.lastError ? `, last error: ${entry.lastError}` : ''}`,
+    );
+    process.stdout.write(`Health from the running Spine on port ${config.port}:\n${lines.join('\n')}\n`);
+    return;
+  }
+  try {
+    const lines = [
+      `Configuration: ${config.connectors.source ?? 'no spine.config.yaml (defaults: e-mail to the outbox folder)'}`,
+      live
+        ? `Health from the running Spine on port ${config.port}:`
+        : 'No running Spine answered; showing the last recorded errors:',
+    ];
+    for (const connector of spine.connectors.connectors) {
+      const operations = Object.values(connector.operations)
+        .map(
+          (operation) => `${operation.name} (${operation.risk}${operation.reversible ? ', undoable' : ''})`,
+        )
+        .join(', ');
+      const health = live?.find((entry) => entry.connector === connector.name);
+      const recorded = await spine.db.pool.query(
+        `SELECT error, executed_at FROM actions WHERE connector = $1 AND status = 'failed' ORDER BY executed_at DESC NULLS LAST LIMIT 1`,
+        [connector.name],
+      );
+      const lastError =
+        health?.lastError ?? (recorded.rows[0]?.error as { message?: string } | undefined)?.message ?? null;
+      lines.push(
+        `• ${connector.name} — ${connector.description}
+    operations: ${operations || 'none'}
+` +
+          `    circuit: ${health?.circuit ?? 'closed'}${
+            lastError
+              ? `
+    last error: ${lastError}`
+              : ''
+          }`,
+      );
+    }
+    for (const missing of spine.unavailableConnectors) {
+      lines.push(`• ${missing.name} — UNAVAILABLE: ${missing.error}`);
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
     await spine.close();
   }
@@ -184,6 +265,8 @@ async function main(argv: string[]): Promise<void> {
       return commandQueue(config);
     case 'digest':
       return commandDigest(config, args, logFile(config));
+    case 'connectors':
+      return commandConnectors(config);
     default:
       throw new SpineError('cli.unknown_command', `Unknown command "${command}".\n\n${USAGE}`, {
         category: 'user',

@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 import { SpineError } from '../core/errors.ts';
+import { type ConnectorsConfig, loadConnectorsConfig } from './connectors-config.ts';
 
 function isTimeZone(value: string): boolean {
   try {
@@ -120,6 +121,8 @@ const environmentSchema = z.object({
   SPINE_WORKER_TEST_HOLD_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).default(0)),
   // Test hook: hold after this step of a goal's graph instead of after the job.
   SPINE_WORKER_TEST_HOLD_STEP: z.preprocess(emptyAsUndefined, z.string().optional()),
+  /** The connectors file (spine.config.yaml); ./spine.config.yaml is read when present. */
+  SPINE_CONFIG: z.preprocess(emptyAsUndefined, z.string().optional()),
 });
 
 /** Minutes a person would spend doing an operation by hand: the digest's time-saved estimate. */
@@ -163,6 +166,8 @@ export interface Config {
   queue: QueueConfig | undefined;
   jobs: { attempts: number; backoffMs: number; progressAfterMs: number };
   digest: { defaultTime: string; checkIntervalMs: number; minutesSaved: Record<string, number> };
+  /** Connectors, guardrails and resilience from spine.config.yaml; defaults without the file. */
+  connectors: ConnectorsConfig;
 }
 
 function parseMinutesSaved(list: string | undefined): Record<string, number> {
@@ -235,6 +240,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       checkIntervalMs: values.SPINE_DIGEST_CHECK_MS,
       minutesSaved: parseMinutesSaved(values.SPINE_TIME_SAVED_MINUTES),
     },
+    connectors: loadConnectorsConfig(values.SPINE_CONFIG ?? './spine.config.yaml', env, {
+      required: values.SPINE_CONFIG !== undefined,
+    }),
   };
 }
 

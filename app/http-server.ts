@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
+import type { ConnectorHealth } from '../connectors/resilience.ts';
 import type { Database } from '../db/database.ts';
 
 export interface HttpServerOptions {
@@ -8,6 +9,8 @@ export interface HttpServerOptions {
   logger: Logger;
   /** More checks (queue mode: Redis, workers, adapters); `healthy: false` fails the health check. */
   health?: (() => Promise<{ healthy: boolean; report: Record<string, unknown> }>) | undefined;
+  /** Circuit state and last error per connector, shown under `connectors`. */
+  connectorHealth?: () => ConnectorHealth[];
 }
 
 /** Spine's HTTP server: health now; chat webhooks and metrics mount here. */
@@ -30,6 +33,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
           database,
           databaseKind: options.db.kind,
           ...extra.report,
+          // A connector's open circuit does not make Spine unhealthy (it still takes messages): shown, not failed.
+          ...(options.connectorHealth ? { connectors: options.connectorHealth() } : {}),
         }),
       );
       return;

@@ -1,10 +1,10 @@
 import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
 import type { Logger } from 'pino';
 import { ChatRouter } from '../bot/chat-router.ts';
+import { ConnectorCommands } from '../bot/connector-commands.ts';
 import { Intake } from '../bot/intake.ts';
+import type { CalendarProvider } from '../connectors/calendar/calendar-connector.ts';
 import { ConnectorRuntime } from '../connectors/connector-runtime.ts';
-import { createEmailConnector } from '../connectors/email/email-connector.ts';
-import { FileEmailTransport } from '../connectors/email/file-transport.ts';
 import { createMemoryConnector } from '../connectors/memory-connector.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Channel, Operator, ThreadRef } from '../core/domain.ts';
@@ -13,15 +13,18 @@ import type { ChatSender } from '../core/message.ts';
 import { type Database, openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
+import { runDueActions } from '../graphs/agents/scheduled-actions.ts';
 import { offlinePlanner } from '../graphs/agents/synthesizer.ts';
 import { buildDigestGraph, type DigestGraph } from '../graphs/digest/graph.ts';
 import { buildGoalGraph, type GoalGraph } from '../graphs/goal/graph.ts';
+import { ActionScheduler } from '../jobs/action-scheduler.ts';
 import { enqueueDueDigests } from '../jobs/digest-schedule.ts';
 import { InProcessRunner } from '../jobs/in-process-runner.ts';
 import { recordJobFailure } from '../jobs/job-failure.ts';
 import { createJobHandler } from '../jobs/job-handler.ts';
 import { recoverUnfinishedWork } from '../jobs/recovery.ts';
 import { PostgresMemoryStore } from '../memory/postgres-memory-store.ts';
+import { type BuiltConnectors, buildConnectors } from './build-connectors.ts';
 import type { Config } from './config.ts';
 import { type ProcessRole, QueueMode } from './queue-mode.ts';
 import { holdAfterConnectorCalls } from './test-hooks.ts';
@@ -37,6 +40,16 @@ export interface Spine {
   runner: InProcessRunner;
   graph: GoalGraph;
   connectors: ConnectorRuntime;
+  /** Undo, trust, cancel and failure remediation in chat. */
+  connectorCommands: ConnectorCommands;
+  /** The in-process timer of delayed execution (started by `recover`). */
+  scheduler: ActionScheduler;
+  /** Run the actions whose scheduled time has come (the due-check). */
+  runDueActions(): Promise<number>;
+  /** Today's events for the digest, when a calendar is configured. */
+  calendar: CalendarProvider | undefined;
+  /** Configured connectors that could not start. */
+  unavailableConnectors: BuiltConnectors['unavailable'];
   logger: Logger;
   /** Register a chat adapter for a channel (before `recover`, so recovered goals can reply). */
   registerAdapter(channel: Channel, sender: ChatSender): void;
@@ -98,26 +111,26 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     });
 
     const memory = new PostgresMemoryStore(db.pool);
+    const built = await buildConnectors(config, clock, logger);
     const connectors = new ConnectorRuntime(
-      [
-        createMemoryConnector(memory),
-        createEmailConnector({
-          from: config.email.from,
-          transport: new FileEmailTransport(config.email.outboxDir),
-          clock,
-        }),
-      ].map((connector) =>
+      [createMemoryConnector(memory), ...built.connectors].map((connector) =>
         options.role === 'worker' && config.queue?.testHoldStep === 'connector'
           ? (holdAfterConnectorCalls([connector], config.queue.testHoldMs)[0] ?? connector)
           : connector,
       ),
-      { actions: repos.actions, logger },
+      {
+        actions: repos.actions,
+        logger,
+        memory,
+        resilience: config.connectors.resilience,
+        now: () => clock.now(),
+      },
     );
+    const guardrails = config.connectors.guardrails;
     const chat = new ChatRouter(logger);
-    const graph = buildGoalGraph(
-      { repos, memory, connectors, chat, planner: offlinePlanner, clock, logger },
-      checkpointer,
-    );
+    const goalDeps = { repos, memory, connectors, chat, planner: offlinePlanner, clock, logger, guardrails };
+    const graph = buildGoalGraph(goalDeps, checkpointer);
+    const scheduler = new ActionScheduler({ repos, runDue: () => runDueActions(goalDeps), clock, logger });
 
     const digestGraph = buildDigestGraph({
       repos,
@@ -168,19 +181,34 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     await queueMode?.ready();
     jobQueue = queueMode?.queue ?? runner;
     const jobs = jobQueue;
+    const intakeChat = queueMode?.intakeChat ?? chat;
+    let intakeRef: Intake | undefined;
+    const connectorCommands = new ConnectorCommands({
+      repos,
+      runtime: connectors,
+      chat: intakeChat,
+      clock,
+      logger,
+      guardrails,
+      approve: async (input) =>
+        (await intakeRef?.decide({ ...input, decision: 'approved' }))?.kind === 'decided',
+    });
     const intake = new Intake({
       pool: db.pool,
       queue: jobs,
-      chat: queueMode?.intakeChat ?? chat,
+      chat: intakeChat,
       clock,
       logger,
       onDigestTimeChanged: async (operatorId) => {
         const changed = await repos.digests.operator(operatorId);
         if (changed) await queueMode?.queue.upsertDigestScheduler(changed);
       },
+      connectorCommands,
     });
+    intakeRef = intake;
     const recover = async () => {
       const count = await recoverUnfinishedWork(repos, jobs, logger);
+      scheduler.start();
       return count + (await enqueueDueDigests({ repos, queue: jobs, clock, logger }));
     };
     let digestTimer: NodeJS.Timeout | undefined;
@@ -196,9 +224,14 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       runner,
       graph,
       connectors,
+      connectorCommands,
+      scheduler,
+      runDueActions: () => runDueActions(goalDeps),
+      calendar: built.calendar,
+      unavailableConnectors: built.unavailable,
       logger,
       registerAdapter: (channel, sender) => chat.register(channel, sender),
-      recover: () => recoverUnfinishedWork(repos, jobs, logger),
+      recover,
       jobs,
       queueMode,
       digestGraph,
@@ -249,8 +282,10 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
         if (closed) return;
         closed = true;
         if (digestTimer) clearInterval(digestTimer);
+        await scheduler.stop();
         await queueMode?.close();
         await runner.close();
+        await connectors.close();
         await db.close();
       },
     };

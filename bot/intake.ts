@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { decidedCard, parseApprovalButton } from '../core/cards.ts';
+import { decidedCard, parseApprovalButton, parseConnectorButton } from '../core/cards.ts';
 import type { Clock } from '../core/clock.ts';
 import { HELP_TEXT, parseChatCommand } from '../core/commands.ts';
 import type { ApprovalDecision, Channel, Identity, ThreadRef } from '../core/domain.ts';
@@ -11,6 +11,7 @@ import { channelLabel, renderNarrative } from '../core/narrative.ts';
 import { OPERATIONS_HELP, parseOperationsCommand } from '../core/operations-commands.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
 import { withTransaction } from '../db/transaction.ts';
+import type { ConnectorCommands } from './connector-commands.ts';
 import { type FailureOutcome, Operations } from './operations.ts';
 
 /** A message from a chat platform, already verified by its adapter. */
@@ -45,6 +46,8 @@ export interface IntakeDeps {
   maxMessageLength?: number;
   /** Told when an operator changes their digest time (queue mode moves the job scheduler). */
   onDigestTimeChanged?: (operatorId: number) => Promise<void>;
+  /** Undo, trust, cancel and failure remediation (connectors and guardrails). */
+  connectorCommands?: ConnectorCommands;
 }
 
 const DEFAULT_MAX_MESSAGE_LENGTH = 20_000;
@@ -94,14 +97,53 @@ export class Intake {
       );
       return { kind: 'forbidden' };
     }
-    const outcome = await this.#operations.decideFailure({
-      failureId: failure.failureId,
-      choice: failure.choice,
-      operatorId: identity.operatorId,
-      channel: input.channel,
-      ...(input.thread ? { thread: input.thread } : {}),
-    });
+    const outcome = await this.#remedyFailure(
+      failure.failureId,
+      failure.choice,
+      identity,
+      input.userId,
+      input.thread,
+    );
     return { kind: 'failure', outcome };
+  }
+
+  /**
+   * Retry or dismiss a failure. A failed action is retried by the connector commands (the action
+   * again, under a new key); a failed job (no action) by re-running its job.
+   */
+  async #remedyFailure(
+    failureId: number,
+    choice: 'retry' | 'dismiss',
+    identity: Identity,
+    userId: string,
+    thread: ThreadRef | undefined,
+  ): Promise<FailureOutcome> {
+    const failure = await this.#repos.failures.get(failureId);
+    if (
+      failure &&
+      failure.operatorId === identity.operatorId &&
+      failure.actionId !== null &&
+      this.#deps.connectorCommands
+    ) {
+      if (failure.status !== 'open') {
+        if (thread) await this.#reply(thread, `Failure #${failureId} is not open any more.`);
+        return 'already_closed';
+      }
+      await this.#deps.connectorCommands.remedy(choice, failureId, {
+        operatorId: identity.operatorId,
+        channel: identity.channel,
+        userId,
+        thread,
+      });
+      return choice === 'retry' ? 'retried' : 'dismissed';
+    }
+    return this.#operations.decideFailure({
+      failureId,
+      choice,
+      operatorId: identity.operatorId,
+      channel: identity.channel,
+      ...(thread ? { thread } : {}),
+    });
   }
 
   async handleMessage(message: InboundMessage): Promise<IntakeResult> {
@@ -125,6 +167,13 @@ export class Intake {
       return { kind: 'refused', reason: 'invalid' };
     }
     const operations = parseOperationsCommand(text);
+    if (operations?.kind === 'failure') {
+      const failureId =
+        operations.failureId ?? (await this.#repos.failures.listOpen(identity.operatorId)).at(-1)?.id ?? null;
+      if (failureId === null) await this.#reply(message.thread, 'There is no open failure.');
+      else await this.#remedyFailure(failureId, operations.choice, identity, message.userId, message.thread);
+      return { kind: 'command' };
+    }
     if (operations) {
       await this.#operations.handle(operations, identity, message.thread);
       return { kind: 'command' };
@@ -145,6 +194,24 @@ export class Intake {
           await this.decide({
             approvalId: command.approvalId,
             decision: command.decision,
+            channel: message.channel,
+            userId: message.userId,
+            thread: message.thread,
+          });
+          break;
+        case 'undo':
+        case 'trust':
+        case 'untrust':
+        case 'cancel':
+        case 'connectors':
+        case 'remedy':
+        case 'always_allow':
+          if (!this.#deps.connectorCommands) {
+            await this.#reply(message.thread, 'Connectors are not set up in this process.');
+            break;
+          }
+          await this.#deps.connectorCommands.handle(command, {
+            operatorId: identity.operatorId,
             channel: message.channel,
             userId: message.userId,
             thread: message.thread,
@@ -313,7 +380,48 @@ export class Intake {
       lines.push(`Open failures (${failures.length}):`);
       for (const failure of failures) lines.push(`• failure #${failure.id}: ${failure.message}`);
     }
+    if (this.#deps.connectorCommands)
+      lines.push(...(await this.#deps.connectorCommands.statusLines(operatorId)));
     return { text: lines.join('\n') };
+  }
+
+  /**
+   * A button press from any adapter: approval buttons decide (with the compare-and-set), the
+   * connector buttons (Always allow, Undo, Cancel, Retry, Dismiss) go to the connector commands.
+   * Only the operator's identities may press; anything unparseable is refused.
+   */
+  async press(input: {
+    action: string;
+    channel: Channel;
+    userId: string;
+    thread?: ThreadRef;
+  }): Promise<boolean> {
+    const approval = parseApprovalButton(input.action);
+    if (approval) {
+      await this.decide({ ...input, approvalId: approval.approvalId, decision: approval.decision });
+      return true;
+    }
+    const button = parseConnectorButton(input.action);
+    const identity = await this.#repos.operators.findIdentity(input.channel, input.userId);
+    if (!identity) {
+      await this.#refuseStranger(input.channel, input.userId, `press ${input.action}`, input.thread);
+      return false;
+    }
+    if (button?.kind === 'failure') {
+      await this.#remedyFailure(button.failureId, button.remedy, identity, input.userId, input.thread);
+      return true;
+    }
+    if (!button || !this.#deps.connectorCommands) {
+      if (input.thread) await this.#reply(input.thread, 'I do not know that button any more.');
+      return false;
+    }
+    await this.#deps.connectorCommands.press(button, {
+      operatorId: identity.operatorId,
+      channel: input.channel,
+      userId: input.userId,
+      thread: input.thread,
+    });
+    return true;
   }
 
   /** The narrative event log, newest last. */

@@ -1,9 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { Action, Preview, ProposedAction, RiskClass } from '../core/domain.ts';
 import { describeError, SpineError } from '../core/errors.ts';
 import type { ActionRepository } from '../db/repositories/actions.ts';
-import type { Connector, Operation } from './connector.ts';
+import type { MemoryStore } from '../memory/memory-store.ts';
+import type { Connector, ExecutionContext, Operation } from './connector.ts';
+import { type ConnectorHealth, ConnectorResilience, type ResilienceOptions } from './resilience.ts';
+
+/** Operation names of compensations: `<operation>#undo`. */
+export const UNDO_SUFFIX = '#undo';
 
 /** A proposal checked against its connector: validated params, risk and the dry-run preview. */
 export interface PreparedAction {
@@ -16,6 +22,10 @@ export interface PreparedAction {
   external: boolean;
   preview: Preview;
   why: string;
+  /** What the operation acts on, for trust rules ("always allow" this recipient). */
+  target: string;
+  /** Money moved, for daily amount limits. */
+  amount: number | null;
 }
 
 export type ExecutionOutcome =
@@ -27,6 +37,11 @@ export interface ConnectorRuntimeOptions {
   logger: Logger;
   /** Per-call timeout. */
   timeoutMs?: number;
+  /** Retry, backoff and circuit-breaker settings (timeoutMs above wins for the timeout). */
+  resilience?: Partial<ResilienceOptions>;
+  /** Where connector results are written, with provenance `connector:<name>` (signed by the store). */
+  memory?: MemoryStore;
+  now?: () => Date;
 }
 
 /** A stable hash of parameters, independent of key order. */
@@ -60,20 +75,54 @@ export class ConnectorRuntime {
   readonly #connectors = new Map<string, Connector>();
   readonly #actions: ActionRepository;
   readonly #logger: Logger;
-  readonly #timeoutMs: number;
+  readonly #resilience: ConnectorResilience;
+  readonly #memory: MemoryStore | undefined;
 
   constructor(connectors: Connector[], options: ConnectorRuntimeOptions) {
-    for (const connector of connectors) this.#connectors.set(connector.name, connector);
     this.#actions = options.actions;
     this.#logger = options.logger;
-    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#memory = options.memory;
+    this.#resilience = new ConnectorResilience(
+      { ...options.resilience, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) },
+      options.now,
+    );
+    for (const connector of connectors) this.add(connector);
   }
 
   get connectors(): Connector[] {
     return [...this.#connectors.values()];
   }
 
+  /** Add a connector (e.g. an MCP server connected after start-up). */
+  add(connector: Connector): void {
+    this.#connectors.set(connector.name, connector);
+    this.#resilience.register(connector.name);
+  }
+
+  /** Circuit state and last error per connector, for `/healthz`, `status` and `spine connectors`. */
+  health(): ConnectorHealth[] {
+    return this.#resilience.health();
+  }
+
+  /** The operation, including the `<operation>#undo` compensation of a reversible one. */
+  operation(connectorName: string, operationName: string): Operation {
+    return this.#operation(connectorName, operationName);
+  }
+
+  /** Close every connector (MCP child processes, SMTP pools). */
+  async close(): Promise<void> {
+    for (const connector of this.#connectors.values()) {
+      await connector.close?.().catch((error: unknown) => {
+        this.#logger.warn(
+          { err: describeError(error), connector: connector.name },
+          'closing a connector failed',
+        );
+      });
+    }
+  }
+
   #operation(connectorName: string, operationName: string): Operation {
+    if (operationName.endsWith(UNDO_SUFFIX)) return this.#compensation(connectorName, operationName);
     const operation = this.#connectors.get(connectorName)?.operations[operationName];
     if (!operation) {
       throw new SpineError(
@@ -86,6 +135,35 @@ export class ConnectorRuntime {
       );
     }
     return operation;
+  }
+
+  /**
+   * The compensation of `<operation>#undo` as an operation of its own, so it runs through the same
+   * runtime: its parameters are the original parameters and the original's stored result.
+   */
+  #compensation(connectorName: string, operationName: string): Operation {
+    const originalName = operationName.slice(0, -UNDO_SUFFIX.length);
+    const original = this.#operation(connectorName, originalName);
+    const undo = original.undo;
+    if (!original.reversible || !undo) {
+      throw new SpineError(
+        'connector.not_reversible',
+        `${connectorName}.${originalName} cannot be undone: the world does not allow it (e.g. a sent e-mail).`,
+        { category: 'user', details: { connector: connectorName, operation: originalName } },
+      );
+    }
+    const schema = z.object({ params: original.schema, result: z.unknown() });
+    return {
+      name: operationName,
+      description: `Undo: ${original.description}`,
+      risk: original.risk,
+      reversible: false,
+      external: original.external,
+      schema,
+      simulate: (params: { params: unknown; result: unknown }) => undo.simulate(params.params, params.result),
+      execute: (params: { params: unknown; result: unknown }, context: ExecutionContext) =>
+        undo.execute(params.params, params.result, context),
+    } as unknown as Operation;
   }
 
   /** Validate a proposal's parameters and build its dry-run preview. Throws `connector.invalid_params`. */
@@ -113,7 +191,41 @@ export class ConnectorRuntime {
       external: operation.external,
       preview: await operation.simulate(params),
       why: proposal.why,
+      target: operation.target?.(params) ?? connectorTarget(proposal.connector),
+      amount: operation.amount?.(params) ?? null,
     };
+  }
+
+  /**
+   * Store a prepared action under its idempotency key, or return the one already stored there.
+   * The same key with different parameters is an error (`action.key_reused`), never a silent reuse.
+   */
+  async record(
+    prepared: PreparedAction,
+    input: { goalId: number; operatorId: number; idempotencyKey: string; status: Action['status'] },
+  ): Promise<{ action: Action; created: boolean }> {
+    const stored = await this.#actions.insertOrGet({
+      goalId: input.goalId,
+      operatorId: input.operatorId,
+      connector: prepared.connector,
+      operation: prepared.operation,
+      params: prepared.params,
+      paramsHash: prepared.paramsHash,
+      risk: prepared.risk,
+      reversible: prepared.reversible,
+      idempotencyKey: input.idempotencyKey,
+      preview: prepared.preview,
+      why: prepared.why,
+      status: input.status,
+    });
+    if (stored.paramsHash !== prepared.paramsHash) {
+      throw new SpineError(
+        'action.key_reused',
+        `The idempotency key ${input.idempotencyKey} was used before with other parameters; use a new key for a new request.`,
+        { category: 'user', details: { idempotencyKey: input.idempotencyKey } },
+      );
+    }
+    return { action: stored.action, created: stored.created };
   }
 
   /** Execute a stored action once. Safe to call any number of times, concurrently or after a crash. */
@@ -134,18 +246,28 @@ export class ConnectorRuntime {
       );
     }
     const action = claim.action;
-    const operation = this.#operation(action.connector, action.operation);
     const log = this.#logger.child({ actionId, connector: action.connector, operation: action.operation });
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new Error('timed out')), this.#timeoutMs);
     try {
+      const operation = this.#operation(action.connector, action.operation);
       const params = operation.schema.parse(action.params);
-      const result = await operation.execute(params, {
-        idempotencyKey: action.idempotencyKey,
-        signal: controller.signal,
-      });
+      if (hashParams(params) !== hashParams(action.params)) {
+        // The stored parameters are no longer what was approved (they do not survive their own schema).
+        throw new SpineError(
+          'action.params_changed',
+          `Action #${actionId}'s parameters changed after approval.`,
+          {
+            category: 'user',
+          },
+        );
+      }
+      const result = await this.#resilience.run(
+        action.connector,
+        (signal) => operation.execute(params, { idempotencyKey: action.idempotencyKey, signal }),
+        (retry) => log.warn(retry, 'connector call failed; retrying with the same idempotency key'),
+      );
       const stored = await this.#actions.recordOutcome(actionId, { status: 'succeeded', result });
       log.info({ attempt: 'done' }, 'action executed');
+      if (stored.status === 'succeeded' && operation.external) await this.#rememberResult(stored);
       return {
         status: stored.status === 'succeeded' ? 'succeeded' : 'failed',
         action: stored,
@@ -163,8 +285,45 @@ export class ConnectorRuntime {
         action: stored,
         replayed: false,
       };
-    } finally {
-      clearTimeout(timer);
     }
   }
+
+  /**
+   * Write what the connector reported into memory, attributed to `connector:<name>` (the store signs
+   * connector memories). Once per action: the action's key dedupes the write.
+   */
+  async #rememberResult(action: Action): Promise<void> {
+    if (!this.#memory) return;
+    const reported = JSON.stringify(action.result ?? null);
+    try {
+      await this.#memory.remember({
+        operatorId: action.operatorId,
+        kind: 'note',
+        content: `${capitalise(action.preview.done)}. ${action.connector} reported: ${reported.length > 2000 ? `${reported.slice(0, 1999)}…` : reported}`,
+        goalId: action.goalId,
+        dedupeKey: `connector-result:${action.idempotencyKey}`,
+        metadata: { actionId: action.id, connector: action.connector, operation: action.operation },
+        provenance: {
+          source: `connector:${action.connector}`,
+          sourceRef: `action #${action.id}`,
+          assertedBy: `connector:${action.connector}`,
+        },
+      });
+    } catch (error) {
+      // The effect happened and is stored on the action; a memory that failed to write is not a failed action.
+      this.#logger.warn(
+        { err: describeError(error), actionId: action.id },
+        'could not remember a connector result',
+      );
+    }
+  }
+}
+
+/** The default target of an operation: the connector as a whole. */
+function connectorTarget(connector: string): string {
+  return connector;
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -9,6 +9,16 @@ export interface ExecutionContext {
 }
 
 /**
+ * The compensating action of a reversible operation. It gets the original parameters and the
+ * result the original execution stored (e.g. the calendar event's previous state), and runs under
+ * its own idempotency key through the same runtime.
+ */
+export interface Compensation<Params = unknown> {
+  simulate(params: Params, result: unknown): Promise<Preview> | Preview;
+  execute(params: Params, result: unknown, context: ExecutionContext): Promise<unknown>;
+}
+
+/**
  * One thing a connector can do. Parameters are validated with `schema` before anything runs;
  * `simulate` is the dry-run shown on the approval card; `execute` must be safe to call again with
  * the same idempotency key (a crash may interrupt it after the effect).
@@ -23,6 +33,12 @@ export interface Operation<Schema extends z.ZodType = z.ZodType> {
   schema: Schema;
   simulate(params: z.infer<Schema>): Promise<Preview> | Preview;
   execute(params: z.infer<Schema>, context: ExecutionContext): Promise<unknown>;
+  /** The compensating action, when `reversible`. */
+  undo?: Compensation<z.infer<Schema>>;
+  /** What the operation acts on (recipient, endpoint, calendar): "always allow" is per target. */
+  target?(params: z.infer<Schema>): string;
+  /** The amount of money moved, for daily amount limits of `money` operations. */
+  amount?(params: z.infer<Schema>): number;
 }
 
 /** A service Spine can act on: email, calendar, webhook, … */
@@ -30,6 +46,8 @@ export interface Connector {
   name: string;
   description: string;
   operations: Record<string, Operation>;
+  /** Release sockets and child processes (MCP servers) on shutdown. */
+  close?(): Promise<void>;
 }
 
 /** Define an operation with its parameter type inferred from the schema. */

@@ -1,4 +1,4 @@
-import type { Action, Approval } from './domain.ts';
+import type { Action, Approval, Failure } from './domain.ts';
 import type { OutboundMessage } from './message.ts';
 import { channelLabel } from './narrative.ts';
 
@@ -20,7 +20,12 @@ export function parseApprovalButton(
  * The approval card: exactly what will happen, from the structured action (never from free model
  * text), with Approve / Reject.
  */
-export function approvalCard(action: Action, approval: Approval, reason: string): OutboundMessage {
+export function approvalCard(
+  action: Action,
+  approval: Approval,
+  reason: string,
+  options: { alwaysAllow?: boolean } = {},
+): OutboundMessage {
   return {
     text: `Approval #${approval.id} needed: ${action.preview.title}`,
     blocks: [
@@ -33,8 +38,82 @@ export function approvalCard(action: Action, approval: Approval, reason: string)
         buttons: [
           { action: approvalButtonAction('approve', approval.id), label: 'Approve', style: 'primary' },
           { action: approvalButtonAction('reject', approval.id), label: 'Reject', style: 'danger' },
+          ...(options.alwaysAllow
+            ? [{ action: alwaysAllowButtonAction(approval.id), label: 'Always allow' }]
+            : []),
         ],
       },
+      ...(action.scheduledAt
+        ? [
+            {
+              type: 'context' as const,
+              text: `Scheduled: runs at ${action.scheduledAt.toISOString()} once approved.`,
+            },
+          ]
+        : []),
+    ],
+  };
+}
+
+/** "Always allow": approve this card and trust the operation on this target from now on. */
+export function alwaysAllowButtonAction(approvalId: number): string {
+  return `trust:allow:${approvalId}`;
+}
+
+/** Undo a reversible action that ran. */
+export function undoButtonAction(actionId: number): string {
+  return `undo:${actionId}`;
+}
+
+/** Remediation of a failure: retry the action (a new attempt under a new key) or dismiss it. */
+export function failureButtonAction(remedy: 'retry' | 'dismiss', failureId: number): string {
+  return `failure:${remedy}:${failureId}`;
+}
+
+/** Cancel a scheduled action before it runs. */
+export function cancelButtonAction(actionId: number): string {
+  return `cancel:${actionId}`;
+}
+
+/** The connector-side buttons; null for anything else (tampered or foreign data). */
+export type ConnectorButton =
+  | { kind: 'always_allow'; approvalId: number }
+  | { kind: 'undo'; actionId: number }
+  | { kind: 'cancel'; actionId: number }
+  | { kind: 'failure'; remedy: 'retry' | 'dismiss'; failureId: number };
+
+export function parseConnectorButton(action: string): ConnectorButton | null {
+  let match = /^trust:allow:(\d{1,15})$/.exec(action);
+  if (match) return { kind: 'always_allow', approvalId: Number(match[1]) };
+  match = /^undo:(\d{1,15})$/.exec(action);
+  if (match) return { kind: 'undo', actionId: Number(match[1]) };
+  match = /^cancel:(\d{1,15})$/.exec(action);
+  if (match) return { kind: 'cancel', actionId: Number(match[1]) };
+  match = /^failure:(retry|dismiss):(\d{1,15})$/.exec(action);
+  if (match)
+    return {
+      kind: 'failure',
+      remedy: match[1] === 'retry' ? 'retry' : 'dismiss',
+      failureId: Number(match[2]),
+    };
+  return null;
+}
+
+/** A failure as the operator sees it: what went wrong, and the remediation buttons. */
+export function failureCard(failure: Failure): OutboundMessage {
+  const labels: Record<string, string> = { retry: 'Retry', dismiss: 'Dismiss', undo: 'Undo' };
+  const buttons = failure.remediation
+    .filter((remedy): remedy is 'retry' | 'dismiss' => remedy === 'retry' || remedy === 'dismiss')
+    .map((remedy) => ({
+      action: failureButtonAction(remedy, failure.id),
+      label: labels[remedy] ?? remedy,
+      ...(remedy === 'retry' ? { style: 'primary' as const } : {}),
+    }));
+  return {
+    text: `Failure #${failure.id}: ${failure.message}`,
+    blocks: [
+      { type: 'section', text: `Failure #${failure.id}: ${failure.message}` },
+      ...(buttons.length > 0 ? [{ type: 'buttons' as const, buttons }] : []),
     ],
   };
 }

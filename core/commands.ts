@@ -6,11 +6,54 @@ export type ChatCommand =
   | { kind: 'help' }
   | { kind: 'status' }
   | { kind: 'log'; limit: number }
-  | { kind: 'decide'; decision: 'approved' | 'rejected'; approvalId: number | null };
+  | { kind: 'decide'; decision: 'approved' | 'rejected'; approvalId: number | null }
+  | ConnectorCommand;
+
+/** Commands of the connectors and guardrails: undo, trust, cancel a scheduled action, list connectors. */
+export type ConnectorCommand =
+  | { kind: 'undo'; actionId: number | null }
+  | { kind: 'trust'; grant: { connector: string; operation: string; target: string } | null }
+  | { kind: 'untrust'; ruleId: number }
+  | { kind: 'cancel'; actionId: number }
+  | { kind: 'connectors' }
+  | { kind: 'remedy'; remedy: 'retry' | 'dismiss'; failureId: number | null }
+  | { kind: 'always_allow'; approvalId: number | null };
+
+/** Parse the connector commands; null for anything else. Targets keep their case (URLs). */
+export function parseConnectorCommand(input: string): ConnectorCommand | null {
+  const text = input.trim().replace(/^\//, '');
+  const undo = /^undo(?:\s+#?(\d{1,15}))?$/i.exec(text);
+  if (undo) return { kind: 'undo', actionId: undo[1] ? Number(undo[1]) : null };
+  if (/^trust$/i.test(text)) return { kind: 'trust', grant: null };
+  const trust = /^trust\s+([a-z0-9_-]+)[\s.]+([a-z0-9_.-]+)\s+(\S+)$/i.exec(text);
+  if (trust)
+    return {
+      kind: 'trust',
+      grant: { connector: trust[1] ?? '', operation: trust[2] ?? '', target: trust[3] ?? '' },
+    };
+  const untrust = /^untrust\s+#?(\d{1,15})$/i.exec(text);
+  if (untrust) return { kind: 'untrust', ruleId: Number(untrust[1]) };
+  const cancel = /^cancel\s+#?(\d{1,15})$/i.exec(text);
+  if (cancel) return { kind: 'cancel', actionId: Number(cancel[1]) };
+  if (/^connectors$/i.test(text)) return { kind: 'connectors' };
+  // The typed forms of the buttons, for the console: "retry", "dismiss #4", "always allow".
+  const remedy = /^(retry|dismiss)(?:\s+(?:failure\s+)?#?(\d{1,15}))?$/i.exec(text);
+  if (remedy)
+    return {
+      kind: 'remedy',
+      remedy: remedy[1]?.toLowerCase() === 'retry' ? 'retry' : 'dismiss',
+      failureId: remedy[2] ? Number(remedy[2]) : null,
+    };
+  const always = /^always\s+allow(?:\s+#?(\d{1,15}))?$/i.exec(text);
+  if (always) return { kind: 'always_allow', approvalId: always[1] ? Number(always[1]) : null };
+  return null;
+}
 
 const DEFAULT_LOG_LIMIT = 30;
 
 export function parseChatCommand(input: string): ChatCommand | null {
+  const connectorCommand = parseConnectorCommand(input);
+  if (connectorCommand) return connectorCommand;
   const text = input.trim().replace(/^\//, '').toLowerCase();
   if (/^(help|\?|commands|what can you do\??)$/.test(text)) return { kind: 'help' };
   if (/^(status|what'?s (pending|open)\??)$/.test(text)) return { kind: 'status' };
@@ -38,8 +81,14 @@ export const HELP_TEXT = [
   '• recall <query> — search my memory ("what do you know about Dana?")',
   '• email <address> "<subject>" <body> — draft an e-mail; I show it and wait for your approval',
   '  (also: send an email to <address> about <subject>: <body>)',
+  '• call <webhook> {json} — call a configured webhook with that payload (after your approval)',
   '• approve / reject [#id] — answer the most recent approval card (or 1 / 2)',
   '• status — open goals and pending approvals',
+  '• undo [#id] — undo the last reversible action (or action #id) within the undo window',
+  '• trust / untrust <id> — list or revoke "always allow" rules (trust <connector> <operation> <target> adds one)',
+  '• cancel #id — cancel a scheduled action before it runs ("at 9:00 tomorrow, email …" schedules one)',
+  '• connectors — the connectors and their health',
+  '• retry / dismiss [#failure] — answer the latest failure; always allow [#approval] — approve and trust',
   '• log [n] — the story of what happened, newest last',
   '• help — this list',
 ].join('\n');

@@ -56,7 +56,9 @@ export type ActionStatus =
   | 'refused'
   | 'executing'
   | 'succeeded'
-  | 'failed';
+  | 'failed'
+  /** A scheduled action the operator cancelled before it ran. */
+  | 'cancelled';
 
 /** An action proposed by a planner, before it is stored. Parameters are structured, never free text. */
 export interface ProposedAction {
@@ -65,6 +67,8 @@ export interface ProposedAction {
   params: Record<string, unknown>;
   /** Why the planner proposes it, in plain words (shown on the card and in the log). */
   why: string;
+  /** Run no earlier than this instant (ISO 8601): delayed execution, cancellable until then. */
+  notBefore?: string;
 }
 
 /** What a dry-run shows: a title and the exact fields that will be sent. */
@@ -96,6 +100,12 @@ export interface Action {
   error: { code: string; message: string } | null;
   createdAt: Date;
   executedAt: Date | null;
+  /** What the operation acts on (recipient, endpoint, calendar): the unit of "always allow". */
+  target?: string | null;
+  /** Delayed execution: an approved action waits until then. */
+  scheduledAt?: Date | null;
+  /** Set on a compensation: the action it undoes. */
+  undoOf?: number | null;
 }
 
 export type ApprovalStatus = 'pending' | 'approved' | 'rejected';

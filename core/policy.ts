@@ -14,6 +14,8 @@ export interface PolicyInput {
   probationUntil: Date | null;
   /** The operator said "always allow" for this operation and target. */
   trusted?: boolean;
+  /** Set when this action would go over a daily limit of its connector: the reason, in words. */
+  limitExceeded?: string | null;
 }
 
 /** Risks that always need a human, whatever the trust or probation state. */
@@ -25,6 +27,7 @@ const ALWAYS_APPROVE: ReadonlySet<RiskClass> = new Set(['money', 'legal', 'destr
  */
 export function decidePolicy(input: PolicyInput): PolicyVerdict {
   if (!input.external) return { decision: 'auto', reason: "Spine's own bookkeeping" };
+  if (input.limitExceeded) return { decision: 'refuse', reason: input.limitExceeded };
   if (input.risk === 'read') return { decision: 'auto', reason: 'reading changes nothing' };
   if (ALWAYS_APPROVE.has(input.risk)) {
     return { decision: 'approval', reason: `${input.risk} actions always need your approval` };
@@ -34,4 +37,33 @@ export function decidePolicy(input: PolicyInput): PolicyVerdict {
     return { decision: 'approval', reason: 'external writes need your approval during probation' };
   if (input.trusted) return { decision: 'auto', reason: 'you chose "always allow" for this' };
   return { decision: 'approval', reason: 'external writes need your approval' };
+}
+
+/** Default number of clean approvals of one operation and target before "Always allow" is offered. */
+export const DEFAULT_TRUST_AFTER = 5;
+
+/**
+ * Whether the approval card offers "Always allow": only for plain writes (money, legal and
+ * destructive always need a human), not already trusted, after enough clean approvals.
+ */
+export function offersAlwaysAllow(input: {
+  risk: RiskClass;
+  trusted: boolean;
+  cleanApprovals: number;
+  trustAfter: number;
+}): boolean {
+  if (input.risk !== 'write' || input.trusted) return false;
+  return input.cleanApprovals >= input.trustAfter;
+}
+
+/** Whether a risk class may ever be trusted ("always allow"). */
+export function isTrustable(risk: RiskClass): boolean {
+  return risk === 'write' || risk === 'read';
+}
+
+/** Why a card is shown, in words, from the action's risk. */
+export function approvalReason(risk: RiskClass): string {
+  return ALWAYS_APPROVE.has(risk)
+    ? `${risk} actions always need your approval`
+    : 'external writes need your approval';
 }

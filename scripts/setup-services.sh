@@ -86,5 +86,12 @@ redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { log "Redis is not answering 
 redis-cli -h 127.0.0.1 -p 6379 config set maxmemory-policy noeviction >/dev/null
 log "Redis ready"
 
+# ---------- Radicale (CalDAV server for the calendar connector tests; each test starts its own) ----------
+if ! command -v radicale >/dev/null 2>&1; then
+  log "installing Radicale"
+  apt_install radicale
+fi
+log "Radicale available"
+
 log "TEST_DATABASE_URL=postgres://postgres@$PG_HOST:$PG_PORT/spine_test"
 log "TEST_REDIS_URL=redis://127.0.0.1:6379"

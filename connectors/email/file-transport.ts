@@ -4,7 +4,12 @@ import { join } from 'node:path';
 /** Where a sent e-mail goes. SMTP comes later; the file transport is the local default. */
 export interface EmailTransport {
   /** Deliver the raw message; must be idempotent on `key`. Returns where it went. */
-  deliver(raw: string, key: string): Promise<{ location: string; duplicate: boolean }>;
+  deliver(
+    raw: string,
+    key: string,
+    envelope?: { from: string; to: string[] },
+    signal?: AbortSignal,
+  ): Promise<{ location: string; duplicate: boolean }>;
 }
 
 /**

@@ -20,6 +20,9 @@ export function toAction(row: Record<string, unknown>): Action {
     error: (row.error as Action['error']) ?? null,
     createdAt: toDate(row.created_at),
     executedAt: toDateOrNull(row.executed_at),
+    target: (row.target as string | null | undefined) ?? null,
+    scheduledAt: toDateOrNull(row.scheduled_at ?? null),
+    undoOf: row.undo_of === null || row.undo_of === undefined ? null : Number(row.undo_of),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Queryable } from '../database.ts';
 import { ActionRepository } from './actions.ts';
 import { ApprovalRepository } from './approvals.ts';
+import { ConnectorStateRepository } from './connector-state.ts';
 import { DigestFactsRepository } from './digest-facts.ts';
 import { DigestRepository } from './digests.ts';
 import { EventRepository } from './events.ts';
@@ -20,6 +21,8 @@ export interface Repositories {
   inbox: InboxRepository;
   digests: DigestRepository;
   digestFacts: DigestFactsRepository;
+  /** Targets, schedules, compensations, daily usage and trust rules (guardrails). */
+  connectorState: ConnectorStateRepository;
 }
 
 export function createRepositories(db: Queryable): Repositories {
@@ -33,5 +36,6 @@ export function createRepositories(db: Queryable): Repositories {
     inbox: new InboxRepository(db),
     digests: new DigestRepository(db),
     digestFacts: new DigestFactsRepository(db),
+    connectorState: new ConnectorStateRepository(db),
   };
 }

@@ -22,6 +22,22 @@ export async function executeAction(deps: GoalGraphDeps, action: Action): Promis
       summary: `Not done (refused by policy): ${action.preview.title}.`,
     };
   }
+  if (action.status === 'cancelled') {
+    return {
+      actionId: action.id,
+      status: 'refused',
+      summary: `Not done (you cancelled it): ${action.preview.title}.`,
+    };
+  }
+  const now = deps.clock.now();
+  if (action.status === 'approved' && action.scheduledAt && action.scheduledAt > now) {
+    const operator = await deps.repos.operators.get(action.operatorId);
+    return {
+      actionId: action.id,
+      status: 'scheduled',
+      summary: `Scheduled: ${action.preview.title} ${describeWhen(action.scheduledAt, now, operator?.timezone ?? 'UTC')}. Say \`cancel #${action.id}\` to stop it before then.`,
+    };
+  }
   let outcome: Awaited<ReturnType<typeof deps.connectors.execute>>;
   try {
     outcome = await deps.connectors.execute(action.id);
@@ -47,11 +63,18 @@ export async function executeAction(deps: GoalGraphDeps, action: Action): Promis
       });
     }
     const summary = external ? `Done: ${stored.preview.done}.` : `Got it — I ${stored.preview.done}.`;
-    return { actionId: stored.id, status: 'succeeded', summary: capitalise(summary) };
+    const undoable = stored.reversible && !stored.undoOf;
+    return {
+      actionId: stored.id,
+      status: 'succeeded',
+      summary: capitalise(summary),
+      ...(undoable ? { undoable: true } : {}),
+    };
   }
   const message = stored.error?.message ?? 'unknown error';
+  let failureId: number | undefined;
   if (!outcome.replayed) {
-    await deps.repos.failures.insert({
+    const failure = await deps.repos.failures.insert({
       goalId: stored.goalId,
       actionId: stored.id,
       operatorId: stored.operatorId,
@@ -60,6 +83,7 @@ export async function executeAction(deps: GoalGraphDeps, action: Action): Promis
       evidence: { connector: stored.connector, operation: stored.operation, error: stored.error },
       remediation: ['retry', 'dismiss'],
     });
+    failureId = failure.id;
     await deps.repos.events.append({
       operatorId: stored.operatorId,
       actor: 'spine',
@@ -71,9 +95,33 @@ export async function executeAction(deps: GoalGraphDeps, action: Action): Promis
       actionId: stored.id,
     });
   }
-  return { actionId: stored.id, status: 'failed', summary: `Failed: ${stored.preview.doing} — ${message}.` };
+  return {
+    actionId: stored.id,
+    status: 'failed',
+    summary: `Failed: ${stored.preview.doing} — ${message}.`,
+    ...(failureId === undefined ? {} : { failureId }),
+  };
 }
 
 function capitalise(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** "at 09:00 tomorrow" / "at 14:30 today" / "on 3 Dec at 09:00", in the operator's time zone. */
+export function describeWhen(at: Date, now: Date, timezone: string): string {
+  const day = (date: Date) => new Intl.DateTimeFormat('en-CA', { timeZone: timezone }).format(date);
+  const time = new Intl.DateTimeFormat('en-GB', {
+    timeZone: timezone,
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).format(at);
+  if (day(at) === day(now)) return `at ${time} today`;
+  if (day(at) === day(new Date(now.getTime() + 86_400_000))) return `at ${time} tomorrow`;
+  const date = new Intl.DateTimeFormat('en-GB', {
+    timeZone: timezone,
+    day: 'numeric',
+    month: 'short',
+  }).format(at);
+  return `on ${date} at ${time}`;
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ConnectorRuntime } from '../../connectors/connector-runtime.ts';
+import type { GuardrailSettings } from '../../connectors/guardrails.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { ChatSender } from '../../core/message.ts';
 import type { Repositories } from '../../db/repositories/index.ts';
@@ -15,4 +16,6 @@ export interface GoalGraphDeps {
   planner: Planner;
   clock: Clock;
   logger: Logger;
+  /** Trust, daily limits and the undo window; defaults when absent. */
+  guardrails?: GuardrailSettings;
 }

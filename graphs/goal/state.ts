@@ -6,8 +6,12 @@ import type { Plan } from '../models/offline-planner.ts';
 /** What an executed (or skipped) action did, for the reply. */
 export interface ActionOutcome {
   actionId: number;
-  status: 'succeeded' | 'failed' | 'rejected' | 'refused';
+  status: 'succeeded' | 'failed' | 'rejected' | 'refused' | 'scheduled';
   summary: string;
+  /** Set when the action is reversible and ran: the reply offers Undo. */
+  undoable?: boolean;
+  /** Set when the action failed: the failure object whose card offers remediation. */
+  failureId?: number;
 }
 
 /** Replace the channel's value with the node's output (the default for every field here). */

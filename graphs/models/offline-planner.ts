@@ -1,4 +1,5 @@
 import type { ProposedAction } from '../../core/domain.ts';
+import { parseDelayedRequest } from '../../core/schedule-time.ts';
 
 /** What a message asks for, as understood without a language model. */
 export type Intent =
@@ -6,6 +7,7 @@ export type Intent =
   | { kind: 'recall'; query: string }
   | { kind: 'email'; to: string; subject: string; body: string }
   | { kind: 'email_incomplete'; problem: string }
+  | { kind: 'webhook'; connector: string; payload: Record<string, unknown> }
   | { kind: 'unknown' };
 
 // A subject in double quotes (straight, curly or „low-high“), or in single quotes closed before a space:
@@ -94,6 +96,25 @@ export function parseIntent(input: string): Intent {
     /^(?:please\s+)?(?:send|write|draft)\s+(?:an?\s+)?(?:e-?mail|mail|message)\s+to\s+(.+)$/is.exec(text);
   if (email) return parseEmail(email[1] ?? '');
 
+  const webhook =
+    /^(?:call|trigger)\s+(?:the\s+)?(?:webhook\s+)?([a-z][a-z0-9_-]{0,39})(?:\s+webhook)?\s+(\{[\s\S]*\})$/i.exec(
+      text,
+    );
+  if (webhook) {
+    try {
+      const payload: unknown = JSON.parse(webhook[2] ?? '');
+      if (payload && typeof payload === 'object' && !Array.isArray(payload)) {
+        return {
+          kind: 'webhook',
+          connector: (webhook[1] ?? '').toLowerCase(),
+          payload: payload as Record<string, unknown>,
+        };
+      }
+    } catch {
+      // Not JSON: fall through to "I didn't understand".
+    }
+  }
+
   return { kind: 'unknown' };
 }
 
@@ -111,10 +132,27 @@ export interface PlanContext {
   requestedBy: string;
   /** Memories the retriever found, already rendered as cited lines. */
   citedMemories: string[];
+  /** Now and the operator's time zone, to understand "at 9:00 tomorrow, email …" (delayed execution). */
+  now?: Date;
+  timezone?: string;
 }
 
 /** The offline planner: rules, no model. Keeps remember, recall and e-mail working with no tokens. */
 export function planOffline(text: string, context: PlanContext): Plan {
+  const delayed =
+    context.now && context.timezone ? parseDelayedRequest(text, context.now, context.timezone) : null;
+  if (delayed) {
+    const inner = planOffline(delayed.rest, { ...context, now: undefined });
+    const external = inner.actions.filter((action) => action.connector !== 'memory');
+    if (external.length > 0) {
+      return {
+        answer: inner.answer,
+        actions: inner.actions.map((action) =>
+          action.connector === 'memory' ? action : { ...action, notBefore: delayed.notBefore.toISOString() },
+        ),
+      };
+    }
+  }
   const intent = parseIntent(text);
   switch (intent.kind) {
     case 'remember':
@@ -157,6 +195,18 @@ export function planOffline(text: string, context: PlanContext): Plan {
       };
     case 'email_incomplete':
       return { answer: intent.problem, actions: [] };
+    case 'webhook':
+      return {
+        answer: null,
+        actions: [
+          {
+            connector: intent.connector,
+            operation: 'send',
+            params: { payload: intent.payload },
+            why: 'you asked me to call it',
+          },
+        ],
+      };
     case 'unknown':
       return {
         answer:

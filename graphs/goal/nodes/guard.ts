@@ -1,3 +1,4 @@
+import { checkGuardrails, DEFAULT_GUARDRAILS } from '../../../connectors/guardrails.ts';
 import { describeError, SpineError } from '../../../core/errors.ts';
 import { decidePolicy } from '../../../core/policy.ts';
 import type { GoalGraphDeps } from '../deps.ts';
@@ -23,11 +24,24 @@ export function guardNode(deps: GoalGraphDeps) {
         );
         continue;
       }
+      const guardrails = await checkGuardrails(
+        deps.repos.connectorState,
+        deps.guardrails ?? DEFAULT_GUARDRAILS,
+        {
+          operatorId: state.operatorId,
+          prepared,
+          now: deps.clock.now(),
+          timezone: operator?.timezone ?? 'UTC',
+          idempotencyKey: `goal-${state.goalId}-action-${index + 1}`,
+        },
+      );
       const verdict = decidePolicy({
         risk: prepared.risk,
         external: prepared.external,
         now: deps.clock.now(),
         probationUntil: operator?.probationUntil ?? null,
+        trusted: guardrails.trusted,
+        limitExceeded: guardrails.limitExceeded,
       });
       const status =
         verdict.decision === 'auto'
@@ -55,6 +69,12 @@ export function guardNode(deps: GoalGraphDeps) {
           `Action key goal-${state.goalId}-action-${index + 1} was used before with other parameters.`,
         );
       }
+      // Target (for trust), amount (for limits) and the delayed-execution time, set once.
+      await deps.repos.connectorState.annotate(stored.action.id, {
+        target: prepared.target,
+        amount: prepared.amount,
+        scheduledAt: proposal.notBefore ? new Date(proposal.notBefore) : null,
+      });
       actionIds.push(stored.action.id);
       if (status === 'refused') guardNotes.push(`I won't do that: ${verdict.reason}.`);
       if (stored.created && prepared.external) {

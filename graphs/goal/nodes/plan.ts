@@ -14,6 +14,8 @@ export function planNode(deps: GoalGraphDeps) {
       channel: state.channel,
       requestedBy: state.requestedBy,
       citedMemories: state.memories.map((pointer) => citeMemory(pointer, timezone, identities)),
+      now: deps.clock.now(),
+      timezone,
     });
     return { planned: plan };
   };

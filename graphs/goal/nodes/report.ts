@@ -1,3 +1,6 @@
+import { failureCard, undoButtonAction } from '../../../core/cards.ts';
+import type { ThreadRef } from '../../../core/domain.ts';
+import type { OutboundMessage } from '../../../core/message.ts';
 import type { GoalGraphDeps } from '../deps.ts';
 import type { GoalStateType, GoalStateUpdate } from '../state.ts';
 
@@ -19,7 +22,8 @@ export function reportNode(deps: GoalGraphDeps) {
     const reply = composeReply(state);
     // Sent, then marked: a crash in between re-sends on recovery rather than losing the reply.
     if (!(await deps.repos.goals.replySent(state.goalId))) {
-      await deps.chat.post(goal.thread, { text: reply });
+      await deps.chat.post(goal.thread, replyMessage(reply, state));
+      await postFailureCards(deps, goal.thread, state);
       await deps.repos.goals.markReplySent(state.goalId);
     }
     const failed = state.outcomes.some((outcome) => outcome.status === 'failed');
@@ -35,4 +39,32 @@ export function reportNode(deps: GoalGraphDeps) {
     }
     return { reply };
   };
+}
+
+/** The reply, with an Undo button per reversible action that ran (the window is checked on click). */
+function replyMessage(reply: string, state: GoalStateType): OutboundMessage {
+  const undoable = state.outcomes.filter((outcome) => outcome.undoable);
+  if (undoable.length === 0) return { text: reply };
+  return {
+    text: reply,
+    blocks: [
+      { type: 'section', text: reply },
+      {
+        type: 'buttons',
+        buttons: undoable.map((outcome) => ({
+          action: undoButtonAction(outcome.actionId),
+          label: undoable.length === 1 ? 'Undo' : `Undo #${outcome.actionId}`,
+        })),
+      },
+    ],
+  };
+}
+
+/** Each new failure as its own card with remediation buttons (Retry, Dismiss). */
+async function postFailureCards(deps: GoalGraphDeps, thread: ThreadRef, state: GoalStateType): Promise<void> {
+  const open = await deps.repos.failures.listOpen(state.operatorId);
+  for (const outcome of state.outcomes) {
+    const failure = open.find((candidate) => candidate.id === outcome.failureId);
+    if (failure) await deps.chat.post(thread, failureCard(failure));
+  }
 }

@@ -1,4 +1,6 @@
+import { DEFAULT_GUARDRAILS, shouldOfferAlwaysAllow } from '../../../connectors/guardrails.ts';
 import { approvalCard } from '../../../core/cards.ts';
+import { approvalReason } from '../../../core/policy.ts';
 import type { GoalGraphDeps } from '../deps.ts';
 import type { GoalStateType, GoalStateUpdate } from '../state.ts';
 
@@ -30,9 +32,14 @@ export function requestApprovalNode(deps: GoalGraphDeps) {
         goalId: state.goalId,
         actionId,
       });
+      const alwaysAllow = await shouldOfferAlwaysAllow(
+        deps.repos.connectorState,
+        deps.guardrails ?? DEFAULT_GUARDRAILS,
+        action,
+      );
       const card = await deps.chat.post(
         goal.thread,
-        approvalCard(action, approval, 'external writes need your approval'),
+        approvalCard(action, approval, approvalReason(action.risk), { alwaysAllow }),
       );
       await deps.repos.approvals.addCard(approval.id, card);
     }

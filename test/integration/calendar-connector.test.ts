@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CalDavClient } from '../../connectors/calendar/caldav-client.ts';
+import { createCalendarConnector } from '../../connectors/calendar/calendar-connector.ts';
+import { recordCompensation } from '../../connectors/compensation.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { RadicaleServer } from '../fakes/radicale-server.ts';
+import { createConnectorHarness } from '../support/connector-harness.ts';
+import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
+
+describe.each(DATABASE_KINDS)('calendar over CalDAV (Radicale) on %s Postgres', (kind) => {
+  const databases = new TestDatabases(kind);
+  const radicale = new RadicaleServer();
+  const clock = new ManualClock('2026-11-25T08:00:00Z');
+
+  beforeAll(async () => {
+    await radicale.start();
+    // Warm the embedded database once, so no single test pays for its start-up.
+    await databases.open();
+  }, 180_000);
+  afterAll(async () => {
+    await radicale.stop();
+    await databases.closeAll();
+  });
+
+  async function setup() {
+    const client = new CalDavClient({
+      url: radicale.url,
+      username: radicale.username,
+      password: radicale.password,
+      calendar: 'Work',
+    });
+    const calendar = createCalendarConnector({ client, clock, timezone: 'Europe/Berlin' });
+    const harness = await createConnectorHarness(await databases.open(), [calendar], {
+      resilience: { initialDelayMs: 10, timeoutMs: 10_000 },
+    });
+    return { client, calendar, harness };
+  }
+
+  async function undo(harness: Awaited<ReturnType<typeof setup>>['harness'], actionId: number) {
+    const original = await harness.repos.actions.get(actionId);
+    const compensation = await recordCompensation(
+      harness.runtime,
+      harness.repos.connectorState,
+      original!,
+      'undo',
+    );
+    return harness.runtime.execute(compensation.action.id);
+  }
+
+  it('creates, moves and cancels an event, and each undo restores the previous state', {
+    timeout: 180_000,
+  }, async () => {
+    const { client, calendar, harness } = await setup();
+    const title = `Call with Dana ${kind}`;
+    const create = await harness.store(
+      {
+        connector: 'calendar',
+        operation: 'create_event',
+        params: { title, start: '2026-11-25T13:00:00Z', end: '2026-11-25T13:30:00Z' },
+        why: 't',
+      },
+      `cal-${kind}-create`,
+    );
+    expect(create.preview.fields).toContainEqual({
+      label: 'When',
+      value: '25 Nov 2026, 14:00 – 25 Nov 2026, 14:30',
+    });
+    const created = await harness.runtime.execute(create.id);
+    expect(created.status).toBe('succeeded');
+    const uid = (created.action.result as { uid: string }).uid;
+
+    // The digest's provider sees today's events in the operator's time zone.
+    const today = await calendar.provider.eventsOfDay(new Date('2026-11-25T10:00:00Z'), 'Europe/Berlin');
+    expect(today.map((event) => event.title)).toContain(title);
+
+    const move = await harness.store(
+      {
+        connector: 'calendar',
+        operation: 'move_event',
+        params: { uid, start: '2026-11-25T15:00:00Z', end: '2026-11-25T15:30:00Z' },
+        why: 't',
+      },
+      `cal-${kind}-move`,
+    );
+    expect(move.preview.body).toBe(
+      `- 25 Nov 2026, 14:00 – 25 Nov 2026, 14:30  ${title}\n+ 25 Nov 2026, 16:00 – 25 Nov 2026, 16:30  ${title}`,
+    );
+    expect((await harness.runtime.execute(move.id)).status).toBe('succeeded');
+    expect((await client.find(uid))?.event.start.toISOString()).toBe('2026-11-25T15:00:00.000Z');
+
+    expect((await undo(harness, move.id)).status).toBe('succeeded');
+    expect((await client.find(uid))?.event.start.toISOString()).toBe('2026-11-25T13:00:00.000Z');
+
+    const cancel = await harness.store(
+      { connector: 'calendar', operation: 'cancel_event', params: { uid }, why: 't' },
+      `cal-${kind}-cancel`,
+    );
+    expect(cancel.risk).toBe('destructive');
+    expect((await harness.runtime.execute(cancel.id)).status).toBe('succeeded');
+    expect(await client.find(uid)).toBeNull();
+    expect((await undo(harness, cancel.id)).status).toBe('succeeded');
+    expect((await client.find(uid))?.event.title).toBe(title);
+
+    expect((await undo(harness, create.id)).status).toBe('succeeded');
+    expect(await client.find(uid)).toBeNull();
+  });
+
+  it('creating twice under one key (a retry after the server committed) leaves one event', async () => {
+    const { client, calendar } = await setup();
+    const params = { title: `Retry ${kind}`, start: '2026-11-26T09:00:00Z', end: '2026-11-26T10:00:00Z' };
+    const context = { idempotencyKey: `cal-${kind}-retry`, signal: new AbortController().signal };
+    await calendar.operations.create_event!.execute(params, context);
+    await calendar.operations.create_event!.execute(params, context);
+    const events = await client.list(new Date('2026-11-26T00:00:00Z'), new Date('2026-11-27T00:00:00Z'));
+    expect(events.filter((stored) => stored.event.title === params.title)).toHaveLength(1);
+  });
+
+  it('names the problem when the password is wrong', async () => {
+    const client = new CalDavClient({ url: radicale.url, username: radicale.username, password: 'nope' });
+    await expect(client.list(new Date(), new Date(Date.now() + 1000))).rejects.toMatchObject({
+      code: 'calendar.unreachable',
+    });
+  });
+});
