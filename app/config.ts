@@ -65,6 +65,42 @@ const environmentSchema = z.object({
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
   PORT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65_535).default(3000)),
+  SPINE_OWNER: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(
+        /^\s*(slack|telegram):[\w.-]+\s*(,\s*(slack|telegram):[\w.-]+\s*)*$/,
+        'must list channel:id pairs separated by commas, e.g. slack:U0123ABC,telegram:123456',
+      )
+      .optional(),
+  ),
+  SLACK_BOT_TOKEN: z.preprocess(
+    emptyAsUndefined,
+    z.string().startsWith('xoxb-', 'must start with xoxb-').optional(),
+  ),
+  SLACK_SIGNING_SECRET: z.preprocess(emptyAsUndefined, z.string().min(8).optional()),
+  SLACK_APP_TOKEN: z.preprocess(
+    emptyAsUndefined,
+    z.string().startsWith('xapp-', 'must start with xapp-').optional(),
+  ),
+  SLACK_API_URL: z.preprocess(emptyAsUndefined, z.url().default('https://slack.com/api/')),
+  TELEGRAM_BOT_TOKEN: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^\d+:[\w-]+$/, 'must look like 123456:ABC-DEF (from BotFather)')
+      .optional(),
+  ),
+  TELEGRAM_API_ROOT: z.preprocess(emptyAsUndefined, z.url().default('https://api.telegram.org')),
+  TELEGRAM_WEBHOOK_URL: z.preprocess(emptyAsUndefined, z.url().optional()),
+  TELEGRAM_WEBHOOK_SECRET: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{16,256}$/, 'must be 16-256 characters of A-Z, a-z, 0-9, _ and -')
+      .optional(),
+  ),
 });
 
 /** Spine's configuration, parsed once at boot. */
@@ -74,6 +110,49 @@ export interface Config {
   email: { from: string; outboxDir: string };
   logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
   port: number;
+  /** The operator's chat identities from SPINE_OWNER, registered at start. */
+  owner: { identities: Array<{ channel: 'slack' | 'telegram'; externalId: string }> };
+  chat: ChatConfig;
+}
+
+/** Chat platforms: each is configured when its token is set. */
+export interface ChatConfig {
+  slack:
+    | {
+        botToken: string;
+        /** Required in HTTP mode; unused in Socket Mode. */
+        signingSecret: string | undefined;
+        /** Set: Socket Mode (no public URL needed). */
+        appToken: string | undefined;
+        apiUrl: string;
+      }
+    | undefined;
+  telegram:
+    | {
+        botToken: string;
+        apiRoot: string;
+        /** Set: webhook mode with the secret below; unset: long polling. */
+        webhook: { url: string; secret: string } | undefined;
+      }
+    | undefined;
+}
+
+/** Cross-field rules the schema cannot express per field. */
+function chatProblems(values: z.infer<typeof environmentSchema>): string[] {
+  const problems: string[] = [];
+  if (values.SLACK_BOT_TOKEN && !values.SLACK_APP_TOKEN && !values.SLACK_SIGNING_SECRET)
+    problems.push(
+      '  - SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)',
+    );
+  if (!values.SLACK_BOT_TOKEN && (values.SLACK_SIGNING_SECRET || values.SLACK_APP_TOKEN))
+    problems.push('  - SLACK_BOT_TOKEN: required when SLACK_SIGNING_SECRET or SLACK_APP_TOKEN is set');
+  if (values.TELEGRAM_WEBHOOK_URL && !values.TELEGRAM_WEBHOOK_SECRET)
+    problems.push(
+      '  - TELEGRAM_WEBHOOK_SECRET: required with TELEGRAM_WEBHOOK_URL (Telegram sends it on every request)',
+    );
+  if (values.TELEGRAM_WEBHOOK_URL && !values.TELEGRAM_BOT_TOKEN)
+    problems.push('  - TELEGRAM_BOT_TOKEN: required when TELEGRAM_WEBHOOK_URL is set');
+  return problems;
 }
 
 /**
@@ -91,6 +170,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     );
   }
   const values = parsed.data;
+  const problems = chatProblems(values);
+  if (problems.length > 0) {
+    throw new SpineError(
+      'config.invalid',
+      `Spine cannot start: the configuration has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n` +
+        `${problems.join('\n')}\nFix them in the environment or in .env (see docs/chat.md).`,
+      { category: 'user', details: { problems } },
+    );
+  }
   return {
     database: { url: values.DATABASE_URL, dataDir: values.SPINE_DATA_DIR, schema: values.SPINE_DB_SCHEMA },
     operator: {
@@ -104,7 +192,37 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     logLevel: values.LOG_LEVEL,
     port: values.PORT,
+    owner: { identities: parseOwner(values.SPINE_OWNER) },
+    chat: {
+      slack: values.SLACK_BOT_TOKEN
+        ? {
+            botToken: values.SLACK_BOT_TOKEN,
+            signingSecret: values.SLACK_SIGNING_SECRET,
+            appToken: values.SLACK_APP_TOKEN,
+            apiUrl: values.SLACK_API_URL.endsWith('/') ? values.SLACK_API_URL : `${values.SLACK_API_URL}/`,
+          }
+        : undefined,
+      telegram: values.TELEGRAM_BOT_TOKEN
+        ? {
+            botToken: values.TELEGRAM_BOT_TOKEN,
+            apiRoot: values.TELEGRAM_API_ROOT.replace(/\/+$/, ''),
+            webhook:
+              values.TELEGRAM_WEBHOOK_URL && values.TELEGRAM_WEBHOOK_SECRET
+                ? { url: values.TELEGRAM_WEBHOOK_URL, secret: values.TELEGRAM_WEBHOOK_SECRET }
+                : undefined,
+          }
+        : undefined,
+    },
   };
+}
+
+/** `slack:U123,telegram:456` → identities (the schema has checked the shape). */
+function parseOwner(value: string | undefined): Config['owner']['identities'] {
+  if (!value) return [];
+  return value.split(',').map((pair) => {
+    const [channel, externalId] = pair.trim().split(':') as ['slack' | 'telegram', string];
+    return { channel, externalId };
+  });
 }
 
 /** The process environment with an optional `.env` file underneath it (real variables win). */

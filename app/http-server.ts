@@ -1,11 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
+import type { HttpRoute } from '../bot/http-route.ts';
 import type { Database } from '../db/database.ts';
 
 export interface HttpServerOptions {
   port: number;
   db: Database;
   logger: Logger;
+  /** Routes mounted by chat adapters (Slack events, the Telegram webhook). */
+  routes?: HttpRoute[];
 }
 
 /** Spine's HTTP server: health now; chat webhooks and metrics mount here. */
@@ -24,6 +27,23 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
       response.end(
         JSON.stringify({ status: healthy ? 'ok' : 'degraded', database, databaseKind: options.db.kind }),
       );
+      return;
+    }
+    const route = options.routes?.find(
+      (candidate) => candidate.method === request.method && candidate.path === url.pathname,
+    );
+    if (route) {
+      try {
+        await route.handle(request, response);
+      } catch (error) {
+        options.logger.error({ err: String(error), path: url.pathname }, 'request handler failed');
+        if (!response.headersSent) {
+          response.writeHead(500, { 'content-type': 'application/json' });
+          response.end(
+            JSON.stringify({ error: 'internal', message: 'Spine could not handle this request.' }),
+          );
+        }
+      }
       return;
     }
     response.writeHead(404, { 'content-type': 'application/json' });

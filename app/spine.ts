@@ -73,7 +73,10 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       name: config.operator.name,
       timezone: config.operator.timezone,
       probationDays: config.operator.probationDays,
-      identities: [{ channel: 'console', externalId: 'local', displayName: config.operator.name }],
+      identities: [
+        { channel: 'console', externalId: 'local', displayName: config.operator.name },
+        ...config.owner.identities.map((identity) => ({ ...identity, displayName: config.operator.name })),
+      ],
       now: clock.now(),
     });
 
