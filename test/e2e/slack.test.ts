@@ -45,7 +45,7 @@ describe('Slack over real HTTP (server Postgres)', () => {
       `SELECT id, cards FROM approvals ORDER BY id DESC LIMIT 1`,
     );
     const approvalId = Number(approvals.rows[0]?.id);
-    const cardRef = (approvals.rows[0]?.cards as Array<{ messageId: string }>)[0];
+    const cardRef = ((approvals.rows[0]?.cards ?? []) as Array<{ messageId: string }>)[0];
     return { approvalId, buttons: actionIds(card?.params.blocks), ts: cardRef?.messageId ?? '' };
   }
 
