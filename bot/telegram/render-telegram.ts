@@ -100,7 +100,7 @@ function pack(paragraphs: string[]): string[] {
  */
 export function renderForTelegram(message: OutboundMessage): TelegramMessage {
   const blocks = message.blocks ?? [];
-  const paragraphs = blocks.length > 0 ? blocks.flatMap(renderBlock) : escapedPieces(message.text);
+  const paragraphs = blocks.length > 0 ? blocks.flatMap(renderBlock) : escapedPieces(message.text.trimEnd());
   const keyboard = blocks
     .filter((block) => block.type === 'buttons')
     .map((block) =>

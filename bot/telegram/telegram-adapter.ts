@@ -205,16 +205,13 @@ export class TelegramAdapter implements ChatAdapter<TelegramMessage> {
         this.#logger.warn({ userId: query.from.id }, 'refused a Telegram button with unknown data');
         return;
       }
-      const source = query.message;
-      const thread: ThreadRef | undefined = source
-        ? { channel: 'telegram', conversation: String(source.chat.id), thread: String(source.message_id) }
-        : undefined;
+      // No thread: the callback answer (a toast on the tapper's screen) tells them the outcome,
+      // so ten taps do not become ten "already decided" messages in the chat.
       const outcome = await this.#options.intake.decide({
         approvalId: parsed.approvalId,
         decision: parsed.decision,
         channel: 'telegram',
         userId: String(query.from.id),
-        ...(thread ? { thread } : {}),
       });
       answer =
         outcome.kind === 'decided'
