@@ -34,7 +34,10 @@ describe('spine start with Slack and Telegram configured (child process)', () =>
     const telegram = new FakeTelegramApi();
     const slackUrl = await slack.start();
     const telegramRoot = await telegram.start();
-    cleanups.push(() => slack.stop(), () => telegram.stop());
+    cleanups.push(
+      () => slack.stop(),
+      () => telegram.stop(),
+    );
     const dataDir = mkdtempSync(join(tmpdir(), 'spine-start-'));
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
     const port = await freePort();
@@ -64,18 +67,30 @@ describe('spine start with Slack and Telegram configured (child process)', () =>
     const baseUrl = `http://127.0.0.1:${port}`;
     const deadline = Date.now() + 45_000;
     for (;;) {
-      const ready = await fetch(`${baseUrl}/healthz`).then((response) => response.ok, () => false);
+      const ready = await fetch(`${baseUrl}/healthz`).then(
+        (response) => response.ok,
+        () => false,
+      );
       if (ready && telegram.of('deleteWebhook').length > 0) break;
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`spine start did not come up:\n${output}`);
+      if (Date.now() > deadline || child.exitCode !== null)
+        throw new Error(`spine start did not come up:\n${output}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     const response = await postToSlack(baseUrl, dmEvent({ text: 'remember that the child process works' }));
     expect(response.status).toBe(200);
-    await slack.waitFor((calls) => calls.some((call) => String(call.params.text).includes('child process works')));
+    await slack.waitFor((calls) =>
+      calls.some((call) => String(call.params.text).includes('child process works')),
+    );
     telegram.push(textUpdate({ text: 'what do you know about the child process?' }));
-    await telegram.waitFor((calls) => calls.some((call) => call.method === 'sendMessage' && String(call.params.text).includes('child process works')));
+    await telegram.waitFor((calls) =>
+      calls.some(
+        (call) => call.method === 'sendMessage' && String(call.params.text).includes('child process works'),
+      ),
+    );
     child.kill('SIGTERM');
-    const code = await new Promise<number | null>((resolve) => child.on('close', (exitCode) => resolve(exitCode)));
+    const code = await new Promise<number | null>((resolve) =>
+      child.on('close', (exitCode) => resolve(exitCode)),
+    );
     expect(code).toBe(0);
     expect(output).not.toContain(SLACK_BOT_TOKEN);
     expect(output).not.toContain(TELEGRAM_BOT_TOKEN);
