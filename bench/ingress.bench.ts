@@ -158,7 +158,11 @@ export default async function ingress(args: string[]): Promise<void> {
   });
   const spine = await createSpine(config, { logger, database: { ...db, close: async () => {} } });
   let enqueued = 0;
-  const queue = { enqueue: async (_job: SpineJob) => void (enqueued += 1) };
+  const queue = {
+    enqueue: async (_job: SpineJob) => {
+      enqueued += 1;
+    },
+  };
   const intake = new Intake({ pool: db.pool, queue, chat: spine.chat, clock: systemClock, logger });
   const adapter = new SlackAdapter({
     botToken: BOT_TOKEN,
