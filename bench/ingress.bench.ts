@@ -164,7 +164,9 @@ export default async function ingress(args: string[]): Promise<void> {
     },
   };
   const intake = new Intake({ pool: db.pool, queue, chat: spine.chat, clock: systemClock, logger });
+  // No worker answers here, so keep the "working…" indicator from firing during the measurement.
   const adapter = new SlackAdapter({
+    progressDelayMs: 600_000,
     botToken: BOT_TOKEN,
     signingSecret: SIGNING_SECRET,
     apiUrl,
