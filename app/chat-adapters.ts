@@ -1,3 +1,4 @@
+import { ApprovalEditor } from '../bot/approval-edit.ts';
 import type { ChatAdapter } from '../bot/chat-adapter.ts';
 import type { HttpRoute } from '../bot/http-route.ts';
 import { SlackAdapter } from '../bot/slack/slack-adapter.ts';
@@ -10,6 +11,8 @@ export interface ChatAdapterTuning {
   progressDelayMs?: number;
   ackBudgetMs?: number;
   pollTimeoutSeconds?: number;
+  /** Clock for request timestamp checks (tests use a fake one). */
+  now?: () => number;
 }
 
 /** The chat adapters the config enables, initialised and registered with Spine. */
@@ -42,6 +45,12 @@ export async function createChatAdapters(
         intake,
         repos,
         logger,
+        editor: new ApprovalEditor({
+          pool: spine.db.pool,
+          connectors: spine.connectors,
+          chat: spine.chat,
+          logger,
+        }),
         ...tuning,
       }),
     );

@@ -4,12 +4,20 @@ import { parseApprovalButton } from '../../core/cards.ts';
 import type { MessageRef, ThreadRef } from '../../core/domain.ts';
 import type { OutboundMessage } from '../../core/message.ts';
 import type { Repositories } from '../../db/repositories/index.ts';
+import type { ApprovalEditor } from '../approval-edit.ts';
 import type { ChatAdapter } from '../chat-adapter.ts';
 import type { HttpRoute } from '../http-route.ts';
 import type { Intake } from '../intake.ts';
 import { ProgressWatch } from '../progress-watch.ts';
 import { appHomeView } from './app-home.ts';
 import { boltLogger } from './bolt-logger.ts';
+import {
+  EDIT_CALLBACK_ID,
+  editButtonAction,
+  editModal,
+  parseEditButton,
+  submittedValues,
+} from './edit-modal.ts';
 import { renderForSlack, type SlackMessage } from './render-block-kit.ts';
 import { SpineSlackReceiver } from './slack-receiver.ts';
 
@@ -28,6 +36,8 @@ export interface SlackAdapterOptions {
   ackBudgetMs?: number;
   /** A goal slower than this gets a "working…" message (default 1 s). */
   progressDelayMs?: number;
+  /** Enables the Edit button on approval cards. */
+  editor?: ApprovalEditor;
 }
 
 interface SlackMessageEvent {
@@ -97,8 +107,26 @@ export class SlackAdapter implements ChatAdapter<SlackMessage> {
     this.#listen();
   }
 
+  /** Block Kit; approval cards get an Edit button (a modal) next to Approve / Reject. */
   render(message: OutboundMessage): SlackMessage {
-    return renderForSlack(message);
+    const rendered = renderForSlack(message);
+    if (!this.#options.editor) return rendered;
+    for (const block of rendered.blocks) {
+      if (block.type !== 'actions') continue;
+      const elements = block.elements as Array<{ action_id: string }>;
+      const approve = elements
+        .map((element) => parseApprovalButton(element.action_id))
+        .find((parsed) => parsed !== null);
+      if (!approve) continue;
+      const action = editButtonAction(approve.approvalId);
+      elements.push({
+        type: 'button',
+        action_id: action,
+        value: action,
+        text: { type: 'plain_text', text: 'Edit' },
+      } as never);
+    }
+    return rendered;
   }
 
   /** `auth.test`: checks the token and learns the bot's own user id (to ignore itself). */
@@ -192,6 +220,20 @@ export class SlackAdapter implements ChatAdapter<SlackMessage> {
       });
       await ack();
     });
+    app.view(EDIT_CALLBACK_ID, async ({ ack, view, body }) => {
+      const editor = this.#options.editor;
+      const values = submittedValues(view.state);
+      const approvalId = Number(view.private_metadata);
+      const outcome = editor
+        ? await editor.apply(approvalId, 'slack', body.user.id, values)
+        : { kind: 'refused' as const, reason: 'Editing is not available.' };
+      if (outcome.kind === 'refused') {
+        const field = Object.keys(values)[0] ?? 'value';
+        await ack({ response_action: 'errors', errors: { [field]: outcome.reason.slice(0, 150) } });
+        return;
+      }
+      await ack();
+    });
     // One listener for every button, so a tampered or unknown action id is refused here (and
     // acknowledged, so the user's client does not show an error) instead of silently ignored.
     app.action(/.*/, async ({ ack, body, action }) => {
@@ -210,6 +252,12 @@ export class SlackAdapter implements ChatAdapter<SlackMessage> {
               thread: click.message.thread_ts ?? click.message.ts,
             }
           : undefined;
+      const editId = parseEditButton(actionId);
+      if (editId !== null) {
+        await this.#openEditor(editId, userId, (body as { trigger_id?: string }).trigger_id, thread);
+        await ack();
+        return;
+      }
       const parsed = parseApprovalButton(actionId);
       if (!parsed) {
         this.#logger.warn(
@@ -227,6 +275,27 @@ export class SlackAdapter implements ChatAdapter<SlackMessage> {
         ...(thread ? { thread } : {}),
       });
       await ack();
+    });
+  }
+
+  async #openEditor(
+    approvalId: number,
+    userId: string,
+    triggerId: string | undefined,
+    thread: ThreadRef | undefined,
+  ): Promise<void> {
+    const editor = this.#options.editor;
+    const target = editor
+      ? await editor.target(approvalId, 'slack', userId)
+      : { kind: 'refused' as const, reason: 'Editing is not available.' };
+    if (target.kind === 'refused') {
+      if (thread) await this.#send(thread, { text: target.reason });
+      return;
+    }
+    if (!triggerId) return;
+    await this.app.client.views.open({
+      trigger_id: triggerId,
+      view: editModal(approvalId, target.action.preview.title, target.fields) as never,
     });
   }
 

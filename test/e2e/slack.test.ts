@@ -10,6 +10,7 @@ import {
   postToSlack,
   signedHeaders,
   slashCommand,
+  viewSubmission,
 } from '../support/slack-requests.ts';
 
 const EMAIL = 'email dana@example.com "Tuesday" Tuesday works for me.';
@@ -138,16 +139,25 @@ describe('Slack over real HTTP (server Postgres)', () => {
     expect(await Promise.all(tables.map((table) => app.count(table)))).toEqual(before);
   });
 
-  it('refuses timestamps 301 s in the past or in the future with 401', async () => {
-    const before = await app.count('goals');
-    const now = Math.floor(Date.now() / 1000);
-    const past = await postToSlack(app.baseUrl, dmEvent({ text: 'remember old' }), { timestamp: now - 301 });
-    const future = await postToSlack(app.baseUrl, dmEvent({ text: 'remember future' }), {
+  it('refuses timestamps 301 s in the past or in the future with 401 (fake clock), accepts 300 s', async () => {
+    const clockMs = Date.UTC(2026, 0, 15, 12, 0, 0);
+    const clocked = await freshApp({ tuning: { now: () => clockMs } });
+    const now = clockMs / 1000;
+    const past = await postToSlack(clocked.baseUrl, dmEvent({ text: 'remember old' }), {
+      timestamp: now - 301,
+    });
+    const future = await postToSlack(clocked.baseUrl, dmEvent({ text: 'remember future' }), {
       timestamp: now + 301,
     });
     expect(past.status).toBe(401);
     expect(future.status).toBe(401);
-    expect(await app.count('goals')).toBe(before);
+    expect(await clocked.count('goals')).toBe(0);
+    const edge = await postToSlack(clocked.baseUrl, dmEvent({ text: 'remember the edge' }), {
+      timestamp: now + 300,
+    });
+    expect(edge.status).toBe(200);
+    expect(await clocked.count('goals')).toBe(1);
+    await clocked.spine.runner.idle();
   });
 
   it('acks fast while the work is slow, and the work still finishes', async () => {
@@ -172,7 +182,11 @@ describe('Slack over real HTTP (server Postgres)', () => {
 
   it('executes an approved action once for two clicks and ten parallel clicks, and updates the card in place', async () => {
     const { approvalId, buttons, ts } = await emailCard(app);
-    expect(buttons).toEqual([`approval:approve:${approvalId}`, `approval:reject:${approvalId}`]);
+    expect(buttons).toEqual([
+      `approval:approve:${approvalId}`,
+      `approval:reject:${approvalId}`,
+      `approval:edit:${approvalId}`,
+    ]);
     const sentBefore = app.sentEmails().length;
     const click = () =>
       postToSlack(app.baseUrl, blockAction({ actionId: `approval:approve:${approvalId}`, messageTs: ts }));
@@ -226,6 +240,87 @@ describe('Slack over real HTTP (server Postgres)', () => {
     await postToSlack(app.baseUrl, blockAction({ actionId: `approval:reject:${approvalId}`, messageTs: ts }));
     await app.spine.runner.idle();
     expect(app.sentEmails().length).toBe(sentBefore);
+  });
+
+  it('edits an action before approval through a modal, validated again, and executes the edited version', async () => {
+    const { approvalId, ts } = await emailCard(app);
+    const open = await postToSlack(
+      app.baseUrl,
+      blockAction({ actionId: `approval:edit:${approvalId}`, messageTs: ts }),
+    );
+    expect(open.status).toBe(200);
+    const modal = app.slack.of('views.open').at(-1)?.params.view as {
+      private_metadata: string;
+      callback_id: string;
+      blocks: Array<{ block_id?: string }>;
+    };
+    expect(modal.private_metadata).toBe(String(approvalId));
+    expect(modal.blocks.map((block) => block.block_id).filter(Boolean)).toEqual(['to', 'subject', 'body']);
+    // Invalid: the connector's validation runs again and the modal shows the error.
+    const invalid = await postToSlack(
+      app.baseUrl,
+      viewSubmission({
+        callbackId: modal.callback_id,
+        privateMetadata: modal.private_metadata,
+        values: { to: 'not an address', subject: 'Tuesday', body: 'x' },
+      }),
+    );
+    expect(invalid.status).toBe(200);
+    const invalidReply = (await invalid.json()) as {
+      response_action: string;
+      errors: Record<string, string>;
+    };
+    expect(invalidReply.response_action).toBe('errors');
+    expect(Object.values(invalidReply.errors).join(' ')).toContain('e-mail address');
+    // A stranger cannot edit.
+    const stranger = await postToSlack(
+      app.baseUrl,
+      viewSubmission({
+        callbackId: modal.callback_id,
+        privateMetadata: modal.private_metadata,
+        values: { subject: 'Hacked' },
+        user: 'U999',
+      }),
+    );
+    expect(((await stranger.json()) as { response_action: string }).response_action).toBe('errors');
+    const valid = await postToSlack(
+      app.baseUrl,
+      viewSubmission({
+        callbackId: modal.callback_id,
+        privateMetadata: modal.private_metadata,
+        values: { to: 'dana@example.com', subject: 'Wednesday instead', body: 'Wednesday works better.' },
+      }),
+    );
+    expect(valid.status).toBe(200);
+    const action = await app.spine.db.pool.query(
+      `SELECT params FROM actions WHERE id = (SELECT action_id FROM approvals WHERE id = $1)`,
+      [approvalId],
+    );
+    expect(action.rows[0]?.params).toMatchObject({
+      subject: 'Wednesday instead',
+      body: 'Wednesday works better.',
+    });
+    expect(await app.count('events', `verb = 'edited' AND ref = 'approval #${approvalId}'`)).toBe(1);
+    const updatedCard = app.slack
+      .of('chat.update')
+      .filter((call) => call.params.ts === ts)
+      .at(-1);
+    expect(JSON.stringify(updatedCard?.params.blocks)).toContain('Wednesday instead');
+    expect(actionIds(updatedCard?.params.blocks)).toContain(`approval:approve:${approvalId}`);
+    const sentBefore = app.sentEmails().length;
+    await postToSlack(
+      app.baseUrl,
+      blockAction({ actionId: `approval:approve:${approvalId}`, messageTs: ts }),
+    );
+    await app.spine.runner.idle();
+    const sent = app.sentEmails();
+    expect(sent.length).toBe(sentBefore + 1);
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const newest = sent
+      .map((file) => readFileSync(join(app.outboxDir, file), 'utf8'))
+      .find((text) => text.includes('Wednesday instead'));
+    expect(newest).toContain('Wednesday works better.');
   });
 
   it('refuses a stranger who writes to the bot, politely, and records no goal', async () => {

@@ -177,3 +177,45 @@ export async function postToSlack(
     body,
   });
 }
+
+/** A modal submission (`view_submission`) with text inputs keyed by block id. */
+export function viewSubmission(input: {
+  callbackId: string;
+  privateMetadata: string;
+  values: Record<string, string>;
+  user?: string;
+}): string {
+  const n = next();
+  const payload = {
+    type: 'view_submission',
+    team: { id: 'T1', domain: 'spine-test' },
+    user: { id: input.user ?? 'U123', username: 'ada', name: 'ada', team_id: 'T1' },
+    api_app_id: 'A1',
+    token: 'legacy-verification-token',
+    trigger_id: `${n}.3.ghi`,
+    view: {
+      id: `V${n}`,
+      team_id: 'T1',
+      type: 'modal',
+      blocks: [],
+      private_metadata: input.privateMetadata,
+      callback_id: input.callbackId,
+      state: {
+        values: Object.fromEntries(
+          Object.entries(input.values).map(([key, value]) => [
+            key,
+            { value: { type: 'plain_text_input', value } },
+          ]),
+        ),
+      },
+      hash: `h${n}`,
+      title: { type: 'plain_text', text: 'Edit' },
+      app_id: 'A1',
+      bot_id: 'BBOT',
+    },
+    response_urls: [],
+    is_enterprise_install: false,
+    enterprise: null,
+  };
+  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+}
