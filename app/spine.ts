@@ -13,6 +13,7 @@ import type { SpineJob } from '../core/jobs.ts';
 import type { ChatSender } from '../core/message.ts';
 import { type Database, openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
+import { revokeUnlistedChatIdentities } from '../db/repositories/chat-identities.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
 import { offlinePlanner } from '../graphs/agents/synthesizer.ts';
 import { buildGoalGraph, type GoalGraph } from '../graphs/goal/graph.ts';
@@ -79,6 +80,8 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       ],
       now: clock.now(),
     });
+    const revoked = await revokeUnlistedChatIdentities(db.pool, operator.id, config.owner.identities);
+    if (revoked.length > 0) logger.warn({ revoked }, 'chat identities no longer in SPINE_OWNER were revoked');
 
     const memory = new PostgresMemoryStore(db.pool);
     const connectors = new ConnectorRuntime(

@@ -1,10 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../db/migrate.ts';
+import { revokeUnlistedChatIdentities } from '../../db/repositories/chat-identities.ts';
 import { recordGoalOnce } from '../../db/repositories/goal-intake.ts';
 import { createRepositories } from '../../db/repositories/index.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
 
-describe.each(DATABASE_KINDS)('recording a delivered message as a goal on %s Postgres', (kind) => {
+describe.each(DATABASE_KINDS)('goal intake and owner identities on %s Postgres', (kind) => {
   const databases = new TestDatabases(kind);
 
   afterAll(async () => {
@@ -48,5 +49,31 @@ describe.each(DATABASE_KINDS)('recording a delivered message as a goal on %s Pos
     // A different delivery id is a different goal.
     const other = await recordGoalOnce(db.pool, { ...delivery, deliveryId: 'Ev2' });
     expect(other?.id).not.toBe(goal?.id);
+  });
+
+  it('revokes Slack and Telegram identities that are no longer listed, keeping the console', async () => {
+    const db = await databases.open();
+    await migrate(db.pool, db.schema);
+    const repos = createRepositories(db.pool);
+    const owner = (identities: Array<{ channel: 'console' | 'slack' | 'telegram'; externalId: string }>) =>
+      repos.operators.ensureOwner({
+        name: 'Ada',
+        timezone: 'UTC',
+        probationDays: 0,
+        identities,
+        now: new Date(),
+      });
+    const operator = await owner([
+      { channel: 'console', externalId: 'local' },
+      { channel: 'slack', externalId: 'U1' },
+      { channel: 'telegram', externalId: '42' },
+    ]);
+    const revoked = await revokeUnlistedChatIdentities(db.pool, operator.id, [
+      { channel: 'slack', externalId: 'U1' },
+    ]);
+    expect(revoked).toEqual(['telegram:42']);
+    expect(await repos.operators.findIdentity('telegram', '42')).toBeNull();
+    expect(await repos.operators.findIdentity('slack', 'U1')).not.toBeNull();
+    expect(await repos.operators.findIdentity('console', 'local')).not.toBeNull();
   });
 });
