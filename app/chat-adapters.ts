@@ -1,8 +1,6 @@
 import { ApprovalEditor } from '../bot/approval-edit.ts';
 import type { ChatAdapter } from '../bot/chat-adapter.ts';
 import type { HttpRoute } from '../bot/http-route.ts';
-import { SlackAdapter } from '../bot/slack/slack-adapter.ts';
-import { TelegramAdapter } from '../bot/telegram/telegram-adapter.ts';
 import { describeError, SpineError } from '../core/errors.ts';
 import type { Spine } from './spine.ts';
 
@@ -35,7 +33,9 @@ export async function createChatAdapters(
 ): Promise<ChatAdapters> {
   const { config, logger, intake, repos } = spine;
   const adapters: ChatAdapter[] = [];
+  // The platform SDKs are loaded only when configured: every other CLI command starts faster.
   if (config.chat.slack) {
+    const { SlackAdapter } = await import('../bot/slack/slack-adapter.ts');
     adapters.push(
       new SlackAdapter({
         botToken: config.chat.slack.botToken,
@@ -56,6 +56,7 @@ export async function createChatAdapters(
     );
   }
   if (config.chat.telegram) {
+    const { TelegramAdapter } = await import('../bot/telegram/telegram-adapter.ts');
     adapters.push(
       new TelegramAdapter({
         botToken: config.chat.telegram.botToken,
