@@ -6,6 +6,7 @@ import { CONSOLE_THREAD, ConsoleAdapter } from '../bot/console/console-adapter.t
 import { SpineError } from '../core/errors.ts';
 import { openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
+import { type ChatAdapters, createChatAdapters } from './chat-adapters.ts';
 import { type Config, loadConfig, readEnvironment } from './config.ts';
 import { startHttpServer } from './http-server.ts';
 import { createLogger } from './logger.ts';
@@ -15,7 +16,8 @@ import { createSpine, type Spine } from './spine.ts';
 const USAGE = `Usage: spine <command> [options]
 
 Commands:
-  start            Run Spine: the HTTP server (health), and the console chat when run in a terminal
+  start            Run Spine: the HTTP server (health, Slack/Telegram webhooks), every configured chat
+                   adapter, and the console chat when run in a terminal
   chat             Talk to Spine in this terminal (also reads a scripted conversation from piped input)
   log [--limit N]  Print the story of what happened, newest last (default 50 events)
   connectors       List the connectors with their operations and health (circuit state, last error)
@@ -92,20 +94,26 @@ async function commandStart(config: Config): Promise<void> {
   const logger = createLogger({ level: config.logLevel, file: withConsole ? logFile(config) : undefined });
   const spine = await createSpine(config, { logger });
   let server: Server | undefined;
+  let chat: ChatAdapters | undefined;
   const close = async () => {
+    await chat?.stop();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     await spine.close();
   };
   onShutdown(logger, close);
   try {
+    chat = await createChatAdapters(spine);
     server = await startHttpServer({
       port: config.port,
       db: spine.db,
       logger,
       health: queueHealth(spine),
       connectorHealth: () => spine.connectors.health(),
+      routes: chat.routes,
     });
+    await chat.start();
   } catch (error) {
+    await chat?.stop();
     await spine.close();
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') {

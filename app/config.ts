@@ -123,6 +123,42 @@ const environmentSchema = z.object({
   SPINE_WORKER_TEST_HOLD_STEP: z.preprocess(emptyAsUndefined, z.string().optional()),
   /** The connectors file (spine.config.yaml); ./spine.config.yaml is read when present. */
   SPINE_CONFIG: z.preprocess(emptyAsUndefined, z.string().optional()),
+  SPINE_OWNER: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(
+        /^\s*(slack|telegram):[\w.-]+\s*(,\s*(slack|telegram):[\w.-]+\s*)*$/,
+        'must list channel:id pairs separated by commas, e.g. slack:U0123ABC,telegram:123456',
+      )
+      .optional(),
+  ),
+  SLACK_BOT_TOKEN: z.preprocess(
+    emptyAsUndefined,
+    z.string().startsWith('xoxb-', 'must start with xoxb-').optional(),
+  ),
+  SLACK_SIGNING_SECRET: z.preprocess(emptyAsUndefined, z.string().min(8).optional()),
+  SLACK_APP_TOKEN: z.preprocess(
+    emptyAsUndefined,
+    z.string().startsWith('xapp-', 'must start with xapp-').optional(),
+  ),
+  SLACK_API_URL: z.preprocess(emptyAsUndefined, z.url().default('https://slack.com/api/')),
+  TELEGRAM_BOT_TOKEN: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^\d+:[\w-]+$/, 'must look like 123456:ABC-DEF (from BotFather)')
+      .optional(),
+  ),
+  TELEGRAM_API_ROOT: z.preprocess(emptyAsUndefined, z.url().default('https://api.telegram.org')),
+  TELEGRAM_WEBHOOK_URL: z.preprocess(emptyAsUndefined, z.url().optional()),
+  TELEGRAM_WEBHOOK_SECRET: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{16,256}$/, 'must be 16-256 characters of A-Z, a-z, 0-9, _ and -')
+      .optional(),
+  ),
 });
 
 /** Minutes a person would spend doing an operation by hand: the digest's time-saved estimate. */
@@ -168,6 +204,49 @@ export interface Config {
   digest: { defaultTime: string; checkIntervalMs: number; minutesSaved: Record<string, number> };
   /** Connectors, guardrails and resilience from spine.config.yaml; defaults without the file. */
   connectors: ConnectorsConfig;
+  /** The operator's chat identities from SPINE_OWNER, registered at start. */
+  owner: { identities: Array<{ channel: 'slack' | 'telegram'; externalId: string }> };
+  chat: ChatConfig;
+}
+
+/** Chat platforms: each is configured when its token is set. */
+export interface ChatConfig {
+  slack:
+    | {
+        botToken: string;
+        /** Required in HTTP mode; unused in Socket Mode. */
+        signingSecret: string | undefined;
+        /** Set: Socket Mode (no public URL needed). */
+        appToken: string | undefined;
+        apiUrl: string;
+      }
+    | undefined;
+  telegram:
+    | {
+        botToken: string;
+        apiRoot: string;
+        /** Set: webhook mode with the secret below; unset: long polling. */
+        webhook: { url: string; secret: string } | undefined;
+      }
+    | undefined;
+}
+
+/** Cross-field rules the schema cannot express per field. */
+function chatProblems(values: z.infer<typeof environmentSchema>): string[] {
+  const problems: string[] = [];
+  if (values.SLACK_BOT_TOKEN && !values.SLACK_APP_TOKEN && !values.SLACK_SIGNING_SECRET)
+    problems.push(
+      '  - SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)',
+    );
+  if (!values.SLACK_BOT_TOKEN && (values.SLACK_SIGNING_SECRET || values.SLACK_APP_TOKEN))
+    problems.push('  - SLACK_BOT_TOKEN: required when SLACK_SIGNING_SECRET or SLACK_APP_TOKEN is set');
+  if (values.TELEGRAM_WEBHOOK_URL && !values.TELEGRAM_WEBHOOK_SECRET)
+    problems.push(
+      '  - TELEGRAM_WEBHOOK_SECRET: required with TELEGRAM_WEBHOOK_URL (Telegram sends it on every request)',
+    );
+  if (values.TELEGRAM_WEBHOOK_URL && !values.TELEGRAM_BOT_TOKEN)
+    problems.push('  - TELEGRAM_BOT_TOKEN: required when TELEGRAM_WEBHOOK_URL is set');
+  return problems;
 }
 
 function parseMinutesSaved(list: string | undefined): Record<string, number> {
@@ -194,6 +273,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     );
   }
   const values = parsed.data;
+  const problems = chatProblems(values);
+  if (problems.length > 0) {
+    throw new SpineError(
+      'config.invalid',
+      `Spine cannot start: the configuration has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n` +
+        `${problems.join('\n')}\nFix them in the environment or in .env (see docs/chat.md).`,
+      { category: 'user', details: { problems } },
+    );
+  }
   if (values.REDIS_URL && !values.DATABASE_URL) {
     throw new SpineError(
       'config.queue_needs_server_database',
@@ -243,6 +331,27 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     connectors: loadConnectorsConfig(values.SPINE_CONFIG ?? './spine.config.yaml', env, {
       required: values.SPINE_CONFIG !== undefined,
     }),
+    owner: { identities: parseOwner(values.SPINE_OWNER) },
+    chat: {
+      slack: values.SLACK_BOT_TOKEN
+        ? {
+            botToken: values.SLACK_BOT_TOKEN,
+            signingSecret: values.SLACK_SIGNING_SECRET,
+            appToken: values.SLACK_APP_TOKEN,
+            apiUrl: values.SLACK_API_URL.endsWith('/') ? values.SLACK_API_URL : `${values.SLACK_API_URL}/`,
+          }
+        : undefined,
+      telegram: values.TELEGRAM_BOT_TOKEN
+        ? {
+            botToken: values.TELEGRAM_BOT_TOKEN,
+            apiRoot: values.TELEGRAM_API_ROOT.replace(/\/+$/, ''),
+            webhook:
+              values.TELEGRAM_WEBHOOK_URL && values.TELEGRAM_WEBHOOK_SECRET
+                ? { url: values.TELEGRAM_WEBHOOK_URL, secret: values.TELEGRAM_WEBHOOK_SECRET }
+                : undefined,
+          }
+        : undefined,
+    },
   };
 }
 
@@ -250,4 +359,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 export function readEnvironment(envFile = '.env'): Record<string, string | undefined> {
   const fromFile = existsSync(envFile) ? parseDotenv(readFileSync(envFile)) : {};
   return { ...fromFile, ...process.env };
+}
+
+/** `slack:U123,telegram:456` → identities (the schema has checked the shape). */
+function parseOwner(value: string | undefined): Config['owner']['identities'] {
+  if (!value) return [];
+  return value.split(',').map((pair) => {
+    const [channel, externalId] = pair.trim().split(':') as ['slack' | 'telegram', string];
+    return { channel, externalId };
+  });
 }

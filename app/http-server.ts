@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
+import type { HttpRoute } from '../bot/http-route.ts';
 import type { ConnectorHealth } from '../connectors/resilience.ts';
 import type { Database } from '../db/database.ts';
 
@@ -11,6 +12,8 @@ export interface HttpServerOptions {
   health?: (() => Promise<{ healthy: boolean; report: Record<string, unknown> }>) | undefined;
   /** Circuit state and last error per connector, shown under `connectors`. */
   connectorHealth?: () => ConnectorHealth[];
+  /** Routes mounted by chat adapters (Slack events, the Telegram webhook). */
+  routes?: HttpRoute[];
 }
 
 /** Spine's HTTP server: health now; chat webhooks and metrics mount here. */
@@ -37,6 +40,23 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
           ...(options.connectorHealth ? { connectors: options.connectorHealth() } : {}),
         }),
       );
+      return;
+    }
+    const route = options.routes?.find(
+      (candidate) => candidate.method === request.method && candidate.path === url.pathname,
+    );
+    if (route) {
+      try {
+        await route.handle(request, response);
+      } catch (error) {
+        options.logger.error({ err: String(error), path: url.pathname }, 'request handler failed');
+        if (!response.headersSent) {
+          response.writeHead(500, { 'content-type': 'application/json' });
+          response.end(
+            JSON.stringify({ error: 'internal', message: 'Spine could not handle this request.' }),
+          );
+        }
+      }
       return;
     }
     response.writeHead(404, { 'content-type': 'application/json' });

@@ -12,6 +12,7 @@ import { type JobQueue, jobGroupOf } from '../core/jobs.ts';
 import type { ChatSender } from '../core/message.ts';
 import { type Database, openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
+import { revokeUnlistedChatIdentities } from '../db/repositories/chat-identities.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
 import { runDueActions } from '../graphs/agents/scheduled-actions.ts';
 import { offlinePlanner } from '../graphs/agents/synthesizer.ts';
@@ -106,9 +107,14 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       name: config.operator.name,
       timezone: config.operator.timezone,
       probationDays: config.operator.probationDays,
-      identities: [{ channel: 'console', externalId: 'local', displayName: config.operator.name }],
+      identities: [
+        { channel: 'console', externalId: 'local', displayName: config.operator.name },
+        ...config.owner.identities.map((identity) => ({ ...identity, displayName: config.operator.name })),
+      ],
       now: clock.now(),
     });
+    const revoked = await revokeUnlistedChatIdentities(db.pool, operator.id, config.owner.identities);
+    if (revoked.length > 0) logger.warn({ revoked }, 'chat identities no longer in SPINE_OWNER were revoked');
 
     const memory = new PostgresMemoryStore(db.pool);
     const built = await buildConnectors(config, clock, logger);

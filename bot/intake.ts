@@ -9,8 +9,8 @@ import type { JobQueue } from '../core/jobs.ts';
 import type { ChatSender, OutboundMessage } from '../core/message.ts';
 import { channelLabel, renderNarrative } from '../core/narrative.ts';
 import { OPERATIONS_HELP, parseOperationsCommand } from '../core/operations-commands.ts';
+import { recordGoalOnce } from '../db/repositories/goal-intake.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
-import { withTransaction } from '../db/transaction.ts';
 import type { ConnectorCommands } from './connector-commands.ts';
 import { type FailureOutcome, Operations } from './operations.ts';
 
@@ -223,28 +223,17 @@ export class Intake {
     return this.#recordGoal(message, identity, text);
   }
 
-  /** Record the goal, its inbox row and its event in one transaction, then enqueue it. */
+  /** Record the goal, its inbox row and its event in one statement, then enqueue it. */
   async #recordGoal(message: InboundMessage, identity: Identity, text: string): Promise<IntakeResult> {
-    const recorded = await withTransaction(this.#deps.pool, async (client) => {
-      const repos = createRepositories(client);
-      if (!(await repos.inbox.accept(message.channel, message.deliveryId))) return null;
-      const goal = await repos.goals.insert({
-        operatorId: identity.operatorId,
-        channel: message.channel,
-        thread: message.thread,
-        text,
-        requestedBy: `${message.channel}:${message.userId}`,
-      });
-      await repos.inbox.linkGoal(message.channel, message.deliveryId, goal.id);
-      await repos.events.append({
-        operatorId: identity.operatorId,
-        actor: 'operator',
-        verb: 'asked',
-        object: `“${truncate(text, 120)}”`,
-        goalId: goal.id,
-        channel: message.channel,
-      });
-      return goal;
+    // One statement: inbox row, goal and event (the ingress hot path; see recordGoalOnce).
+    const recorded = await recordGoalOnce(this.#deps.pool, {
+      channel: message.channel,
+      deliveryId: message.deliveryId,
+      operatorId: identity.operatorId,
+      thread: message.thread,
+      text,
+      requestedBy: `${message.channel}:${message.userId}`,
+      eventObject: `“${truncate(text, 120)}”`,
     });
     if (!recorded) {
       const goalId = await this.#repos.inbox.goalFor(message.channel, message.deliveryId);

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { MessageRef, ThreadRef } from '../../core/domain.ts';
-import type { ChatSender, OutboundMessage } from '../../core/message.ts';
+import type { OutboundMessage } from '../../core/message.ts';
+import type { ChatAdapter } from '../chat-adapter.ts';
+import type { HttpRoute } from '../http-route.ts';
 import type { Intake } from '../intake.ts';
 import { renderForConsole } from './render.ts';
 
@@ -22,7 +24,8 @@ export interface ConsoleAdapterOptions {
  * The local shell adapter (`spine chat`). Each line is handled to completion (reply printed, or the
  * approval card shown) before the next is read, so a whole conversation can be piped in.
  */
-export class ConsoleAdapter implements ChatSender {
+export class ConsoleAdapter implements ChatAdapter<string> {
+  readonly channel = 'console' as const;
   readonly #options: ConsoleAdapterOptions;
   #sequence = 0;
 
@@ -30,14 +33,28 @@ export class ConsoleAdapter implements ChatSender {
     this.#options = options;
   }
 
+  /** Plain text with numbered choices. */
+  render(message: OutboundMessage): string {
+    return renderForConsole(message);
+  }
+
+  /** The terminal needs no set-up; input is read by `run`. */
+  async init(): Promise<void> {}
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+
+  routes(): HttpRoute[] {
+    return [];
+  }
+
   async post(_thread: ThreadRef, message: OutboundMessage): Promise<MessageRef> {
-    this.#print(renderForConsole(message));
+    this.#print(this.render(message));
     this.#sequence += 1;
     return { channel: 'console', conversation: 'local', messageId: `${process.pid}-${this.#sequence}` };
   }
 
   async update(_ref: MessageRef, message: OutboundMessage): Promise<void> {
-    this.#print(renderForConsole(message));
+    this.#print(this.render(message));
   }
 
   #print(text: string): void {

@@ -107,7 +107,8 @@ describe('spine chat through piped standard input', () => {
       expect(at, `story should contain, in order: ${line}\n${story}`).toBeGreaterThanOrEqual(position);
       position = at;
     }
-  });
+    // Three processes one after another: generous on a busy machine.
+  }, 180_000);
 
   it('refuses a second process on the same data directory and leaves the first unharmed', async () => {
     const dataDir = freshDataDir();

@@ -1,0 +1,235 @@
+/**
+ * Slack ingress: signed Events API requests at a steady rate against Spine's real ingress path
+ * (HTTP server → signature + two-sided timestamp check → Bolt → Intake: identity, inbox dedupe, goal
+ * and event in one transaction, enqueue) on a server Postgres, side by side with a bare Bolt app
+ * that only acks. Goals are enqueued to a counting queue, as in queue mode where workers run in
+ * other processes: this measures ingress, not the goal graph.
+ *
+ *   npm run bench -- ingress [--rate 200] [--seconds 10] [--runs 3] [--url postgres://…]
+ */
+import { Agent, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { App } from '@slack/bolt';
+import pino from 'pino';
+import { loadConfig } from '../app/config.ts';
+import { startHttpServer } from '../app/http-server.ts';
+import { createSpine } from '../app/spine.ts';
+import { Intake } from '../bot/intake.ts';
+import { SlackAdapter } from '../bot/slack/slack-adapter.ts';
+import { signSlackRequest } from '../bot/slack/slack-signature.ts';
+import { systemClock } from '../core/clock.ts';
+import type { SpineJob } from '../core/jobs.ts';
+import { openDatabase } from '../db/database.ts';
+import { FakeSlackApi } from '../test/fakes/fake-slack-api.ts';
+
+const SIGNING_SECRET = 'bench-signing-secret-0123456789';
+const BOT_TOKEN = 'xoxb-bench-token';
+
+interface Options {
+  rate: number;
+  seconds: number;
+  runs: number;
+  url: string;
+}
+
+function parseOptions(args: string[]): Options {
+  const value = (name: string, fallback: string) => {
+    const index = args.indexOf(`--${name}`);
+    return index >= 0 ? (args[index + 1] ?? fallback) : fallback;
+  };
+  return {
+    rate: Number(value('rate', '200')),
+    seconds: Number(value('seconds', '10')),
+    runs: Number(value('runs', '3')),
+    url: value('url', 'postgres://postgres@127.0.0.1:5432/spine_test'),
+  };
+}
+
+interface RunResult {
+  sent: number;
+  errors: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+let eventCounter = 0;
+function signedEvent(): { body: string; headers: Record<string, string> } {
+  eventCounter += 1;
+  const ts = `1700000000.${String(eventCounter).padStart(6, '0')}`;
+  const body = JSON.stringify({
+    team_id: 'T1',
+    api_app_id: 'A1',
+    event: {
+      type: 'message',
+      channel_type: 'im',
+      channel: 'D1',
+      user: 'U123',
+      text: `remember that bench event ${eventCounter} arrived`,
+      ts,
+      event_ts: ts,
+    },
+    type: 'event_callback',
+    event_id: `EvBench${process.pid}x${eventCounter}`,
+    event_time: Math.floor(Date.now() / 1000),
+  });
+  const timestamp = Math.floor(Date.now() / 1000);
+  return {
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(body)),
+      'x-slack-request-timestamp': String(timestamp),
+      'x-slack-signature': signSlackRequest(SIGNING_SECRET, timestamp, body),
+    },
+  };
+}
+
+/** Open loop: one request every 1/rate s regardless of responses (what Slack does), for `seconds`. */
+async function drive(port: number, path: string, options: Options): Promise<RunResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const latencies: number[] = [];
+  let errors = 0;
+  const total = Math.round(options.rate * options.seconds);
+  const intervalMs = 1000 / options.rate;
+  const pending: Promise<void>[] = [];
+  const start = performance.now();
+  for (let index = 0; index < total; index += 1) {
+    const due = start + index * intervalMs;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const { body, headers } = signedEvent();
+    pending.push(
+      new Promise<void>((resolve) => {
+        const sentAt = performance.now();
+        const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers, agent }, (response) => {
+          response.resume();
+          response.on('end', () => {
+            latencies.push(performance.now() - sentAt);
+            if (response.statusCode !== 200) errors += 1;
+            resolve();
+          });
+        });
+        req.on('error', () => {
+          errors += 1;
+          resolve();
+        });
+        req.end(body);
+      }),
+    );
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return {
+    sent: total,
+    errors,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    max: latencies.at(-1) ?? Number.NaN,
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+export default async function ingress(args: string[]): Promise<void> {
+  const options = parseOptions(args);
+  const logger = pino({ level: 'silent' });
+  const fakeSlack = new FakeSlackApi();
+  const apiUrl = await fakeSlack.start();
+  const schema = `bench_ingress_${process.pid}`;
+  const db = await openDatabase({ url: options.url, dataDir: '', schema, maxConnections: 10 });
+
+  // Spine's ingress.
+  const config = loadConfig({
+    DATABASE_URL: options.url,
+    SPINE_DB_SCHEMA: schema,
+    SPINE_OWNER: 'slack:U123',
+    SPINE_TIMEZONE: 'UTC',
+    SPINE_OPERATOR_NAME: 'Bench',
+  });
+  const spine = await createSpine(config, { logger, database: { ...db, close: async () => {} } });
+  let enqueued = 0;
+  const queue = {
+    enqueue: async (_job: SpineJob) => {
+      enqueued += 1;
+    },
+  };
+  const intake = new Intake({ pool: db.pool, queue, chat: spine.chat, clock: systemClock, logger });
+  // No worker answers here, so keep the "working…" indicator from firing during the measurement.
+  const adapter = new SlackAdapter({
+    progressDelayMs: 600_000,
+    botToken: BOT_TOKEN,
+    signingSecret: SIGNING_SECRET,
+    apiUrl,
+    intake,
+    repos: spine.repos,
+    logger,
+  });
+  await adapter.init();
+  spine.registerAdapter('slack', adapter);
+  const server = await startHttpServer({ port: 0, db: spine.db, logger, routes: adapter.routes() });
+  const spinePort = (server.address() as AddressInfo).port;
+
+  // A bare Bolt app on its own HTTP receiver that only acks.
+  const bare = new App({
+    token: BOT_TOKEN,
+    signingSecret: SIGNING_SECRET,
+    logger: undefined,
+    clientOptions: { slackApiUrl: apiUrl },
+    port: 0,
+  });
+  bare.event('message', async () => {});
+  const bareServer = (await bare.start(0)) as { address(): AddressInfo };
+  const barePort = bareServer.address().port;
+
+  // Warm both (JIT, connections, Bolt's one auth.test).
+  await drive(spinePort, '/slack/events', { ...options, seconds: 1 });
+  await drive(barePort, '/slack/events', { ...options, seconds: 1 });
+
+  const spineRuns: RunResult[] = [];
+  const boltRuns: RunResult[] = [];
+  for (let run = 0; run < options.runs; run += 1) {
+    spineRuns.push(await drive(spinePort, '/slack/events', options));
+    boltRuns.push(await drive(barePort, '/slack/events', options));
+  }
+  const goals = await db.pool.query('SELECT count(*)::int AS n FROM goals');
+
+  const row = (name: string, runs: RunResult[]) => {
+    const p50 = median(runs.map((run) => run.p50));
+    const p99 = median(runs.map((run) => run.p99));
+    const errors = runs.reduce((sum, run) => sum + run.errors, 0);
+    const sent = runs.reduce((sum, run) => sum + run.sent, 0);
+    return { name, p50, p99, errors, sent, max: Math.max(...runs.map((run) => run.max)) };
+  };
+  const spineRow = row('Spine ingress', spineRuns);
+  const boltRow = row('bare Bolt (ack only)', boltRuns);
+  const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
+  process.stdout.write(
+    `Slack ingress: ${options.rate} signed events/s for ${options.seconds} s, ${options.runs} runs each (medians of per-run percentiles)\n`,
+  );
+  for (const r of [spineRow, boltRow]) {
+    process.stdout.write(
+      `  ${r.name.padEnd(22)} p50 ${fmt(r.p50).padStart(10)}  p99 ${fmt(r.p99).padStart(10)}  max ${fmt(r.max).padStart(10)}  errors ${r.errors}/${r.sent}\n`,
+    );
+  }
+  process.stdout.write(
+    `  ratio Spine/Bolt       p50 ${(spineRow.p50 / boltRow.p50).toFixed(2)}×  p99 ${(spineRow.p99 / boltRow.p99).toFixed(2)}×\n` +
+      `  goals recorded ${goals.rows[0]?.n} (enqueued ${enqueued}) for ${spineRow.sent + Math.round(options.rate)} Spine events sent (incl. 1 s warm-up)\n`,
+  );
+
+  await bare.stop();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await spine.close();
+  await db.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await db.close();
+  await fakeSlack.stop();
+}

@@ -1,0 +1,338 @@
+import { App } from '@slack/bolt';
+import type { Logger } from 'pino';
+import { parseApprovalButton } from '../../core/cards.ts';
+import type { MessageRef, ThreadRef } from '../../core/domain.ts';
+import type { OutboundMessage } from '../../core/message.ts';
+import type { Repositories } from '../../db/repositories/index.ts';
+import type { ApprovalEditor } from '../approval-edit.ts';
+import type { ChatAdapter } from '../chat-adapter.ts';
+import type { HttpRoute } from '../http-route.ts';
+import type { Intake } from '../intake.ts';
+import { ProgressWatch } from '../progress-watch.ts';
+import { appHomeView } from './app-home.ts';
+import { boltLogger } from './bolt-logger.ts';
+import {
+  EDIT_CALLBACK_ID,
+  editButtonAction,
+  editModal,
+  parseEditButton,
+  submittedValues,
+} from './edit-modal.ts';
+import { renderForSlack, type SlackMessage } from './render-block-kit.ts';
+import { SpineSlackReceiver } from './slack-receiver.ts';
+
+export interface SlackAdapterOptions {
+  botToken: string;
+  /** HTTP mode (required there). */
+  signingSecret?: string | undefined;
+  /** Socket Mode when set. */
+  appToken?: string | undefined;
+  /** Web API base URL (tests and proxies). */
+  apiUrl: string;
+  intake: Intake;
+  repos: Repositories;
+  logger: Logger;
+  now?: () => number;
+  ackBudgetMs?: number;
+  /** A goal slower than this gets a "working…" message (default 1 s). */
+  progressDelayMs?: number;
+  /** Enables the Edit button on approval cards. */
+  editor?: ApprovalEditor;
+}
+
+interface SlackMessageEvent {
+  type?: string;
+  subtype?: string;
+  bot_id?: string;
+  user?: string;
+  text?: string;
+  channel?: string;
+  channel_type?: string;
+  ts?: string;
+  thread_ts?: string;
+}
+
+const WORKING_TEXT = 'Working on it…';
+
+/**
+ * Slack through Bolt: DMs and @mentions become goals (replies in the same thread), the `/spine`
+ * command, Approve / Reject buttons, the App Home tab. HTTP mode mounts `POST /slack/events` on
+ * Spine's server; with an app token it uses Socket Mode instead (no public URL).
+ */
+export class SlackAdapter implements ChatAdapter<SlackMessage> {
+  readonly channel = 'slack' as const;
+  readonly app: App;
+  readonly #options: SlackAdapterOptions;
+  readonly #receiver: SpineSlackReceiver | undefined;
+  readonly #progress: ProgressWatch<string | undefined>;
+  readonly #logger: Logger;
+
+  constructor(options: SlackAdapterOptions) {
+    this.#options = options;
+    this.#logger = options.logger.child({ channel: 'slack' });
+    const clientOptions = {
+      slackApiUrl: options.apiUrl,
+      // Bolt's client already waits out 429 Retry-After; keep other retries short so a dead API
+      // surfaces as a failure instead of half an hour of back-off.
+      retryConfig: { retries: 2, factor: 2, minTimeout: 200, maxTimeout: 2_000 },
+    };
+    const common = {
+      token: options.botToken,
+      logger: boltLogger(this.#logger),
+      clientOptions,
+      deferInitialization: true,
+    };
+    if (options.appToken) {
+      this.#receiver = undefined;
+      this.app = new App({ ...common, appToken: options.appToken, socketMode: true });
+    } else {
+      if (!options.signingSecret) throw new Error('SlackAdapter: HTTP mode needs a signing secret');
+      this.#receiver = new SpineSlackReceiver({
+        signingSecret: options.signingSecret,
+        logger: this.#logger,
+        ...(options.now ? { now: options.now } : {}),
+        ...(options.ackBudgetMs ? { ackBudgetMs: options.ackBudgetMs } : {}),
+      });
+      this.app = new App({ ...common, receiver: this.#receiver });
+    }
+    this.#progress = new ProgressWatch<string | undefined>({
+      delayMs: options.progressDelayMs ?? 1_000,
+      logger: this.#logger,
+      onSlow: async (key) => {
+        const [conversation, thread] = key.split('|') as [string, string];
+        const ref = await this.#send({ channel: 'slack', conversation, thread }, { text: WORKING_TEXT });
+        return ref.messageId;
+      },
+    });
+    this.#listen();
+  }
+
+  /** Block Kit; approval cards get an Edit button (a modal) next to Approve / Reject. */
+  render(message: OutboundMessage): SlackMessage {
+    const rendered = renderForSlack(message);
+    if (!this.#options.editor) return rendered;
+    for (const block of rendered.blocks) {
+      if (block.type !== 'actions') continue;
+      const elements = block.elements as Array<{ action_id: string }>;
+      const approve = elements
+        .map((element) => parseApprovalButton(element.action_id))
+        .find((parsed) => parsed !== null);
+      if (!approve) continue;
+      const action = editButtonAction(approve.approvalId);
+      elements.push({
+        type: 'button',
+        action_id: action,
+        value: action,
+        text: { type: 'plain_text', text: 'Edit' },
+      } as never);
+    }
+    return rendered;
+  }
+
+  /** `auth.test`: checks the token and learns the bot's own user id (to ignore itself). */
+  async init(): Promise<void> {
+    await this.app.init();
+  }
+
+  async start(): Promise<void> {
+    await this.app.start();
+    this.#logger.info({ mode: this.#receiver ? 'http' : 'socket' }, 'Slack adapter started');
+  }
+
+  async stop(): Promise<void> {
+    this.#progress.stopAll();
+    await this.app.stop();
+  }
+
+  routes(): HttpRoute[] {
+    return this.#receiver ? [this.#receiver.route()] : [];
+  }
+
+  /** Post in the thread; a "working…" message already there is replaced in place. */
+  async post(thread: ThreadRef, message: OutboundMessage): Promise<MessageRef> {
+    const working = thread.thread ? await this.#progress.settle(progressKey(thread)) : undefined;
+    if (working) {
+      const ref: MessageRef = { channel: 'slack', conversation: thread.conversation, messageId: working };
+      await this.update(ref, message);
+      return ref;
+    }
+    return this.#send(thread, message);
+  }
+
+  async update(ref: MessageRef, message: OutboundMessage): Promise<void> {
+    const rendered = this.render(message);
+    await this.app.client.chat.update({
+      channel: ref.conversation,
+      ts: ref.messageId,
+      text: rendered.text,
+      blocks: rendered.blocks as never,
+    });
+  }
+
+  async #send(thread: ThreadRef, message: OutboundMessage): Promise<MessageRef> {
+    const rendered = this.render(message);
+    const result = await this.app.client.chat.postMessage({
+      channel: thread.conversation,
+      ...(thread.thread ? { thread_ts: thread.thread } : {}),
+      text: rendered.text,
+      blocks: rendered.blocks as never,
+    });
+    return {
+      channel: 'slack',
+      conversation: String(result.channel ?? thread.conversation),
+      messageId: String(result.ts),
+    };
+  }
+
+  #listen(): void {
+    const { app } = this;
+    app.event('message', async ({ event, body, context }) => {
+      const message = event as SlackMessageEvent;
+      // Only direct messages; edits, joins and bot messages carry a subtype or a bot id.
+      if (message.channel_type !== 'im') return;
+      if (message.subtype && message.subtype !== 'file_share') return;
+      if (message.bot_id) return;
+      await this.#onMessage(String((body as { event_id?: string }).event_id), message, context.botUserId);
+    });
+    app.event('app_mention', async ({ event, body, context }) => {
+      await this.#onMessage(
+        String((body as { event_id?: string }).event_id),
+        event as SlackMessageEvent,
+        context.botUserId,
+      );
+    });
+    app.event('app_home_opened', async ({ event, client }) => {
+      const { user, tab } = event as { user: string; tab?: string };
+      if (tab && tab !== 'home') return;
+      const identity = await this.#options.repos.operators.findIdentity('slack', user);
+      const view = await appHomeView(this.#options.repos, identity?.operatorId ?? null);
+      await client.views.publish({ user_id: user, view: view as never });
+    });
+    app.command('/spine', async ({ command, ack }) => {
+      const text = command.text.trim() === '' ? 'help' : command.text;
+      await this.#options.intake.handleMessage({
+        channel: 'slack',
+        // Slack does not retry slash commands; the trigger id is unique per invocation.
+        deliveryId: `command:${command.trigger_id}`,
+        userId: command.user_id,
+        text,
+        thread: { channel: 'slack', conversation: command.channel_id },
+      });
+      await ack();
+    });
+    app.view(EDIT_CALLBACK_ID, async ({ ack, view, body }) => {
+      const editor = this.#options.editor;
+      const values = submittedValues(view.state);
+      const approvalId = Number(view.private_metadata);
+      const outcome = editor
+        ? await editor.apply(approvalId, 'slack', body.user.id, values)
+        : { kind: 'refused' as const, reason: 'Editing is not available.' };
+      if (outcome.kind === 'refused') {
+        const field = Object.keys(values)[0] ?? 'value';
+        await ack({ response_action: 'errors', errors: { [field]: outcome.reason.slice(0, 150) } });
+        return;
+      }
+      await ack();
+    });
+    // One listener for every button, so a tampered or unknown action id is refused here (and
+    // acknowledged, so the user's client does not show an error) instead of silently ignored.
+    app.action(/.*/, async ({ ack, body, action }) => {
+      const actionId = (action as { action_id?: string }).action_id ?? '';
+      const click = body as {
+        user?: { id?: string };
+        channel?: { id?: string };
+        message?: { ts?: string; thread_ts?: string };
+      };
+      const userId = click.user?.id ?? '';
+      const thread: ThreadRef | undefined =
+        click.channel?.id && click.message?.ts
+          ? {
+              channel: 'slack',
+              conversation: click.channel.id,
+              thread: click.message.thread_ts ?? click.message.ts,
+            }
+          : undefined;
+      const editId = parseEditButton(actionId);
+      if (editId !== null) {
+        await this.#openEditor(editId, userId, (body as { trigger_id?: string }).trigger_id, thread);
+        await ack();
+        return;
+      }
+      const parsed = parseApprovalButton(actionId);
+      if (!parsed) {
+        // Undo, Always allow, Cancel, Retry / Dismiss: the intake checks the clicker and the data.
+        const known = await this.#options.intake.press({
+          action: actionId,
+          channel: 'slack',
+          userId,
+          ...(thread ? { thread } : {}),
+        });
+        if (!known) {
+          this.#logger.warn(
+            { userId, actionId: actionId.slice(0, 80) },
+            'refused a Slack button with unknown data',
+          );
+        }
+        await ack();
+        return;
+      }
+      await this.#options.intake.decide({
+        approvalId: parsed.approvalId,
+        decision: parsed.decision,
+        channel: 'slack',
+        userId,
+        ...(thread ? { thread } : {}),
+      });
+      await ack();
+    });
+  }
+
+  async #openEditor(
+    approvalId: number,
+    userId: string,
+    triggerId: string | undefined,
+    thread: ThreadRef | undefined,
+  ): Promise<void> {
+    const editor = this.#options.editor;
+    const target = editor
+      ? await editor.target(approvalId, 'slack', userId)
+      : { kind: 'refused' as const, reason: 'Editing is not available.' };
+    if (target.kind === 'refused') {
+      if (thread) await this.#send(thread, { text: target.reason });
+      return;
+    }
+    if (!triggerId) return;
+    await this.app.client.views.open({
+      trigger_id: triggerId,
+      view: editModal(approvalId, target.action.preview.title, target.fields) as never,
+    });
+  }
+
+  async #onMessage(eventId: string, event: SlackMessageEvent, botUserId: string | undefined): Promise<void> {
+    if (!event.user || !event.channel || !event.ts) return;
+    const text = stripMention(event.text ?? '', botUserId);
+    const thread: ThreadRef = {
+      channel: 'slack',
+      conversation: event.channel,
+      thread: event.thread_ts ?? event.ts,
+    };
+    const result = await this.#options.intake.handleMessage({
+      channel: 'slack',
+      deliveryId: eventId,
+      userId: event.user,
+      text,
+      thread,
+    });
+    if (result.kind === 'goal' && !result.duplicate) this.#progress.watch(progressKey(thread));
+  }
+}
+
+function progressKey(thread: ThreadRef): string {
+  return `${thread.conversation}|${thread.thread ?? ''}`;
+}
+
+/** `<@U123> do this` → `do this`: the mention that addressed the bot is not part of the goal. */
+function stripMention(text: string, botUserId: string | undefined): string {
+  const pattern = botUserId ? new RegExp(`<@${botUserId}(\\|[^>]*)?>`, 'g') : /^\s*<@[A-Z0-9]+(\|[^>]*)?>/;
+  return text.replace(pattern, '').trim();
+}

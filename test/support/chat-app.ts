@@ -1,0 +1,118 @@
+import { mkdtempSync, readdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { type ChatAdapters, type ChatAdapterTuning, createChatAdapters } from '../../app/chat-adapters.ts';
+import { loadConfig } from '../../app/config.ts';
+import { startHttpServer } from '../../app/http-server.ts';
+import { REDACTED_PATHS } from '../../app/logger.ts';
+import { createSpine, type Spine } from '../../app/spine.ts';
+import type { Database } from '../../db/database.ts';
+import { FakeSlackApi } from '../fakes/fake-slack-api.ts';
+import { FakeTelegramApi } from '../fakes/fake-telegram-api.ts';
+
+export const SLACK_BOT_TOKEN = 'xoxb-1111-2222-secretbottoken';
+export const SLACK_SIGNING_SECRET = 'signing-secret-8f2c9d1e7b';
+export const TELEGRAM_BOT_TOKEN = '123456:AAE-telegram-secret-token';
+export const TELEGRAM_WEBHOOK_SECRET = 'webhook-secret-token-5b7e1c';
+/** The operator: U123 in Slack, 456 in Telegram. */
+export const OWNER = 'slack:U123,telegram:456';
+
+/** Spine's whole chat side in this process, on real HTTP, against fake Slack and Telegram APIs. */
+export interface ChatApp {
+  baseUrl: string;
+  spine: Spine;
+  chat: ChatAdapters;
+  slack: FakeSlackApi;
+  telegram: FakeTelegramApi;
+  outboxDir: string;
+  /** Every log line written so far (pino JSON). */
+  logs(): string;
+  /** Rows in a table of this app's schema. */
+  count(table: string, where?: string): Promise<number>;
+  /** E-mails actually sent (files in the outbox). */
+  sentEmails(): string[];
+  close(): Promise<void>;
+}
+
+export interface ChatAppOptions {
+  telegramMode?: 'webhook' | 'polling';
+  tuning?: ChatAdapterTuning;
+  env?: Record<string, string>;
+}
+
+/** Build config → Spine → adapters → HTTP server exactly as `spine start` does, on port 0. */
+export async function startChatApp(db: Database, options: ChatAppOptions = {}): Promise<ChatApp> {
+  const slack = new FakeSlackApi();
+  const telegram = new FakeTelegramApi();
+  const slackUrl = await slack.start();
+  const telegramRoot = await telegram.start();
+  const dataDir = mkdtempSync(join(tmpdir(), 'spine-chat-'));
+  const config = loadConfig({
+    SPINE_DATA_DIR: dataDir,
+    SPINE_OPERATOR_NAME: 'Ada',
+    SPINE_TIMEZONE: 'UTC',
+    PORT: '0',
+    SPINE_OWNER: OWNER,
+    SLACK_BOT_TOKEN,
+    SLACK_SIGNING_SECRET,
+    SLACK_API_URL: slackUrl,
+    TELEGRAM_BOT_TOKEN,
+    TELEGRAM_API_ROOT: telegramRoot,
+    ...((options.telegramMode ?? 'webhook') === 'webhook'
+      ? { TELEGRAM_WEBHOOK_URL: 'https://spine.example.com/telegram/webhook', TELEGRAM_WEBHOOK_SECRET }
+      : {}),
+    ...options.env,
+  });
+  let captured = '';
+  const sink = new Writable({
+    write(chunk, _encoding, callback) {
+      captured += chunk.toString();
+      callback();
+    },
+  });
+  const logger = pino({ level: 'debug', redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, sink);
+  const spine = await createSpine(config, { logger, database: { ...db, close: async () => {} } });
+  const chat = await createChatAdapters(spine, {
+    progressDelayMs: 60_000,
+    pollTimeoutSeconds: 1,
+    ...options.tuning,
+  });
+  const server: Server = await startHttpServer({ port: 0, db: spine.db, logger, routes: chat.routes });
+  await chat.start();
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    spine,
+    chat,
+    slack,
+    telegram,
+    outboxDir: config.email.outboxDir,
+    logs: () => captured,
+    async count(table: string, where?: string) {
+      const result = await spine.db.pool.query(
+        `SELECT count(*)::int AS n FROM ${table}${where ? ` WHERE ${where}` : ''}`,
+      );
+      return Number(result.rows[0]?.n ?? 0);
+    },
+    sentEmails() {
+      try {
+        return readdirSync(config.email.outboxDir).filter((file) => file.endsWith('.eml'));
+      } catch {
+        return [];
+      }
+    },
+    async close() {
+      await chat.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await spine.runner.idle();
+      await spine.close();
+      await slack.stop();
+      await telegram.stop();
+    },
+  };
+}
