@@ -3,6 +3,8 @@ import { userInfo } from 'node:os';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 import { SpineError } from '../core/errors.ts';
+import type { ModelsConfig } from '../graphs/models/model-settings.ts';
+import { checkModelProviders, modelEnvironmentShape, modelsConfigFrom } from './model-config.ts';
 
 function isTimeZone(value: string): boolean {
   try {
@@ -65,7 +67,11 @@ const environmentSchema = z.object({
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
   PORT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65_535).default(3000)),
+  // Models: providers, roles, timeouts, cache and the daily budget (app/model-config.ts).
+  ...modelEnvironmentShape,
 });
+/** With the cross-field checks (a configured model needs its provider's credentials). */
+const checkedEnvironmentSchema = environmentSchema.superRefine(checkModelProviders);
 
 /** Spine's configuration, parsed once at boot. */
 export interface Config {
@@ -74,13 +80,15 @@ export interface Config {
   email: { from: string; outboxDir: string };
   logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
   port: number;
+  /** Language models: providers, the small/large roles, cache, prices and the daily budget. */
+  models: ModelsConfig;
 }
 
 /**
  * Parse the configuration from an environment. Throws `config.invalid` listing every problem at once.
  */
 export function loadConfig(env: Record<string, string | undefined>): Config {
-  const parsed = environmentSchema.safeParse(env);
+  const parsed = checkedEnvironmentSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `  - ${issue.path.join('.')}: ${issue.message}`);
     throw new SpineError(
@@ -104,6 +112,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     logLevel: values.LOG_LEVEL,
     port: values.PORT,
+    models: modelsConfigFrom(values),
   };
 }
 

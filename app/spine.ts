@@ -14,13 +14,13 @@ import type { ChatSender } from '../core/message.ts';
 import { type Database, openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
-import { offlinePlanner } from '../graphs/agents/synthesizer.ts';
 import { buildGoalGraph, type GoalGraph } from '../graphs/goal/graph.ts';
 import { goalOf, handleJob } from '../jobs/goal-jobs.ts';
 import { InProcessRunner } from '../jobs/in-process-runner.ts';
 import { recoverUnfinishedWork } from '../jobs/recovery.ts';
 import { PostgresMemoryStore } from '../memory/postgres-memory-store.ts';
 import type { Config } from './config.ts';
+import { createModels, type InjectedModels, type Models } from './model-wiring.ts';
 
 /** A running Spine: everything built from the config, and the one place that shuts it down. */
 export interface Spine {
@@ -34,6 +34,8 @@ export interface Spine {
   graph: GoalGraph;
   connectors: ConnectorRuntime;
   logger: Logger;
+  /** Language models: planner, gateway (null without a model), usage and cost. */
+  models: Models;
   /** Register a chat adapter for a channel (before `recover`, so recovered goals can reply). */
   registerAdapter(channel: Channel, sender: ChatSender): void;
   /** Re-enqueue work a crash left unfinished. */
@@ -46,6 +48,8 @@ export interface SpineOptions {
   clock?: Clock;
   /** An already-open database (tests); by default Spine opens the one in the config. */
   database?: Database;
+  /** Chat models to use instead of the configured ones (tests and benchmarks). */
+  models?: InjectedModels;
 }
 
 /**
@@ -90,8 +94,21 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       { actions: repos.actions, logger },
     );
     const chat = new ChatRouter(logger);
+    const models = createModels({
+      config,
+      db: db.pool,
+      clock,
+      logger,
+      connectors,
+      memory,
+      injected: options.models,
+      notify: async (goalId, text) => {
+        const goal = await repos.goals.get(goalId);
+        if (goal) await chat.post(goal.thread, { text });
+      },
+    });
     const graph = buildGoalGraph(
-      { repos, memory, connectors, chat, planner: offlinePlanner, clock, logger },
+      { repos, memory, connectors, chat, planner: models.planner, clock, logger },
       checkpointer,
     );
 
@@ -102,7 +119,14 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       logger,
       onFailed: (job, error) => recordJobFailure(repos, chat, job, error),
     });
-    const intake = new Intake({ pool: db.pool, queue: runner, chat, clock, logger });
+    const intake = new Intake({
+      pool: db.pool,
+      queue: runner,
+      chat,
+      clock,
+      logger,
+      usageReport: (operatorId) => models.usage.text(operatorId),
+    });
 
     let closed = false;
     return {
@@ -116,6 +140,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       graph,
       connectors,
       logger,
+      models,
       registerAdapter: (channel, sender) => chat.register(channel, sender),
       recover: () => recoverUnfinishedWork(repos, runner, logger),
       async close() {

@@ -1,4 +1,5 @@
 import type { ProposedAction } from '../../core/domain.ts';
+import type { MemoryPointer } from '../../memory/memory-store.ts';
 
 /** What a message asks for, as understood without a language model. */
 export type Intent =
@@ -102,6 +103,8 @@ export interface PlanContext {
   requestedBy: string;
   /** Memories the retriever found, already rendered as cited lines. */
   citedMemories: string[];
+  /** The same memories as pointers with their sources, for planners that must label outside content. */
+  memories?: MemoryPointer[];
 }
 
 /** The offline planner: rules, no model. Keeps remember, recall and e-mail working with no tokens. */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../../app/config.ts';
+import type { InjectedModels } from '../../app/model-wiring.ts';
 import { createSpine, type Spine } from '../../app/spine.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { Database } from '../../db/database.ts';
@@ -19,7 +20,7 @@ export interface TestSpine {
 /** A Spine on a test database with a recording chat adapter in place of the console. */
 export async function createTestSpine(
   db: Database,
-  options: { clock?: Clock; env?: Record<string, string> } = {},
+  options: { clock?: Clock; env?: Record<string, string>; models?: InjectedModels } = {},
 ): Promise<TestSpine> {
   const dataDir = mkdtempSync(join(tmpdir(), 'spine-data-'));
   const config = loadConfig({
@@ -32,6 +33,7 @@ export async function createTestSpine(
     logger: pino({ level: 'silent' }),
     database: { ...db, close: async () => {} },
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.models ? { models: options.models } : {}),
   });
   const chat = new RecordingChat();
   spine.registerAdapter('console', chat);

@@ -14,6 +14,7 @@ export function planNode(deps: GoalGraphDeps) {
       channel: state.channel,
       requestedBy: state.requestedBy,
       citedMemories: state.memories.map((pointer) => citeMemory(pointer, timezone, identities)),
+      memories: state.memories,
     });
     return { planned: plan };
   };

@@ -1,0 +1,161 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakeAnthropicServer } from '../fakes/fake-anthropic-server.ts';
+import { fakeOpenAiServer } from '../fakes/fake-openai-server.ts';
+import type { ScriptedModelServer } from '../fakes/scripted-model-server.ts';
+import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
+import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
+
+const OPENAI_KEY = 'sk-test-openai-0123456789abcdef';
+const ANTHROPIC_KEY = 'sk-ant-test-0123456789abcdef';
+
+type Provider = 'openai' | 'anthropic';
+
+const providers: Array<{
+  provider: Provider;
+  server: () => ScriptedModelServer;
+  env: (url: string) => Record<string, string>;
+}> = [
+  {
+    provider: 'openai',
+    server: fakeOpenAiServer,
+    env: (url) => ({
+      OPENAI_BASE_URL: `${url}/v1`,
+      OPENAI_API_KEY: OPENAI_KEY,
+      SPINE_MODEL_LARGE: 'openai:gpt-4o-mini',
+      SPINE_MODEL_SMALL: 'openai:gpt-4.1-nano',
+    }),
+  },
+  {
+    provider: 'anthropic',
+    server: fakeAnthropicServer,
+    env: (url) => ({
+      ANTHROPIC_BASE_URL: url,
+      ANTHROPIC_API_KEY: ANTHROPIC_KEY,
+      SPINE_MODEL_LARGE: 'anthropic:claude-sonnet-4-5',
+      SPINE_MODEL_SMALL: 'anthropic:claude-haiku-4-5',
+    }),
+  },
+];
+
+describe.each(DATABASE_KINDS)('model providers over real HTTP on %s Postgres', (kind) => {
+  const databases = new TestDatabases(kind);
+  const running: TestSpine[] = [];
+  const servers: ScriptedModelServer[] = [];
+
+  beforeAll(async () => {
+    await databases.open();
+  });
+
+  afterAll(async () => {
+    for (const test of running) await test.spine.close();
+    for (const server of servers) await server.close();
+    await databases.closeAll();
+  });
+
+  async function spineWith(
+    provider: (typeof providers)[number],
+    extraEnv: Record<string, string> = {},
+  ): Promise<{ test: TestSpine; server: ScriptedModelServer }> {
+    const server = provider.server();
+    servers.push(server);
+    const url = await server.start();
+    const test = await createTestSpine(await databases.open(), {
+      env: { SPINE_MODEL_MAX_RETRIES: '0', ...provider.env(url), ...extraEnv },
+    });
+    running.push(test);
+    return { test, server };
+  }
+
+  it.each(providers)(
+    '$provider: scripted tool calls become proposed actions with cards, through the factory',
+    async (provider) => {
+      const { test, server } = await spineWith(provider);
+      server.script(
+        {
+          toolCalls: [
+            {
+              name: 'email__send_email',
+              args: {
+                to: 'dana@example.com',
+                subject: 'Tuesday',
+                body: 'Tuesday works for me.',
+                why: 'reply',
+              },
+            },
+            { name: 'memory_remember', args: { text: 'Meeting Dana on Tuesday' } },
+          ],
+          usage: { input: 1200, output: 80 },
+        },
+        { text: 'I drafted the reply to Dana and noted the meeting.', usage: { input: 1400, output: 20 } },
+      );
+      await test.say('reply to Dana that Tuesday works and remember the meeting');
+
+      const card = test.chat.posts.at(-1)?.message;
+      expect(card?.text).toMatch(/^Approval #\d+ needed: Send an e-mail to dana@example.com/);
+      expect(card?.blocks?.find((block) => block.type === 'fields')).toMatchObject({
+        fields: expect.arrayContaining([
+          { label: 'To', value: 'dana@example.com' },
+          { label: 'Body', value: 'Tuesday works for me.' },
+        ]),
+      });
+      expect(await test.spine.repos.approvals.listPending(test.spine.operator.id)).toHaveLength(1);
+      await test.say('approve');
+      const reply = test.chat.texts().at(-1) ?? '';
+      expect(reply).toContain('I drafted the reply to Dana');
+      expect(reply).toContain('Got it — I remembered “Meeting Dana on Tuesday”');
+      expect(reply).toContain('Done: sent an e-mail to dana@example.com');
+
+      // The real client sent the real request: model, credentials, temperature 0 and the derived tools.
+      expect(server.requests).toHaveLength(2);
+      const first = server.requests[0]!;
+      expect(first.body.model).toBe(provider.provider === 'openai' ? 'gpt-4o-mini' : 'claude-sonnet-4-5');
+      expect(first.body.temperature).toBe(0);
+      if (provider.provider === 'openai') {
+        expect(first.headers.authorization).toBe(`Bearer ${OPENAI_KEY}`);
+      } else {
+        expect(first.headers['x-api-key']).toBe(ANTHROPIC_KEY);
+      }
+      const toolNames = (first.body.tools as Array<Record<string, any>>).map(
+        (tool) => tool.function?.name ?? tool.name,
+      );
+      expect(toolNames).toEqual(
+        expect.arrayContaining(['email__send_email', 'memory_recall', 'memory_remember']),
+      );
+      // The tool results went back on the second request.
+      expect(JSON.stringify(server.requests[1]!.body.messages)).toContain('Proposed.');
+
+      const usage = await test.spine.db.pool.query(
+        'SELECT model, input_tokens, output_tokens, cost_usd::float8 AS cost FROM llm_usage ORDER BY id',
+      );
+      expect(usage.rows).toHaveLength(2);
+      expect(usage.rows[0].input_tokens).toBe(1200);
+      expect(usage.rows[0].cost).toBeGreaterThan(0);
+    },
+  );
+
+  it.each(providers)('$provider: provider down → offline planner with a clear message', async (provider) => {
+    const { test, server } = await spineWith(provider);
+    await server.close();
+    servers.splice(servers.indexOf(server), 1);
+    await test.say('email dana@example.com "Tuesday" Tuesday works for me.');
+    const texts = test.chat.texts();
+    // Told at once (not after the approval), then the offline planner's card.
+    expect(texts).toHaveLength(2);
+    expect(texts[0]).toMatch(/language model \(.+\) is not answering right now/);
+    expect(texts[0]).toContain('offline rules');
+    expect(texts[1]).toMatch(/^Approval #\d+ needed: Send an e-mail to dana@example.com/);
+  });
+
+  it.each(providers)('$provider: a rejected API key is reported, never echoed', async (provider) => {
+    const { test, server } = await spineWith(provider);
+    server.script({ status: 401 });
+    await test.say('remember that the office closes at 6');
+    const [notice, reply] = test.chat.texts();
+    expect(notice).toMatch(/refused Spine's credentials .* \(HTTP 401\)\. Check (OPENAI|ANTHROPIC)_API_KEY/);
+    expect(reply).toContain('I remembered “the office closes at 6”');
+    for (const text of test.chat.texts()) {
+      expect(text).not.toContain(OPENAI_KEY);
+      expect(text).not.toContain(ANTHROPIC_KEY);
+    }
+  });
+});
