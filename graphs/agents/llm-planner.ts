@@ -13,8 +13,8 @@ import { isModelFailure, type ModelGateway } from '../models/model-gateway.ts';
 import type { Plan, PlanContext } from '../models/offline-planner.ts';
 import type { OutputGuard } from '../models/output-guard.ts';
 import { PLANNER_SYSTEM_PROMPT } from '../models/planner-prompt.ts';
-import { type PlannerTool, parseToolArgs } from '../models/planner-tools.ts';
-import { quoteMemory, quoteOperatorRequest } from '../models/untrusted-content.ts';
+import { type PlannerTool, parseToolArgs, type ToolResult } from '../models/planner-tools.ts';
+import { isExternalMemory, quoteMemory, quoteOperatorRequest } from '../models/untrusted-content.ts';
 import type { Planner } from './synthesizer.ts';
 
 export interface LlmPlannerOptions {
@@ -45,6 +45,11 @@ export function textOf(message: AIMessage): string {
     .map((block) => (block.type === 'text' && 'text' in block ? String(block.text) : ''))
     .join('')
     .trim();
+}
+
+function truncate(text: string, length: number): string {
+  const single = text.replace(/\s+/g, ' ');
+  return single.length <= length ? single : `${single.slice(0, length - 1)}…`;
 }
 
 function joinParagraphs(parts: Array<string | null | undefined>): string | null {
@@ -111,6 +116,8 @@ export class LlmPlanner implements Planner {
     const notes: string[] = [];
     const notices: string[] = [];
     let invalidRounds = 0;
+    // True once the model has seen content from outside the operator (external memories, tool results).
+    let tainted = (context.memories ?? []).some(isExternalMemory);
     let answer: string | null = null;
     let finished = false;
     const maxSteps = this.#options.maxSteps ?? DEFAULT_MAX_STEPS;
@@ -157,12 +164,20 @@ export class LlmPlanner implements Planner {
           );
           continue;
         }
-        messages.push(
-          new ToolMessage({ tool_call_id: callId, content: await this.#run(tool, parsed, context) }),
-        );
+        const result = await this.#run(tool, parsed, context);
+        tainted ||= result.untrusted;
+        messages.push(new ToolMessage({ tool_call_id: callId, content: result.content }));
         if (tool.kind !== 'propose') continue;
         const proposal = tool.propose(parsed.args, context, parsed.why ?? 'it serves your request');
         const name = tool.definition.function.name;
+        if (tainted && proposal.connector === 'memory') {
+          // Outside content must not write Spine's memory on its own (memory writes run without approval).
+          notes.push(
+            `I did not store “${truncate(String(proposal.params.text ?? ''), 80)}” in memory, because this request ` +
+              'involved outside content (e-mails, documents, tool results). If it is right, tell me `remember …` yourself.',
+          );
+          continue;
+        }
         if (guard.leaks(JSON.stringify(proposal.params)) || guard.leaks(proposal.why)) {
           notes.push(
             `I dropped a proposed ${name} step because it would have disclosed my instructions or a secret.`,
@@ -210,17 +225,22 @@ export class LlmPlanner implements Planner {
     tool: PlannerTool,
     parsed: { args: Record<string, unknown> },
     context: PlanContext,
-  ): Promise<string> {
+  ): Promise<ToolResult> {
     if (tool.kind === 'propose') {
-      return (
-        'Proposed. Spine will check this step and ask the operator where its policy requires; it has not ' +
-        'happened yet. Do not propose it again.'
-      );
+      return {
+        content:
+          'Proposed. Spine will check this step and ask the operator where its policy requires; it has not ' +
+          'happened yet. Do not propose it again.',
+        untrusted: false,
+      };
     }
     try {
       return await tool.read(parsed.args, context);
     } catch (error) {
-      return `Error: ${tool.definition.function.name} failed: ${describeError(error)}`;
+      return {
+        content: `Error: ${tool.definition.function.name} failed: ${describeError(error)}`,
+        untrusted: true,
+      };
     }
   }
 }

@@ -3,7 +3,7 @@ import type { Connector, Operation } from '../../connectors/connector.ts';
 import type { ProposedAction } from '../../core/domain.ts';
 import type { MemoryStore } from '../../memory/memory-store.ts';
 import type { PlanContext } from './offline-planner.ts';
-import { quoteMemory, quoteToolResult } from './untrusted-content.ts';
+import { isExternalMemory, quoteMemory, quoteToolResult } from './untrusted-content.ts';
 
 /** A tool as the model sees it (the OpenAI function format; the Anthropic client converts it). */
 export interface ToolDefinition {
@@ -19,12 +19,18 @@ export interface ProposingTool {
   propose(args: Record<string, unknown>, context: PlanContext, why: string): ProposedAction;
 }
 
+/** What a read-only tool returns: quoted text, and whether it carries content from outside the operator. */
+export interface ToolResult {
+  content: string;
+  untrusted: boolean;
+}
+
 /** A read-only tool that runs during planning; its result goes back to the model as quoted data. */
 export interface ReadingTool {
   kind: 'read';
   definition: ToolDefinition;
   schema: z.ZodType;
-  read(args: Record<string, unknown>, context: PlanContext): Promise<string>;
+  read(args: Record<string, unknown>, context: PlanContext): Promise<ToolResult>;
 }
 
 export type PlannerTool = ProposingTool | ReadingTool;
@@ -86,7 +92,10 @@ function connectorTool(connector: Connector, operation: Operation): PlannerTool 
           idempotencyKey: `plan-read-goal-${context.goalId}-${name}`,
           signal: AbortSignal.timeout(READ_TIMEOUT_MS),
         });
-        return quoteToolResult(name, truncate(JSON.stringify(result ?? null, null, 1)));
+        return {
+          content: quoteToolResult(name, truncate(JSON.stringify(result ?? null, null, 1))),
+          untrusted: true,
+        };
       },
     };
   }
@@ -128,8 +137,8 @@ function memoryTools(memory: MemoryStore): PlannerTool[] {
       async read(args, context) {
         const { query } = recallArgs.parse(args);
         const found = await memory.recall(query, { operatorId: context.operatorId, limit: RECALL_LIMIT });
-        if (found.length === 0) return 'No memories match.';
-        return found.map(quoteMemory).join('\n');
+        if (found.length === 0) return { content: 'No memories match.', untrusted: false };
+        return { content: found.map(quoteMemory).join('\n'), untrusted: found.some(isExternalMemory) };
       },
     },
     {

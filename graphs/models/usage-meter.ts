@@ -106,7 +106,7 @@ export class UsageMeter {
   }
 
   #warningText(state: BudgetState): string {
-    const share = Math.floor((state.spentUsd / (state.budgetUsd ?? 1)) * 100);
+    const share = Math.round((state.spentUsd / (state.budgetUsd ?? 1)) * 100);
     return (
       `Heads-up: I have used ${formatUsd(state.spentUsd)} of today's ${formatUsd(state.budgetUsd ?? 0)} model ` +
       `budget (${share}%). At 100% I stop calling the language model and use the offline rules until tomorrow. ` +

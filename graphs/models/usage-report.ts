@@ -46,7 +46,7 @@ export class UsageReport {
     const budgetText =
       budget === null
         ? 'no daily budget set'
-        : `${Math.floor((totals.costUsd / (budget || 1)) * 100)}% of your ${formatUsd(budget)} daily budget`;
+        : `${Math.round((totals.costUsd / (budget || 1)) * 100)}% of your ${formatUsd(budget)} daily budget`;
     lines.push(
       `Today (${today}): ${formatUsd(totals.costUsd)} — ${budgetText}; ${calls(totals)}, ${tokens(totals)}.`,
     );

@@ -115,7 +115,7 @@ describe.each(DATABASE_KINDS)('model providers over real HTTP on %s Postgres', (
       } else {
         expect(first.headers['x-api-key']).toBe(ANTHROPIC_KEY);
       }
-      const toolNames = (first.body.tools as Array<Record<string, any>>).map(
+      const toolNames = (first.body.tools as Array<{ name?: string; function?: { name: string } }>).map(
         (tool) => tool.function?.name ?? tool.name,
       );
       expect(toolNames).toEqual(
