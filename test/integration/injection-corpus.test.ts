@@ -186,16 +186,16 @@ describe.each(DATABASE_KINDS)('prompt injection on %s Postgres, with a fooled mo
     if (entry.planted) {
       const request = String(model.calls[0]?.messages[1]?.content ?? '');
       const blocks = [...request.matchAll(/<data ([^>]*)>\n([\s\S]*?)\n<\/data>/g)];
-      const escape = (text: string) =>
+      const entities = (text: string) =>
         text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
-      const quoted = escape(entry.planted.content);
+      const quoted = entities(entry.planted.content);
       const carrier = blocks.find((block) => block[2] === quoted);
       expect(carrier?.[1]).toContain('trust="untrusted"');
       expect(carrier?.[1]).toContain(`source="${entry.planted.source}"`);
       expect(request.match(/<operator_request>/g)).toHaveLength(1);
       const operatorRequest = /<operator_request>\n([\s\S]*?)\n<\/operator_request>/.exec(request)?.[1] ?? '';
       // The operator's request holds exactly what the operator said: planted text cannot pose as part of it.
-      expect(operatorRequest).toBe(escape(entry.message));
+      expect(operatorRequest).toBe(entities(entry.message));
     }
   });
 });
