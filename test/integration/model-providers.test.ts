@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { structuredCall } from '../../graphs/models/structured-call.ts';
 import { fakeAnthropicServer } from '../fakes/fake-anthropic-server.ts';
 import { fakeOpenAiServer } from '../fakes/fake-openai-server.ts';
 import type { ScriptedModelServer } from '../fakes/scripted-model-server.ts';
@@ -130,6 +132,37 @@ describe.each(DATABASE_KINDS)('model providers over real HTTP on %s Postgres', (
       expect(usage.rows).toHaveLength(2);
       expect(usage.rows[0].input_tokens).toBe(1200);
       expect(usage.rows[0].cost).toBeGreaterThan(0);
+    },
+  );
+
+  it.each(providers)(
+    '$provider: routine work goes to the small model, planning to the large one',
+    async (provider) => {
+      const { test, server } = await spineWith(provider);
+      server.script({
+        toolCalls: [{ name: 'respond', args: { category: 'invoice' } }],
+        usage: { input: 50, output: 5 },
+      });
+      const result = await structuredCall(test.spine.models.gateway!, {
+        purpose: 'classify',
+        instruction: 'Classify the message.',
+        data: 'Invoice 42 is due on Friday.',
+        schema: z.object({ category: z.enum(['invoice', 'meeting', 'other']) }),
+        operatorId: test.spine.operator.id,
+      });
+      expect(result).toEqual({ category: 'invoice' });
+      expect(server.requests[0]?.body.model).toBe(
+        provider.provider === 'openai' ? 'gpt-4.1-nano' : 'claude-haiku-4-5',
+      );
+      await test.say('what is on my plate today?');
+      expect(server.requests[1]?.body.model).toBe(
+        provider.provider === 'openai' ? 'gpt-4o-mini' : 'claude-sonnet-4-5',
+      );
+      const roles = await test.spine.db.pool.query('SELECT role, purpose FROM llm_usage ORDER BY id');
+      expect(roles.rows).toEqual([
+        { role: 'small', purpose: 'classify' },
+        { role: 'large', purpose: 'plan' },
+      ]);
     },
   );
 
