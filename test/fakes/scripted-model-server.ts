@@ -8,6 +8,8 @@ export interface ScriptedReply {
   usage?: { input: number; output: number };
   /** Answer with this HTTP status and an error body instead. */
   status?: number;
+  /** Wait this long before answering (a slow or hung provider). */
+  delayMs?: number;
 }
 
 /** A request the fake received. */
@@ -77,6 +79,8 @@ export class ScriptedModelServer {
     }
     const reply = this.#queue.shift() ?? this.fallback;
     this.#sequence += 1;
+    if (reply.delayMs) await new Promise((resolve) => setTimeout(resolve, reply.delayMs));
+    if (res.destroyed) return;
     if (reply.status) {
       res.writeHead(reply.status, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'scripted failure' } }));

@@ -216,7 +216,7 @@ describe.each(DATABASE_KINDS)('LLM planner in the goal graph on %s Postgres', (k
 
   it('answers `usage` in chat', async () => {
     const model = fakeModel().respond(answer('Hello.', 1_000_000, 0));
-    const { say, chat } = await spineWith(model);
+    const { say, chat, spine } = await spineWith(model);
     await say('hello there');
     await say('usage');
     const text = chat.texts().at(-1) ?? '';
@@ -225,5 +225,9 @@ describe.each(DATABASE_KINDS)('LLM planner in the goal graph on %s Postgres', (k
       /Today \(\d{4}-\d{2}-\d{2}\): \$0\.15 — 3% of your \$5\.00 daily budget; 1 model call, 1,000,000 tokens in, 0 out\./,
     );
     expect(text).toContain('• openai:gpt-4o-mini: $0.15');
+    const today = (/Today \((\d{4}-\d{2}-\d{2})\)/.exec(text) ?? [])[1];
+    const digest = await spine.models.usage.forDigest(spine.operator.id, today);
+    expect(digest.line).toBe(`Models on ${today}: $0.15 of $5.00, 1 model call, 1,000,000 tokens in, 0 out.`);
+    expect(digest.totals).toMatchObject({ calls: 1, inputTokens: 1_000_000, cacheHits: 0 });
   });
 });

@@ -179,6 +179,18 @@ describe.each(DATABASE_KINDS)('model providers over real HTTP on %s Postgres', (
     expect(texts[1]).toMatch(/^Approval #\d+ needed: Send an e-mail to dana@example.com/);
   });
 
+  it.each(providers)(
+    '$provider: a hung provider times out and the offline planner answers',
+    async (provider) => {
+      const { test, server } = await spineWith(provider, { SPINE_MODEL_TIMEOUT_MS: '1000' });
+      server.script({ delayMs: 10_000, text: 'too late' });
+      await test.say('remember that the printer is on floor 2');
+      const [notice, reply] = test.chat.texts();
+      expect(notice).toMatch(/language model \(.+\) is not answering right now/);
+      expect(reply).toBe('Got it — I remembered “the printer is on floor 2”.');
+    },
+  );
+
   it.each(providers)('$provider: a rejected API key is reported, never echoed', async (provider) => {
     const { test, server } = await spineWith(provider);
     server.script({ status: 401 });
