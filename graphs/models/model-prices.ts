@@ -15,13 +15,13 @@ export const DEFAULT_MODEL_PRICES: Readonly<Record<string, ModelPrice>> = {
   'gpt-5-mini': { inputPerMTok: 0.25, outputPerMTok: 2 },
   'gpt-5-nano': { inputPerMTok: 0.05, outputPerMTok: 0.4 },
   'o4-mini': { inputPerMTok: 1.1, outputPerMTok: 4.4 },
-  'claude-3-5-haiku-latest': { inputPerMTok: 0.8, outputPerMTok: 4 },
-  'claude-3-5-sonnet-latest': { inputPerMTok: 3, outputPerMTok: 15 },
-  'claude-3-7-sonnet-latest': { inputPerMTok: 3, outputPerMTok: 15 },
+  'claude-3-5-haiku': { inputPerMTok: 0.8, outputPerMTok: 4 },
+  'claude-3-5-sonnet': { inputPerMTok: 3, outputPerMTok: 15 },
+  'claude-3-7-sonnet': { inputPerMTok: 3, outputPerMTok: 15 },
   'claude-haiku-4-5': { inputPerMTok: 1, outputPerMTok: 5 },
-  'claude-sonnet-4-0': { inputPerMTok: 3, outputPerMTok: 15 },
-  'claude-sonnet-4-5': { inputPerMTok: 3, outputPerMTok: 15 },
-  'claude-opus-4-1': { inputPerMTok: 15, outputPerMTok: 75 },
+  'claude-sonnet-4': { inputPerMTok: 3, outputPerMTok: 15 },
+  'claude-opus-4': { inputPerMTok: 15, outputPerMTok: 75 },
+  'claude-opus-4-5': { inputPerMTok: 5, outputPerMTok: 25 },
 };
 
 /** Used for a hosted model missing from the table, so an unknown model is never free by accident. */
@@ -29,8 +29,8 @@ export const UNKNOWN_MODEL_PRICE: ModelPrice = { inputPerMTok: 5, outputPerMTok:
 
 /**
  * The price of a model: by exact id, then by name, then by the longest known name it starts with
- * (`claude-sonnet-4-5-20250929` → `claude-sonnet-4-5`). A custom OPENAI_BASE_URL means a local or
- * self-hosted server: free unless priced.
+ * (`claude-sonnet-4-5-20250929` → `claude-sonnet-4`). An OPENAI_BASE_URL on loopback or a private
+ * network means a self-hosted server (Ollama, vLLM, LM Studio): free unless priced.
  */
 export function priceOf(
   spec: ModelSpec,

@@ -122,3 +122,16 @@ describe('untrusted content', () => {
     expect(quoteMemory({ ...pointer, source: 'slack' })).toContain('trust="operator"');
   });
 });
+
+describe('built-in prices', () => {
+  it('cover dated and -latest names of common models', async () => {
+    const { DEFAULT_MODEL_PRICES } = await import('../../graphs/models/model-prices.ts');
+    const of = (id: string) => priceOf(parseModelSpec(id)!, DEFAULT_MODEL_PRICES);
+    expect(of('anthropic:claude-3-5-haiku-latest')).toEqual({ inputPerMTok: 0.8, outputPerMTok: 4 });
+    expect(of('anthropic:claude-sonnet-4-5-20250929')).toEqual({ inputPerMTok: 3, outputPerMTok: 15 });
+    expect(of('anthropic:claude-opus-4-1-20250805')).toEqual({ inputPerMTok: 15, outputPerMTok: 75 });
+    expect(of('anthropic:claude-opus-4-5')).toEqual({ inputPerMTok: 5, outputPerMTok: 25 });
+    expect(of('openai:gpt-4o-mini-2024-07-18')).toEqual({ inputPerMTok: 0.15, outputPerMTok: 0.6 });
+    expect(of('openai:gpt-4.1-mini')).toEqual({ inputPerMTok: 0.4, outputPerMTok: 1.6 });
+  });
+});
