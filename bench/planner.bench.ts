@@ -14,6 +14,7 @@ import { HumanMessage, SystemMessage } from '@langchain/core/messages';
 import pino from 'pino';
 import { loadConfig } from '../app/config.ts';
 import { createSpine } from '../app/spine.ts';
+import { createChatModel } from '../graphs/models/model-factory.ts';
 import { fakeOpenAiServer } from '../test/fakes/fake-openai-server.ts';
 import { RecordingChat } from '../test/fakes/recording-chat.ts';
 
@@ -163,6 +164,29 @@ export default async function plannerBenchmark(args: string[]): Promise<void> {
     if (!answer.cached) throw new Error('expected a cache hit');
   }
 
+  // One model call with and without Spine's gateway (budget check, cache lookup and store, usage row),
+  // both over HTTP to the zero-latency server: the difference is what the gateway adds per call.
+  const raw = createChatModel(config.models.large!, config.models);
+  const direct: number[] = [];
+  const through: number[] = [];
+  for (let n = 0; n < 200 + warmup; n += 1) {
+    server.script(
+      { text: 'ok', usage: { input: 10, output: 1 } },
+      { text: 'ok', usage: { input: 10, output: 1 } },
+    );
+    const messages = [new SystemMessage('bench'), new HumanMessage(`call ${n}`)];
+    let started = performance.now();
+    await raw.invoke(messages);
+    const directMs = performance.now() - started;
+    started = performance.now();
+    const answer = await gateway.invoke({ ...request, messages });
+    const throughMs = performance.now() - started;
+    if (answer.cached) throw new Error('expected a cache miss');
+    if (n < warmup) continue;
+    direct.push(directMs);
+    through.push(throughMs);
+  }
+
   const lines = [
     `Planner benchmark — ${new Date().toISOString()} — Node ${process.version}, ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}`,
     `Database: ${spine.db.kind === 'embedded' ? 'embedded PGlite' : 'Postgres server'}; model: fake OpenAI-compatible server on loopback, zero latency; ${goals} goals (+${warmup} warm-up), 3 model calls each`,
@@ -172,6 +196,8 @@ export default async function plannerBenchmark(args: string[]): Promise<void> {
     summary('same goal served from the cache (3 hits)', cachedGoals),
     summary('one cache hit (gateway.invoke)', hits),
     summary('baseline: offline planner, 1 card, no model', offlineGoals),
+    summary('one model call, client alone (HTTP)', direct),
+    summary('one model call through the gateway (miss)', through),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   if (databaseUrl) await spine.db.pool.query(`DROP SCHEMA ${schema} CASCADE`);

@@ -126,6 +126,8 @@ export class ModelGateway {
       return { message: cached, cached: true, model: modelId, notices };
     }
 
+    // Latency of a real call is the provider's round trip alone (the cache lookup is not part of it).
+    const calling = performance.now();
     let message: AIMessage;
     try {
       const runnable = tools.length > 0 ? roleModel.model.bindTools?.(tools) : roleModel.model;
@@ -139,7 +141,7 @@ export class ModelGateway {
     } catch (error) {
       throw this.#failure(error, modelId);
     }
-    const latencyMs = performance.now() - started;
+    const latencyMs = performance.now() - calling;
     const inputTokens = message.usage_metadata?.input_tokens ?? 0;
     const outputTokens = message.usage_metadata?.output_tokens ?? 0;
     const price = priceOf(roleModel.spec, this.#prices, { selfHosted: roleModel.selfHosted });

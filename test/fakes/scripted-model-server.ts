@@ -39,6 +39,9 @@ export class ScriptedModelServer {
     this.#path = path;
     this.#encode = encode;
     this.#server = createServer((req, res) => void this.#handle(req, res));
+    // Longer than any pause in a test: the client reuses idle connections, and a server closing one
+    // just as a request goes out shows up as ECONNRESET (real providers keep connections longer too).
+    this.#server.keepAliveTimeout = 120_000;
   }
 
   async start(): Promise<string> {
