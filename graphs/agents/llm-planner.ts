@@ -13,7 +13,12 @@ import { isModelFailure, type ModelGateway } from '../models/model-gateway.ts';
 import type { Plan, PlanContext } from '../models/offline-planner.ts';
 import type { OutputGuard } from '../models/output-guard.ts';
 import { PLANNER_SYSTEM_PROMPT } from '../models/planner-prompt.ts';
-import { type PlannerTool, parseToolArgs, type ToolResult } from '../models/planner-tools.ts';
+import {
+  type PlannerTool,
+  parseToolArgs,
+  type ReadingTool,
+  type ToolResult,
+} from '../models/planner-tools.ts';
 import { isExternalMemory, quoteMemory, quoteOperatorRequest } from '../models/untrusted-content.ts';
 import type { Planner } from './synthesizer.ts';
 
@@ -164,26 +169,34 @@ export class LlmPlanner implements Planner {
           );
           continue;
         }
-        const result = await this.#run(tool, parsed, context);
-        tainted ||= result.untrusted;
-        messages.push(new ToolMessage({ tool_call_id: callId, content: result.content }));
-        if (tool.kind !== 'propose') continue;
+        if (tool.kind === 'read') {
+          const result = await this.#read(tool, parsed.args, context);
+          tainted ||= result.untrusted;
+          messages.push(new ToolMessage({ tool_call_id: callId, content: result.content }));
+          continue;
+        }
         const proposal = tool.propose(parsed.args, context, parsed.why ?? 'it serves your request');
         const name = tool.definition.function.name;
+        let refusal: string | null = null;
         if (tainted && proposal.connector === 'memory') {
           // Outside content must not write Spine's memory on its own (memory writes run without approval).
-          notes.push(
+          refusal =
             `I did not store “${truncate(String(proposal.params.text ?? ''), 80)}” in memory, because this request ` +
-              'involved outside content (e-mails, documents, tool results). If it is right, tell me `remember …` yourself.',
-          );
-          continue;
+            'involved outside content (e-mails, documents, tool results). If it is right, tell me `remember …` yourself.';
+        } else if (guard.leaks(JSON.stringify(proposal.params)) || guard.leaks(proposal.why)) {
+          refusal = `I dropped a proposed ${name} step because it would have disclosed my instructions or a secret.`;
         }
-        if (guard.leaks(JSON.stringify(proposal.params)) || guard.leaks(proposal.why)) {
-          notes.push(
-            `I dropped a proposed ${name} step because it would have disclosed my instructions or a secret.`,
-          );
-          continue;
-        }
+        if (refusal) notes.push(refusal);
+        messages.push(
+          new ToolMessage({
+            tool_call_id: callId,
+            content: refusal
+              ? `Refused by Spine: ${refusal}`
+              : 'Proposed. Spine will check this step and ask the operator where its policy requires; it has ' +
+                'not happened yet. Do not propose it again.',
+          }),
+        );
+        if (refusal) continue;
         const fingerprint = `${proposal.connector}.${proposal.operation}:${hashParams(proposal.params)}`;
         if (seen.has(fingerprint)) continue;
         seen.add(fingerprint);
@@ -203,8 +216,9 @@ export class LlmPlanner implements Planner {
     if (!finished) {
       notes.push(`I stopped planning after ${maxSteps} model steps; what I have so far is below.`);
     }
-    const guarded = answer ? guard.guard(answer).text : null;
-    return { answer: joinParagraphs([...notices, guarded, ...notes]), actions: proposals };
+    // Notes quote model output too (tool names, arguments), so the whole reply passes the output guard.
+    const reply = joinParagraphs([...notices, answer, ...notes]);
+    return { answer: reply === null ? null : guard.guard(reply).text, actions: proposals };
   }
 
   /** Post notices at once when a notifier is wired; returns those that must go into the reply instead. */
@@ -220,22 +234,10 @@ export class LlmPlanner implements Planner {
     }
   }
 
-  /** Run a read-only tool, or acknowledge a proposal; the text goes back to the model. */
-  async #run(
-    tool: PlannerTool,
-    parsed: { args: Record<string, unknown> },
-    context: PlanContext,
-  ): Promise<ToolResult> {
-    if (tool.kind === 'propose') {
-      return {
-        content:
-          'Proposed. Spine will check this step and ask the operator where its policy requires; it has not ' +
-          'happened yet. Do not propose it again.',
-        untrusted: false,
-      };
-    }
+  /** Run a read-only tool; its result (or its error) goes back to the model. */
+  async #read(tool: ReadingTool, args: Record<string, unknown>, context: PlanContext): Promise<ToolResult> {
     try {
-      return await tool.read(parsed.args, context);
+      return await tool.read(args, context);
     } catch (error) {
       return {
         content: `Error: ${tool.definition.function.name} failed: ${describeError(error)}`,
