@@ -98,6 +98,7 @@ export function createModels(input: {
     clock,
     logger: logger.child({ component: 'models' }),
     timeoutMs: settings.timeoutMs * (settings.maxRetries + 1),
+    redact: (text) => guard.guard(text).text,
   });
   const planner = new LlmPlanner({
     gateway,

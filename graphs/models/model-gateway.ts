@@ -57,6 +57,7 @@ export class ModelGateway {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #timeoutMs: number;
+  readonly #redact: (text: string) => string;
 
   constructor(deps: {
     models: RoleModels;
@@ -67,6 +68,8 @@ export class ModelGateway {
     logger: Logger;
     /** Bound on one call including the client's retries. */
     timeoutMs: number;
+    /** Removes secrets from provider error text before it is logged or shown (a proxy may echo a key). */
+    redact?: (text: string) => string;
   }) {
     this.#models = deps.models;
     this.#cache = deps.cache;
@@ -75,6 +78,7 @@ export class ModelGateway {
     this.#clock = deps.clock;
     this.#logger = deps.logger;
     this.#timeoutMs = deps.timeoutMs;
+    this.#redact = deps.redact ?? ((text) => text);
   }
 
   get meter(): UsageMeter {
@@ -164,20 +168,22 @@ export class ModelGateway {
     return { message, cached: false, model: modelId, notices };
   }
 
+  /** No `cause` on the result: the provider's error object may carry request headers (the key) into logs. */
   #failure(error: unknown, modelId: string): SpineError {
     if (error instanceof SpineError) return error;
     const status = statusOf(error);
     const provider = modelId.split(':')[0] === 'anthropic' ? 'Anthropic' : 'OpenAI-compatible';
-    this.#logger.warn({ model: modelId, status, err: describeError(error) }, 'model call failed');
+    const said = this.#redact(describeError(error));
+    this.#logger.warn({ model: modelId, status, err: said }, 'model call failed');
     if (status === 401 || status === 403) {
       const variable = provider === 'Anthropic' ? 'ANTHROPIC_API_KEY' : 'OPENAI_API_KEY';
       return new SpineError(
         'model.auth',
         `The ${provider} endpoint refused Spine's credentials for ${modelId} (HTTP ${status}). Check ${variable}.`,
-        { category: 'user', details: { model: modelId, status }, cause: error },
+        { category: 'user', details: { model: modelId, status } },
       );
     }
-    const reason = status ? `HTTP ${status}` : describeError(error).split('\n')[0]?.slice(0, 160);
+    const reason = status ? `HTTP ${status}` : said.split('\n')[0]?.slice(0, 160);
     return new SpineError(
       'model.unavailable',
       `The language model (${modelId}) is not answering right now (${reason}).`,
@@ -185,7 +191,6 @@ export class ModelGateway {
         category: 'third_party',
         retryable: true,
         details: { model: modelId, status: status ?? null },
-        cause: error,
       },
     );
   }

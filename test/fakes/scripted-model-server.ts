@@ -86,7 +86,10 @@ export class ScriptedModelServer {
     if (res.destroyed) return;
     if (reply.status) {
       res.writeHead(reply.status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'scripted failure' } }));
+      // Echo the credentials, as a careless proxy would: Spine must not pass them on to logs or chat.
+      const credentials = String(req.headers.authorization ?? req.headers['x-api-key'] ?? '');
+      const message = `scripted failure for ${credentials}`;
+      res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message } }));
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' });

@@ -1,3 +1,4 @@
+import pino, { type Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { structuredCall } from '../../graphs/models/structured-call.ts';
@@ -57,12 +58,14 @@ describe.each(DATABASE_KINDS)('model providers over real HTTP on %s Postgres', (
   async function spineWith(
     provider: (typeof providers)[number],
     extraEnv: Record<string, string> = {},
+    logger?: Logger,
   ): Promise<{ test: TestSpine; server: ScriptedModelServer }> {
     const server = provider.server();
     servers.push(server);
     const url = await server.start();
     const test = await createTestSpine(await databases.open(), {
       env: { SPINE_MODEL_MAX_RETRIES: '0', ...provider.env(url), ...extraEnv },
+      ...(logger ? { logger } : {}),
     });
     running.push(test);
     return { test, server };
@@ -192,13 +195,20 @@ describe.each(DATABASE_KINDS)('model providers over real HTTP on %s Postgres', (
   );
 
   it.each(providers)('$provider: a rejected API key is reported, never echoed', async (provider) => {
-    const { test, server } = await spineWith(provider);
-    server.script({ status: 401 });
+    const logs: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
+    const { test, server } = await spineWith(provider, {}, logger);
+    // The fake echoes the credentials in its error body, as a careless proxy would.
+    server.script({ status: 401 }, { status: 502 });
     await test.say('remember that the office closes at 6');
     const [notice, reply] = test.chat.texts();
     expect(notice).toMatch(/refused Spine's credentials .* \(HTTP 401\)\. Check (OPENAI|ANTHROPIC)_API_KEY/);
     expect(reply).toContain('I remembered “the office closes at 6”');
-    for (const text of test.chat.texts()) {
+    await test.say('remember that the office opens at 9');
+    expect(test.chat.texts()[2]).toMatch(/is not answering right now \(HTTP 502\)/);
+    expect(logs.filter((line) => line.includes('model call failed'))).toHaveLength(2);
+    expect(logs.join('\n')).toContain('scripted failure for');
+    for (const text of [...test.chat.texts(), ...logs]) {
       expect(text).not.toContain(OPENAI_KEY);
       expect(text).not.toContain(ANTHROPIC_KEY);
     }
