@@ -72,16 +72,19 @@ export class ModelCache {
     private readonly ttlSeconds: number,
   ) {}
 
+  /** False when the TTL is 0 (SPINE_LLM_CACHE_TTL_SECONDS=0). */
   get enabled(): boolean {
     return this.ttlSeconds > 0;
   }
 
+  /** The live answer for a key (counting the hit), or null. */
   async get(key: string, now: Date): Promise<AIMessage | null> {
     if (!this.enabled) return null;
     const hit = await this.repo.hit(key, now);
     return hit ? deserialiseAnswer(hit.response) : null;
   }
 
+  /** Store an answer for the TTL; an expired entry under the same key is replaced. */
   async put(key: string, model: string, message: AIMessage, now: Date): Promise<void> {
     if (!this.enabled) return;
     await this.repo.put({ key, model, response: serialiseAnswer(message), now, ttlSeconds: this.ttlSeconds });
