@@ -56,7 +56,7 @@ export function configSecrets(config: Config): string[] {
 }
 
 /** Build the model layer: role models (configured or injected), cache, usage meter, gateway and planner. */
-export function createModels(input: {
+export async function createModels(input: {
   config: Config;
   db: Queryable;
   clock: Clock;
@@ -66,7 +66,7 @@ export function createModels(input: {
   /** Posts a notice in a goal's thread at once (provider down, budget warnings). */
   notify?: (goalId: number, text: string) => Promise<void>;
   injected?: InjectedModels | undefined;
-}): Models {
+}): Promise<Models> {
   const { config, clock, logger } = input;
   const settings = config.models;
   const usageRepo = new LlmUsageRepository(input.db);
@@ -85,7 +85,7 @@ export function createModels(input: {
       large: { spec: settings.large ?? spec('large'), model: input.injected.large, selfHosted: false },
     };
   } else {
-    roles = createRoleModels(settings);
+    roles = await createRoleModels(settings);
   }
   const models = roles ? { small: roles.small.spec.id, large: roles.large.spec.id } : null;
   const usage = new UsageReport(usageRepo, meter, clock, models);

@@ -94,7 +94,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       { actions: repos.actions, logger },
     );
     const chat = new ChatRouter(logger);
-    const models = createModels({
+    const models = await createModels({
       config,
       db: db.pool,
       clock,

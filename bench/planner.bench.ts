@@ -166,7 +166,7 @@ export default async function plannerBenchmark(args: string[]): Promise<void> {
 
   // One model call with and without Spine's gateway (budget check, cache lookup and store, usage row),
   // both over HTTP to the zero-latency server: the difference is what the gateway adds per call.
-  const raw = createChatModel(config.models.large!, config.models);
+  const raw = await createChatModel(config.models.large!, config.models);
   const direct: number[] = [];
   const through: number[] = [];
   for (let n = 0; n < 200 + warmup; n += 1) {

@@ -1,6 +1,4 @@
-import { ChatAnthropic } from '@langchain/anthropic';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
-import { ChatOpenAI } from '@langchain/openai';
 import { SpineError } from '../../core/errors.ts';
 import type { ModelRole, ModelSpec, ModelsConfig } from './model-settings.ts';
 
@@ -33,9 +31,11 @@ export function isPrivateEndpoint(baseUrl: string | undefined): boolean {
  * Temperature 0 so answers are reproducible and cacheable; the client retries connection errors,
  * 429 and 5xx with backoff, and gives up after the timeout.
  */
-export function createChatModel(spec: ModelSpec, config: ModelsConfig): BaseChatModel {
+export async function createChatModel(spec: ModelSpec, config: ModelsConfig): Promise<BaseChatModel> {
+  // The SDKs load only when a model is configured: the offline default starts without them.
   switch (spec.provider) {
-    case 'openai':
+    case 'openai': {
+      const { ChatOpenAI } = await import('@langchain/openai');
       return new ChatOpenAI({
         model: spec.model,
         temperature: 0,
@@ -46,7 +46,9 @@ export function createChatModel(spec: ModelSpec, config: ModelsConfig): BaseChat
         useResponsesApi: false,
         ...(config.openai.baseUrl ? { configuration: { baseURL: config.openai.baseUrl } } : {}),
       });
-    case 'anthropic':
+    }
+    case 'anthropic': {
+      const { ChatAnthropic } = await import('@langchain/anthropic');
       return new ChatAnthropic({
         model: spec.model,
         temperature: 0,
@@ -56,6 +58,7 @@ export function createChatModel(spec: ModelSpec, config: ModelsConfig): BaseChat
         clientOptions: { timeout: config.timeoutMs },
         ...(config.anthropic.baseUrl ? { anthropicApiUrl: config.anthropic.baseUrl } : {}),
       });
+    }
     case 'fake':
       throw new SpineError(
         'model.fake_provider',
@@ -66,14 +69,14 @@ export function createChatModel(spec: ModelSpec, config: ModelsConfig): BaseChat
 }
 
 /** Both roles from the config; null when no model is configured (Spine uses the offline planner). */
-export function createRoleModels(config: ModelsConfig): RoleModels | null {
+export async function createRoleModels(config: ModelsConfig): Promise<RoleModels | null> {
   if (!config.small || !config.large) return null;
-  const build = (spec: ModelSpec): RoleModel => ({
+  const build = async (spec: ModelSpec): Promise<RoleModel> => ({
     spec,
-    model: createChatModel(spec, config),
+    model: await createChatModel(spec, config),
     selfHosted: spec.provider === 'openai' && isPrivateEndpoint(config.openai.baseUrl),
   });
-  const large = build(config.large);
-  const small = config.small.id === config.large.id ? large : build(config.small);
+  const large = await build(config.large);
+  const small = config.small.id === config.large.id ? large : await build(config.small);
   return { small, large };
 }
