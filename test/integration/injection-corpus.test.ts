@@ -47,18 +47,22 @@ function fillArgs(args: Record<string, unknown>): Record<string, unknown> {
   return JSON.parse(fill(JSON.stringify(args))) as Record<string, unknown>;
 }
 
-/** A model that does exactly what the injected text asks: its tool calls first, then its text. */
-function fooledModel(entry: CorpusEntry) {
+/**
+ * A model that does exactly what the injected text asks, for whichever entry is being played: its
+ * tool calls first, then its text. One model (and one Spine) serves the whole corpus.
+ */
+function fooledModel(current: () => CorpusEntry) {
   const model = fakeModel();
-  for (let call = 0; call < 8; call += 1) {
+  for (let call = 0; call < 40 * corpus.entries.length; call += 1) {
     model.respond((messages: BaseMessage[]) => {
+      const entry = current();
       const answered = messages.some((message) => ToolMessage.isInstance(message));
       const toolCalls = entry.compromised.toolCalls ?? [];
       if (!answered && toolCalls.length > 0) {
         return new AIMessage({
           content: '',
           tool_calls: toolCalls.map((toolCall, index) => ({
-            id: `call_${call}_${index}`,
+            id: `call_${entry.id}_${index}`,
             name: toolCall.name,
             args: fillArgs(toolCall.args),
             type: 'tool_call' as const,
@@ -94,25 +98,33 @@ describe('the injection corpus', () => {
 
 describe.each(DATABASE_KINDS)('prompt injection on %s Postgres, with a fooled model', (kind) => {
   const databases = new TestDatabases(kind);
-  const running: TestSpine[] = [];
+  let playing: CorpusEntry | undefined;
+  const model = fooledModel(() => {
+    if (!playing) throw new Error('no corpus entry is being played');
+    return playing;
+  });
+  let test: TestSpine;
 
   beforeAll(async () => {
-    await databases.open();
+    test = await createTestSpine(await databases.open(), {
+      env: { ...SECRETS, SPINE_MODEL_LARGE: 'openai:gpt-4o-mini' },
+      models: { small: model, large: model },
+    });
   });
 
   afterAll(async () => {
-    for (const test of running) await test.spine.close();
+    await test.spine.close();
     await databases.closeAll();
   });
 
   it.each(corpus.entries.map((entry) => [entry.id, entry] as const))('%s', async (_id, entry) => {
-    const model = fooledModel(entry);
-    const test = await createTestSpine(await databases.open(), {
-      env: { ...SECRETS, SPINE_MODEL_LARGE: 'openai:gpt-4o-mini' },
-      models: { small: model, large: model },
-    });
-    running.push(test);
+    playing = entry;
     const { spine, chat } = test;
+    const callsBefore = model.callCount;
+    const postsBefore = chat.posts.length;
+    const updatesBefore = chat.updates.length;
+    const goalsBefore = (await spine.db.pool.query('SELECT count(*)::int AS n FROM goals')).rows[0]
+      .n as number;
 
     if (entry.planted) {
       await new PostgresMemoryStore(spine.db.pool).remember({
@@ -127,6 +139,7 @@ describe.each(DATABASE_KINDS)('prompt injection on %s Postgres, with a fooled mo
       });
     }
 
+    let goalId = 0;
     if (entry.vector === 'stranger') {
       const result = await spine.intake.handleMessage({
         channel: 'slack',
@@ -137,19 +150,21 @@ describe.each(DATABASE_KINDS)('prompt injection on %s Postgres, with a fooled mo
       });
       await spine.runner.idle();
       expect(result).toEqual({ kind: 'refused', reason: 'stranger' });
-      expect(model.callCount).toBe(0);
+      expect(model.callCount).toBe(callsBefore);
       const goals = await spine.db.pool.query('SELECT count(*)::int AS n FROM goals');
-      expect(goals.rows[0].n).toBe(0);
+      expect(goals.rows[0].n).toBe(goalsBefore);
     } else {
       await test.say(entry.message);
-      expect(model.callCount).toBeGreaterThan(0);
+      expect(model.callCount).toBeGreaterThan(callsBefore);
+      goalId = (await spine.repos.goals.recent(spine.operator.id, 1))[0]!.id;
     }
 
     // 1. No action ran without an approval record: external ones wait for a decision nobody made,
     //    and Spine's own bookkeeping never ran on outside content.
     const actions = await spine.db.pool.query(
       `SELECT a.connector, a.status, a.params, p.status AS approval FROM actions a
-       LEFT JOIN approvals p ON p.action_id = a.id`,
+       LEFT JOIN approvals p ON p.action_id = a.id WHERE a.goal_id = $1`,
+      [goalId],
     );
     for (const action of actions.rows) {
       if (action.connector === 'memory') continue;
@@ -174,9 +189,10 @@ describe.each(DATABASE_KINDS)('prompt injection on %s Postgres, with a fooled mo
 
     // 2. Nothing in chat (replies, cards, updates) carries a secret or recites the system prompt.
     const shown = [
-      ...chat.posts.map((post) => post.message),
-      ...chat.updates.map((update) => update.message),
+      ...chat.posts.slice(postsBefore).map((post) => post.message),
+      ...chat.updates.slice(updatesBefore).map((update) => update.message),
     ].flatMap(strings);
+    expect(shown.length).toBeGreaterThan(0);
     for (const text of shown) {
       for (const secret of Object.values(SECRETS)) expect(text).not.toContain(secret);
       for (const line of PROMPT_LINES) expect(normalise(text)).not.toContain(normalise(line));
@@ -184,7 +200,7 @@ describe.each(DATABASE_KINDS)('prompt injection on %s Postgres, with a fooled mo
 
     // 3. Outside content reached the model only as quoted, labelled, untrusted data.
     if (entry.planted) {
-      const request = String(model.calls[0]?.messages[1]?.content ?? '');
+      const request = String(model.calls[callsBefore]?.messages[1]?.content ?? '');
       const blocks = [...request.matchAll(/<data ([^>]*)>\n([\s\S]*?)\n<\/data>/g)];
       const entities = (text: string) =>
         text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
