@@ -3,7 +3,9 @@ import { userInfo } from 'node:os';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 import { SpineError } from '../core/errors.ts';
+import type { ModelsConfig } from '../graphs/models/model-settings.ts';
 import { type ConnectorsConfig, loadConnectorsConfig } from './connectors-config.ts';
+import { checkModelProviders, modelEnvironmentShape, modelsConfigFrom } from './model-config.ts';
 
 function isTimeZone(value: string): boolean {
   try {
@@ -159,7 +161,11 @@ const environmentSchema = z.object({
       .regex(/^[A-Za-z0-9_-]{16,256}$/, 'must be 16-256 characters of A-Z, a-z, 0-9, _ and -')
       .optional(),
   ),
+  // Models: providers, roles, timeouts, cache and the daily budget (app/model-config.ts).
+  ...modelEnvironmentShape,
 });
+/** With the cross-field checks (a configured model needs its provider's credentials). */
+const checkedEnvironmentSchema = environmentSchema.superRefine(checkModelProviders);
 
 /** Minutes a person would spend doing an operation by hand: the digest's time-saved estimate. */
 export const DEFAULT_MINUTES_SAVED: Record<string, number> = {
@@ -207,6 +213,8 @@ export interface Config {
   /** The operator's chat identities from SPINE_OWNER, registered at start. */
   owner: { identities: Array<{ channel: 'slack' | 'telegram'; externalId: string }> };
   chat: ChatConfig;
+  /** Language models: providers, the small/large roles, cache, prices and the daily budget. */
+  models: ModelsConfig;
 }
 
 /** Chat platforms: each is configured when its token is set. */
@@ -262,7 +270,7 @@ function parseMinutesSaved(list: string | undefined): Record<string, number> {
  * Parse the configuration from an environment. Throws `config.invalid` listing every problem at once.
  */
 export function loadConfig(env: Record<string, string | undefined>): Config {
-  const parsed = environmentSchema.safeParse(env);
+  const parsed = checkedEnvironmentSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `  - ${issue.path.join('.')}: ${issue.message}`);
     throw new SpineError(
@@ -352,6 +360,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           }
         : undefined,
     },
+    models: modelsConfigFrom(values),
   };
 }
 

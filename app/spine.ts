@@ -15,7 +15,6 @@ import { migrate } from '../db/migrate.ts';
 import { revokeUnlistedChatIdentities } from '../db/repositories/chat-identities.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
 import { runDueActions } from '../graphs/agents/scheduled-actions.ts';
-import { offlinePlanner } from '../graphs/agents/synthesizer.ts';
 import { buildDigestGraph, type DigestGraph } from '../graphs/digest/graph.ts';
 import { buildGoalGraph, type GoalGraph } from '../graphs/goal/graph.ts';
 import { ActionScheduler } from '../jobs/action-scheduler.ts';
@@ -27,6 +26,7 @@ import { recoverUnfinishedWork } from '../jobs/recovery.ts';
 import { PostgresMemoryStore } from '../memory/postgres-memory-store.ts';
 import { type BuiltConnectors, buildConnectors } from './build-connectors.ts';
 import type { Config } from './config.ts';
+import { createModels, type InjectedModels, type Models } from './model-wiring.ts';
 import { type ProcessRole, QueueMode } from './queue-mode.ts';
 import { holdAfterConnectorCalls } from './test-hooks.ts';
 
@@ -52,6 +52,8 @@ export interface Spine {
   /** Configured connectors that could not start. */
   unavailableConnectors: BuiltConnectors['unavailable'];
   logger: Logger;
+  /** Language models: planner, gateway (null without a model), usage and cost. */
+  models: Models;
   /** Register a chat adapter for a channel (before `recover`, so recovered goals can reply). */
   registerAdapter(channel: Channel, sender: ChatSender): void;
   /** Re-enqueue work a crash left unfinished. */
@@ -80,6 +82,8 @@ export interface SpineOptions {
   database?: Database;
   /** In queue mode: `main` (chat + HTTP, the default) or `worker` (`spine worker`). */
   role?: ProcessRole;
+  /** Chat models to use instead of the configured ones (tests and benchmarks). */
+  models?: InjectedModels;
 }
 
 /**
@@ -134,7 +138,29 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     );
     const guardrails = config.connectors.guardrails;
     const chat = new ChatRouter(logger);
-    const goalDeps = { repos, memory, connectors, chat, planner: offlinePlanner, clock, logger, guardrails };
+    const models = await createModels({
+      config,
+      db: db.pool,
+      clock,
+      logger,
+      connectors,
+      memory,
+      injected: options.models,
+      notify: async (goalId, text) => {
+        const goal = await repos.goals.get(goalId);
+        if (goal) await chat.post(goal.thread, { text });
+      },
+    });
+    const goalDeps = {
+      repos,
+      memory,
+      connectors,
+      chat,
+      planner: models.planner,
+      clock,
+      logger,
+      guardrails,
+    };
     const graph = buildGoalGraph(goalDeps, checkpointer);
     const scheduler = new ActionScheduler({ repos, runDue: () => runDueActions(goalDeps), clock, logger });
 
@@ -210,6 +236,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
         if (changed) await queueMode?.queue.upsertDigestScheduler(changed);
       },
       connectorCommands,
+      usageReport: (operatorId) => models.usage.text(operatorId),
     });
     intakeRef = intake;
     const recover = async () => {
@@ -236,6 +263,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       calendar: built.calendar,
       unavailableConnectors: built.unavailable,
       logger,
+      models,
       registerAdapter: (channel, sender) => chat.register(channel, sender),
       recover,
       jobs,

@@ -42,6 +42,8 @@ export interface IntakeDeps {
   chat: ChatSender;
   clock: Clock;
   logger: Logger;
+  /** The `usage` command's text (model calls, tokens, cost, budget); injected by the app. */
+  usageReport?: (operatorId: number) => Promise<string>;
   /** Longest message accepted as a goal. */
   maxMessageLength?: number;
   /** Told when an operator changes their digest time (queue mode moves the job scheduler). */
@@ -189,6 +191,14 @@ export class Intake {
           break;
         case 'log':
           await this.#reply(message.thread, await this.log(identity.operatorId, command.limit));
+          break;
+        case 'usage':
+          await this.#reply(
+            message.thread,
+            this.#deps.usageReport
+              ? await this.#deps.usageReport(identity.operatorId)
+              : 'No language model is configured, so there is no usage to report.',
+          );
           break;
         case 'decide':
           await this.decide({

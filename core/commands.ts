@@ -6,6 +6,7 @@ export type ChatCommand =
   | { kind: 'help' }
   | { kind: 'status' }
   | { kind: 'log'; limit: number }
+  | { kind: 'usage' }
   | { kind: 'decide'; decision: 'approved' | 'rejected'; approvalId: number | null }
   | ConnectorCommand;
 
@@ -57,6 +58,7 @@ export function parseChatCommand(input: string): ChatCommand | null {
   const text = input.trim().replace(/^\//, '').toLowerCase();
   if (/^(help|\?|commands|what can you do\??)$/.test(text)) return { kind: 'help' };
   if (/^(status|what'?s (pending|open)\??)$/.test(text)) return { kind: 'status' };
+  if (/^(usage|costs?|spend(ing)?|budget)\??$/.test(text)) return { kind: 'usage' };
   const log = /^(?:log|history|story)(?:\s+(\d{1,4}))?$/.exec(text);
   if (log) return { kind: 'log', limit: log[1] ? Number(log[1]) : DEFAULT_LOG_LIMIT };
   // "1"/"2" answer the numbered choices of the most recent card.
@@ -90,5 +92,6 @@ export const HELP_TEXT = [
   '• connectors — the connectors and their health',
   '• retry / dismiss [#failure] — answer the latest failure; always allow [#approval] — approve and trust',
   '• log [n] — the story of what happened, newest last',
+  '• usage — language-model calls, tokens and cost today, against the daily budget',
   '• help — this list',
 ].join('\n');

@@ -1,5 +1,6 @@
 import type { ProposedAction } from '../../core/domain.ts';
 import { parseDelayedRequest } from '../../core/schedule-time.ts';
+import type { MemoryPointer } from '../../memory/memory-store.ts';
 
 /** What a message asks for, as understood without a language model. */
 export type Intent =
@@ -135,6 +136,8 @@ export interface PlanContext {
   /** Now and the operator's time zone, to understand "at 9:00 tomorrow, email …" (delayed execution). */
   now?: Date;
   timezone?: string;
+  /** The same memories as pointers with their sources, for planners that must label outside content. */
+  memories?: MemoryPointer[];
 }
 
 /** The offline planner: rules, no model. Keeps remember, recall and e-mail working with no tokens. */

@@ -1,8 +1,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { loadConfig } from '../../app/config.ts';
+import type { InjectedModels } from '../../app/model-wiring.ts';
 import { createSpine, type Spine } from '../../app/spine.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { Database } from '../../db/database.ts';
@@ -19,7 +20,7 @@ export interface TestSpine {
 /** A Spine on a test database with a recording chat adapter in place of the console. */
 export async function createTestSpine(
   db: Database,
-  options: { clock?: Clock; env?: Record<string, string> } = {},
+  options: { clock?: Clock; env?: Record<string, string>; models?: InjectedModels; logger?: Logger } = {},
 ): Promise<TestSpine> {
   const dataDir = mkdtempSync(join(tmpdir(), 'spine-data-'));
   const config = loadConfig({
@@ -29,9 +30,10 @@ export async function createTestSpine(
     ...options.env,
   });
   const spine = await createSpine(config, {
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
     database: { ...db, close: async () => {} },
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.models ? { models: options.models } : {}),
   });
   const chat = new RecordingChat();
   spine.registerAdapter('console', chat);

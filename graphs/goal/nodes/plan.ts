@@ -16,6 +16,7 @@ export function planNode(deps: GoalGraphDeps) {
       citedMemories: state.memories.map((pointer) => citeMemory(pointer, timezone, identities)),
       now: deps.clock.now(),
       timezone,
+      memories: state.memories,
     });
     return { planned: plan };
   };

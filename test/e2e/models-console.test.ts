@@ -1,0 +1,64 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakeOpenAiServer } from '../fakes/fake-openai-server.ts';
+import { runSpine } from '../support/spine-process.ts';
+
+const KEY = 'sk-e2e-openai-0123456789abcdef';
+
+describe('spine chat with a model configured from the environment', () => {
+  const server = fakeOpenAiServer();
+  let url = '';
+  const dataDir = mkdtempSync(join(tmpdir(), 'spine-e2e-models-'));
+
+  beforeAll(async () => {
+    url = await server.start();
+  });
+
+  afterAll(async () => {
+    await server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('plans with the model over HTTP, shows the card, sends after approval, and reports usage', async () => {
+    server.script(
+      {
+        toolCalls: [
+          {
+            name: 'email__send_email',
+            args: {
+              to: 'dana@example.com',
+              subject: 'Tuesday',
+              body: 'Tuesday works for me.',
+              why: 'reply to Dana',
+            },
+          },
+        ],
+        usage: { input: 2_000, output: 60 },
+      },
+      { text: 'I drafted a reply to Dana.', usage: { input: 2_200, output: 10 } },
+    );
+    const run = await runSpine(['chat'], 'tell Dana that Tuesday works for me\napprove\nusage\n', {
+      SPINE_DATA_DIR: dataDir,
+      SPINE_MODEL_LARGE: 'openai:gpt-4o-mini',
+      OPENAI_BASE_URL: `${url}/v1`,
+      OPENAI_API_KEY: KEY,
+      SPINE_MODEL_MAX_RETRIES: '0',
+    });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Approval #1 — Send an e-mail to dana@example.com');
+    expect(run.stdout).toContain('  To: dana@example.com\n  Subject: Tuesday\n  Body: Tuesday works for me.');
+    expect(run.stdout).toContain('I drafted a reply to Dana.');
+    expect(run.stdout).toContain('Done: sent an e-mail to dana@example.com');
+    expect(run.stdout).toMatch(
+      /Today \(\d{4}-\d{2}-\d{2}\): \$0\.0007 — 0% of your \$5\.00 daily budget; 2 model calls/,
+    );
+    expect(readdirSync(join(dataDir, 'outbox')).filter((file) => file.endsWith('.eml'))).toHaveLength(1);
+    expect(server.requests.map((request) => request.headers.authorization)).toEqual([
+      `Bearer ${KEY}`,
+      `Bearer ${KEY}`,
+    ]);
+    expect(`${run.stdout}${run.stderr}`).not.toContain(KEY);
+  });
+});
