@@ -65,6 +65,24 @@ const environmentSchema = z.object({
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
   PORT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65_535).default(3000)),
+  SPINE_EMBEDDINGS: z.preprocess(emptyAsUndefined, z.enum(['local', 'openai', 'ollama']).default('local')),
+  SPINE_EMBEDDINGS_MODEL: z.preprocess(emptyAsUndefined, z.string().min(1).optional()),
+  SPINE_EMBEDDINGS_BASE_URL: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^https?:\/\/.+/, 'must be an http(s):// URL')
+      .optional(),
+  ),
+  SPINE_EMBEDDINGS_API_KEY: z.preprocess(emptyAsUndefined, z.string().min(1).optional()),
+  SPINE_EMBEDDINGS_DIMENSIONS: z.preprocess(
+    emptyAsUndefined,
+    z.coerce.number().int().min(16).max(2000, 'must be at most 2000 (the HNSW limit)').default(512),
+  ),
+  SPINE_SIGNING_KEY: z.preprocess(
+    emptyAsUndefined,
+    z.string().min(16, 'must be at least 16 characters').optional(),
+  ),
 });
 
 /** Spine's configuration, parsed once at boot. */
@@ -74,6 +92,18 @@ export interface Config {
   email: { from: string; outboxDir: string };
   logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
   port: number;
+  memory: {
+    embeddings: {
+      provider: 'local' | 'openai' | 'ollama';
+      model: string | undefined;
+      baseUrl: string | undefined;
+      apiKey: string | undefined;
+      dimensions: number;
+    };
+    /** HMAC key for connector memories; unset means generated and kept in `<data dir>/signing.key`. */
+    signingKey: string | undefined;
+    signingKeyFile: string;
+  };
 }
 
 /**
@@ -104,6 +134,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     logLevel: values.LOG_LEVEL,
     port: values.PORT,
+    memory: {
+      embeddings: {
+        provider: values.SPINE_EMBEDDINGS,
+        model: values.SPINE_EMBEDDINGS_MODEL,
+        baseUrl: values.SPINE_EMBEDDINGS_BASE_URL,
+        apiKey: values.SPINE_EMBEDDINGS_API_KEY,
+        dimensions: values.SPINE_EMBEDDINGS_DIMENSIONS,
+      },
+      signingKey: values.SPINE_SIGNING_KEY,
+      signingKeyFile: `${values.SPINE_DATA_DIR.replace(/\/+$/, '')}/signing.key`,
+    },
   };
 }
 

@@ -18,9 +18,11 @@ import { offlinePlanner } from '../graphs/agents/synthesizer.ts';
 import { buildGoalGraph, type GoalGraph } from '../graphs/goal/graph.ts';
 import { goalOf, handleJob } from '../jobs/goal-jobs.ts';
 import { InProcessRunner } from '../jobs/in-process-runner.ts';
+import { handleMemoryJob, isMemoryJob } from '../jobs/memory-jobs.ts';
 import { recoverUnfinishedWork } from '../jobs/recovery.ts';
-import { PostgresMemoryStore } from '../memory/postgres-memory-store.ts';
+import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
 import type { Config } from './config.ts';
+import { createMemoryStore } from './memory-setup.ts';
 
 /** A running Spine: everything built from the config, and the one place that shuts it down. */
 export interface Spine {
@@ -34,6 +36,7 @@ export interface Spine {
   graph: GoalGraph;
   connectors: ConnectorRuntime;
   logger: Logger;
+  memory: PgvectorMemoryStore;
   /** Register a chat adapter for a channel (before `recover`, so recovered goals can reply). */
   registerAdapter(channel: Channel, sender: ChatSender): void;
   /** Re-enqueue work a crash left unfinished. */
@@ -77,7 +80,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       now: clock.now(),
     });
 
-    const memory = new PostgresMemoryStore(db.pool);
+    const { memory, reembedNeeded } = await createMemoryStore(config, db.pool, clock, logger);
     const connectors = new ConnectorRuntime(
       [
         createMemoryConnector(memory),
@@ -96,13 +99,23 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     );
 
     const jobDeps = { graph, repos, logger };
+    const memoryJobDeps = { memory, repos, clock, logger };
     const runner = new InProcessRunner({
-      handler: (job) => handleJob(jobDeps, job),
+      handler: (job) => (isMemoryJob(job) ? handleMemoryJob(memoryJobDeps, job) : handleJob(jobDeps, job)),
       groupOf: goalOf,
       logger,
       onFailed: (job, error) => recordJobFailure(repos, chat, job, error),
     });
-    const intake = new Intake({ pool: db.pool, queue: runner, chat, clock, logger });
+    const intake = new Intake({ pool: db.pool, queue: runner, chat, clock, logger, memory });
+    if (reembedNeeded) {
+      await runner.enqueue({ name: 'reembed-memories', data: { embedderId: memory.embedder.id } });
+    }
+    // Expired memories already vanish from retrieval; the hourly sweep deletes them.
+    const sweep = setInterval(() => {
+      const at = clock.now().toISOString().slice(0, 13);
+      runner.enqueue({ name: 'sweep-memories', data: { at } }).catch(() => {});
+    }, 3_600_000);
+    sweep.unref();
 
     let closed = false;
     return {
@@ -116,11 +129,13 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       graph,
       connectors,
       logger,
+      memory,
       registerAdapter: (channel, sender) => chat.register(channel, sender),
       recover: () => recoverUnfinishedWork(repos, runner, logger),
       async close() {
         if (closed) return;
         closed = true;
+        clearInterval(sweep);
         await runner.close();
         await db.close();
       },
@@ -138,6 +153,7 @@ async function recordJobFailure(
   job: SpineJob,
   error: unknown,
 ): Promise<void> {
+  if (!('goalId' in job.data)) return;
   const goal = await repos.goals.get(job.data.goalId);
   if (!goal) return;
   await repos.goals.setStatus(goal.id, 'failed');

@@ -2,13 +2,15 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { decidedCard } from '../core/cards.ts';
 import type { Clock } from '../core/clock.ts';
-import { HELP_TEXT, parseChatCommand } from '../core/commands.ts';
+import { type ChatCommand, HELP_TEXT, parseChatCommand } from '../core/commands.ts';
 import type { ApprovalDecision, Channel, Identity, ThreadRef } from '../core/domain.ts';
 import type { JobQueue } from '../core/jobs.ts';
 import type { ChatSender, OutboundMessage } from '../core/message.ts';
 import { channelLabel, renderNarrative } from '../core/narrative.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
 import { withTransaction } from '../db/transaction.ts';
+import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
+import { MemoryCommands } from './memory-commands.ts';
 
 /** A message from a chat platform, already verified by its adapter. */
 export interface InboundMessage {
@@ -40,6 +42,8 @@ export interface IntakeDeps {
   logger: Logger;
   /** Longest message accepted as a goal. */
   maxMessageLength?: number;
+  /** Memory, for `forget`, `ingest` and re-embedding progress in `status`. */
+  memory?: PgvectorMemoryStore;
 }
 
 const DEFAULT_MAX_MESSAGE_LENGTH = 20_000;
@@ -51,10 +55,14 @@ const DEFAULT_MAX_MESSAGE_LENGTH = 20_000;
 export class Intake {
   readonly #deps: IntakeDeps;
   readonly #repos: Repositories;
+  readonly #memory: MemoryCommands | undefined;
 
   constructor(deps: IntakeDeps) {
     this.#deps = deps;
     this.#repos = createRepositories(deps.pool);
+    this.#memory = deps.memory
+      ? new MemoryCommands({ db: deps.pool, memory: deps.memory, chat: deps.chat, clock: deps.clock })
+      : undefined;
   }
 
   async handleMessage(message: InboundMessage): Promise<IntakeResult> {
@@ -98,10 +106,31 @@ export class Intake {
             thread: message.thread,
           });
           break;
+        case 'forget':
+        case 'forget_decide':
+        case 'ingest':
+          await this.#memoryCommand(command, identity.operatorId, message);
+          break;
       }
       return { kind: 'command' };
     }
     return this.#recordGoal(message, identity, text);
+  }
+
+  async #memoryCommand(
+    command: Extract<ChatCommand, { kind: 'forget' | 'forget_decide' | 'ingest' }>,
+    operatorId: number,
+    message: InboundMessage,
+  ): Promise<void> {
+    const memory = this.#memory;
+    if (!memory) {
+      await this.#reply(message.thread, 'Memory commands are not available here.');
+      return;
+    }
+    if (command.kind === 'forget') await memory.forget(operatorId, command.query, message.thread);
+    else if (command.kind === 'forget_decide')
+      await memory.decide(operatorId, command.requestId, command.confirm, message.thread);
+    else await memory.ingest(operatorId, command.path, message.channel, message.thread);
   }
 
   /** Record the goal, its inbox row and its event in one transaction, then enqueue it. */
@@ -261,6 +290,8 @@ export class Intake {
       lines.push(`Open failures (${failures.length}):`);
       for (const failure of failures) lines.push(`• failure #${failure.id}: ${failure.message}`);
     }
+    const reembedding = await this.#memory?.progressLine();
+    if (reembedding) lines.push(reembedding);
     return { text: lines.join('\n') };
   }
 

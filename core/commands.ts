@@ -6,12 +6,17 @@ export type ChatCommand =
   | { kind: 'help' }
   | { kind: 'status' }
   | { kind: 'log'; limit: number }
-  | { kind: 'decide'; decision: 'approved' | 'rejected'; approvalId: number | null };
+  | { kind: 'decide'; decision: 'approved' | 'rejected'; approvalId: number | null }
+  | { kind: 'forget'; query: string }
+  | { kind: 'forget_decide'; requestId: number | null; confirm: boolean }
+  | { kind: 'ingest'; path: string };
 
 const DEFAULT_LOG_LIMIT = 30;
 
 export function parseChatCommand(input: string): ChatCommand | null {
   const text = input.trim().replace(/^\//, '').toLowerCase();
+  const memoryCommand = parseMemoryCommand(input.trim().replace(/^\//, ''));
+  if (memoryCommand) return memoryCommand;
   if (/^(help|\?|commands|what can you do\??)$/.test(text)) return { kind: 'help' };
   if (/^(status|what'?s (pending|open)\??)$/.test(text)) return { kind: 'status' };
   const log = /^(?:log|history|story)(?:\s+(\d{1,4}))?$/.exec(text);
@@ -31,6 +36,27 @@ export function parseChatCommand(input: string): ChatCommand | null {
   return null;
 }
 
+/** `forget <query>`, `forget confirm|cancel [#id]`, `ingest <path>`: the memory commands. */
+function parseMemoryCommand(text: string): ChatCommand | null {
+  const decide = /^(?:forget\s+(confirm|cancel)|(confirm|cancel)\s+forget)(?:\s+#?(\d+))?$/i.exec(text);
+  if (decide) {
+    const word = (decide[1] ?? decide[2] ?? '').toLowerCase();
+    return {
+      kind: 'forget_decide',
+      requestId: decide[3] ? Number(decide[3]) : null,
+      confirm: word === 'confirm',
+    };
+  }
+  const forget = /^forget\s+(?:about\s+)?(.+)$/is.exec(text);
+  if (forget) return { kind: 'forget', query: (forget[1] ?? '').trim() };
+  const ingest =
+    /^(?:ingest|read|learn)\s+(?:the\s+)?(?:file\s+|document\s+)?(\/\S.*|\.{1,2}\/\S.*|~\/\S.*|\S+\.(?:txt|md|markdown|html?|pdf))$/is.exec(
+      text,
+    );
+  if (ingest) return { kind: 'ingest', path: (ingest[1] ?? '').trim() };
+  return null;
+}
+
 /** The help text: the offline command language, with the natural phrasings it accepts. */
 export const HELP_TEXT = [
   'Here is what I understand without a language model:',
@@ -38,6 +64,8 @@ export const HELP_TEXT = [
   '• recall <query> — search my memory ("what do you know about Dana?")',
   '• email <address> "<subject>" <body> — draft an e-mail; I show it and wait for your approval',
   '  (also: send an email to <address> about <subject>: <body>)',
+  '• forget <query> — show what I would forget, then `forget confirm` to delete it',
+  '• ingest <path> — read a text, Markdown, HTML or PDF file into memory (console only)',
   '• approve / reject [#id] — answer the most recent approval card (or 1 / 2)',
   '• status — open goals and pending approvals',
   '• log [n] — the story of what happened, newest last',

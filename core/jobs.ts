@@ -4,7 +4,9 @@
  */
 export type SpineJob =
   | { name: 'run-goal'; data: { goalId: number } }
-  | { name: 'resume-goal'; data: { goalId: number; approvalId: number } };
+  | { name: 'resume-goal'; data: { goalId: number; approvalId: number } }
+  | { name: 'reembed-memories'; data: { embedderId: string } }
+  | { name: 'sweep-memories'; data: { at: string } };
 
 export type JobName = SpineJob['name'];
 
@@ -15,6 +17,10 @@ export function jobIdFor(job: SpineJob): string {
       return `goal-${job.data.goalId}`;
     case 'resume-goal':
       return `approval-${job.data.approvalId}`;
+    case 'reembed-memories':
+      return `reembed-${job.data.embedderId}`;
+    case 'sweep-memories':
+      return `sweep-memories-${job.data.at}`;
   }
 }
 

@@ -69,10 +69,12 @@ export async function handleJob(deps: GoalJobDeps, job: SpineJob): Promise<void>
       return runGoal(deps, job.data.goalId);
     case 'resume-goal':
       return resumeGoal(deps, job.data.goalId, job.data.approvalId);
+    default:
+      throw new Error(`the goal job handler cannot run a ${job.name} job`);
   }
 }
 
 /** The goal a job works on: jobs of one goal never run at the same time. */
-export function goalOf(job: SpineJob): number {
-  return job.data.goalId;
+export function goalOf(job: SpineJob): number | string {
+  return 'goalId' in job.data ? job.data.goalId : job.name;
 }
