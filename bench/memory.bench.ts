@@ -29,6 +29,9 @@ interface Args {
   dimension: number;
   textWeight: number;
   rrfK: number;
+  contextTextWeight: number;
+  contextVectorWeight: number;
+  speakerBoost: number;
 }
 
 function parseArgs(args: string[]): Args {
@@ -50,6 +53,9 @@ function parseArgs(args: string[]): Args {
     dimension: Number(value('--dimension') ?? 512),
     textWeight: Number(value('--text-weight') ?? 1),
     rrfK: Number(value('--rrf-k') ?? 60),
+    contextTextWeight: Number(value('--context-text-weight') ?? 0.2),
+    contextVectorWeight: Number(value('--context-vector-weight') ?? 0.5),
+    speakerBoost: Number(value('--speaker-boost') ?? 0.3),
   };
 }
 
@@ -75,12 +81,17 @@ export default async function memoryBench(argv: string[]): Promise<void> {
   };
   try {
     await migrate(db.pool, db.schema);
-    const embedder = new LocalEmbedder({ dimension: args.dimension });
+    const embedder = new LocalEmbedder({
+      dimension: args.dimension,
+      contextWeight: args.contextVectorWeight,
+    });
     const store = new PgvectorMemoryStore(db.pool, {
       embedder,
       minSimilarity: args.vector ? 0 : 2,
       textWeight: args.text ? args.textWeight : 0,
       rrfK: args.rrfK,
+      contextTextWeight: args.contextTextWeight,
+      speakerBoost: args.speakerBoost,
     });
     await store.init();
     const maxK = Math.max(...args.ks);

@@ -39,13 +39,15 @@ export async function reembedMemories(deps: MemoryJobDeps): Promise<{ total: num
       deps.logger.info({ embedderId, done, total: progress.total }, 'memories re-embedded');
     }
     if (progress.remaining === 0 || progress.done === 0) {
-      await deps.repos.events.append({
-        operatorId: null,
-        actor: 'spine',
-        verb: 're-embedded',
-        object: `${progress.total} memories with ${embedderId}`,
-        why: 'the embeddings configuration changed',
-      });
+      for (const operatorId of await deps.memory.operatorsWithMemories()) {
+        await deps.repos.events.append({
+          operatorId,
+          actor: 'spine',
+          verb: 're-embedded',
+          object: `${progress.total} memories with ${embedderId}`,
+          why: 'the embeddings configuration changed',
+        });
+      }
       return { total: progress.total };
     }
   }

@@ -36,6 +36,13 @@ export interface PgvectorMemoryStoreOptions {
   textWeight?: number | undefined;
   /** Fusion bonus for memories inside a time window the query names ("last week", "in May"). */
   timeBoost?: number | undefined;
+  /**
+   * Fusion bonus (in units of 1/k) for memories asserted by someone the query names: "what did
+   * Dana say about the quote" prefers Dana's own messages.
+   */
+  speakerBoost?: number | undefined;
+  /** Full-text weight of a memory's context (neighbouring turns, title) relative to its own text. */
+  contextTextWeight?: number | undefined;
 }
 
 /** What `forget` would remove, shown before the operator confirms. */
@@ -138,6 +145,8 @@ export class PgvectorMemoryStore implements MemoryStore {
   readonly #minSimilarity: number;
   readonly #textWeight: number;
   readonly #timeBoost: number;
+  readonly #rankWeights: string;
+  readonly #speakerBoost: number;
   readonly #configured = new WeakMap<object, number>();
   readonly #sizes = new Map<number, { count: number; at: number }>();
 
@@ -151,6 +160,9 @@ export class PgvectorMemoryStore implements MemoryStore {
     this.#minSimilarity = options.minSimilarity ?? 0.12;
     this.#textWeight = options.textWeight ?? 1;
     this.#timeBoost = options.timeBoost ?? 0.5;
+    this.#speakerBoost = options.speakerBoost ?? 0.3;
+    // ts_rank weights are {D, C, B, A}: context is stored as C, the memory's own text as A.
+    this.#rankWeights = `{0.1, ${options.contextTextWeight ?? 0.2}, 0.4, 1.0}`;
   }
 
   get embedder(): Embedder {
@@ -520,14 +532,17 @@ export class PgvectorMemoryStore implements MemoryStore {
     const idf = new Map<string, number>();
     if (terms.length === 0) return idf;
     const total = await this.#operatorSize(operatorId);
-    const result = await this.#db.query(
-      `SELECT t.term, (SELECT count(*) FROM (
-           SELECT 1 FROM memories m
-           WHERE m.operator_id = $1 AND m.tsv @@ to_tsquery('english', quote_literal(t.term)) LIMIT $3
-         ) s) AS df
-       FROM unnest($2::text[]) AS t(term)`,
-      [operatorId, terms, DF_CAP],
-    );
+    // One indexed count per word (a constant tsquery each, so the GIN index is used), capped.
+    const params: unknown[] = [operatorId, DF_CAP];
+    const parts = terms.map((term) => {
+      params.push(term, quoteTerm(term));
+      const termParam = `$${params.length - 1}`;
+      const queryParam = `$${params.length}`;
+      return `SELECT ${termParam}::text AS term, (SELECT count(*) FROM (
+           SELECT 1 FROM memories m WHERE m.operator_id = $1 AND m.tsv @@ to_tsquery('english', ${queryParam}::text)
+           LIMIT $2) s) AS df`;
+    });
+    const result = await this.#db.query(parts.join(' UNION ALL '), params);
     const size = Math.max(total, 1);
     for (const row of result.rows) {
       const df = Math.min(Number(row.df), size);
@@ -577,10 +592,13 @@ export class PgvectorMemoryStore implements MemoryStore {
     const until = add(window?.until ?? null);
     const boost = add(this.#timeBoost / this.#rrfK);
     const limitParam = add(limit);
+    const named = add(words(query));
+    const speakerBoost = add(this.#speakerBoost / this.#rrfK);
     // Full-text score: Σ idf(term) × ts_rank(term) — BM25's term weighting on Postgres's ranking.
+    const rankWeights = add(this.#rankWeights);
     const termScores = textTerms.map(
       (term) =>
-        `${add(idf.get(term) ?? 1)}::float8 * ts_rank(m.tsv, to_tsquery('english', ${add(quoteTerm(term))}))`,
+        `${add(idf.get(term) ?? 1)}::float8 * ts_rank(${rankWeights}::float4[], m.tsv, to_tsquery('english', ${add(quoteTerm(term))}))`,
     );
     const anyTerm = textTerms.length > 0 ? add(textTerms.map(quoteTerm).join(' | ')) : '';
     const textSide =
@@ -609,7 +627,8 @@ export class PgvectorMemoryStore implements MemoryStore {
         ) u GROUP BY id
       )
       SELECT m.*, f.score + CASE WHEN ${since}::timestamptz IS NOT NULL AND m.occurred_at >= ${since}::timestamptz
-          AND m.occurred_at < ${until}::timestamptz THEN ${boost}::float8 ELSE 0 END AS score
+          AND m.occurred_at < ${until}::timestamptz THEN ${boost}::float8 ELSE 0 END
+        + CASE WHEN lower(m.asserted_by) = ANY(${named}::text[]) THEN ${speakerBoost}::float8 ELSE 0 END AS score
       FROM fused f JOIN memories m ON m.id = f.id
       ORDER BY score DESC, m.occurred_at DESC, m.id DESC
       LIMIT ${limitParam}`;
@@ -637,6 +656,12 @@ export class PgvectorMemoryStore implements MemoryStore {
     } finally {
       if (isPool) client.release();
     }
+  }
+
+  /** The operators that have memories (a re-embed tells each of them). */
+  async operatorsWithMemories(): Promise<number[]> {
+    const result = await this.#db.query('SELECT DISTINCT operator_id FROM memories ORDER BY operator_id');
+    return result.rows.map((row) => Number(row.operator_id));
   }
 
   /** What `forget <query>` would remove: the memories the query finds (any kind but episodes). */

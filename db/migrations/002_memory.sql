@@ -9,6 +9,9 @@ ALTER TABLE memories ADD COLUMN embedding_dim integer;
 ALTER TABLE memories ADD COLUMN document_id bigint REFERENCES memories(id) ON DELETE CASCADE;
 ALTER TABLE memories ADD COLUMN chunk_index integer;
 ALTER TABLE memories ADD COLUMN thread_ref text;
+-- Keep vectors in the row, never in TOAST: a toasted vector makes sequential scans look cheap to the
+-- planner (it skips the HNSW index) and slow in fact. Limits embeddings to about 1,900 dimensions.
+ALTER TABLE memories ALTER COLUMN embedding SET STORAGE PLAIN;
 
 -- Full text over the memory's own text (weight A) and its context (weight C): neighbouring turns,
 -- a document's title. Replaces 001's tsv, which only saw `content`.

@@ -100,6 +100,29 @@ describe.each(DATABASE_KINDS)('memory in chat on %s Postgres', (kind) => {
     expect(answer).toContain('from the document “onboarding.html”, part 1');
   });
 
+  it('re-embeds everything through a background job when the embedder changes, and says so', async () => {
+    const db = await databases.open();
+    const first = await createTestSpine(db);
+    running.push(first);
+    await first.say('remember that the courier picks up at 4pm');
+    await first.say('remember that the warehouse closes at 6pm');
+    const second = await createTestSpine(db, { env: { SPINE_EMBEDDINGS_DIMENSIONS: '128' } });
+    running.push(second);
+    await second.spine.runner.idle();
+    const dims = await db.pool.query('SELECT DISTINCT embedding_dim FROM memories');
+    expect(dims.rows.map((row) => Number(row.embedding_dim))).toEqual([128]);
+    const embedders = await db.pool.query(`SELECT id, state, done, total FROM memory_embedders ORDER BY id`);
+    expect(embedders.rows).toEqual([
+      { id: 'local-hash-v1-128', state: 'active', done: 4, total: 4 },
+      { id: 'local-hash-v1-512', state: 'retired', done: 0, total: 0 },
+    ]);
+    await second.say('log');
+    expect(second.chat.texts().at(-1)).toContain('re-embedded 4 memories with local-hash-v1-128');
+    await second.say('when does the courier come?');
+    await second.say('recall courier');
+    expect(second.chat.texts().at(-1)).toContain('the courier picks up at 4pm');
+  });
+
   it('mentions a related memory when a new goal touches it', async () => {
     const { say, chat } = await freshSpine();
     await say('remember that Dana prefers calls before 10am');
