@@ -5,7 +5,6 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import type { Queryable } from '../db/database.ts';
 import type { Embedder } from '../memory/embedder.ts';
-import { LangChainEmbedder } from '../memory/langchain-embedder.ts';
 import { LocalEmbedder } from '../memory/local-embedder.ts';
 import { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
 import { ProvenanceSigner } from '../memory/provenance-signer.ts';
@@ -30,6 +29,8 @@ export function resolveSigningKey(config: Config, logger: Logger): string {
 export async function createEmbedder(config: Config): Promise<Embedder> {
   const embeddings = config.memory.embeddings;
   if (embeddings.provider === 'local') return new LocalEmbedder({ dimension: embeddings.dimensions });
+  // Loaded only when configured: the OpenAI client is heavy to import and the default never needs it.
+  const { LangChainEmbedder } = await import('../memory/langchain-embedder.ts');
   return LangChainEmbedder.create({
     provider: embeddings.provider,
     model: embeddings.model,

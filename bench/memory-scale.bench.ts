@@ -27,7 +27,7 @@ function parse(args: string[]) {
     url: value('--database-url') ?? DEFAULT_URL,
     dimension: Number(value('--dimension') ?? 512),
     queries: Number(value('--queries') ?? 200),
-    efSearch: Number(value('--ef-search') ?? 100),
+    efSearch: Number(value('--ef-search') ?? 200),
     m: Number(value('--m') ?? 16),
     efConstruction: Number(value('--ef-construction') ?? 64),
     keep: args.includes('--keep'),
@@ -115,7 +115,7 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
       );
       const operatorId = Number(operator.rows[0]?.id);
       const embedder = new LocalEmbedder({ dimension: args.dimension });
-      const store = new PgvectorMemoryStore(db.pool, { embedder, minSimilarity: 0 });
+      const store = new PgvectorMemoryStore(db.pool, { embedder, minSimilarity: 0, efSearch: args.efSearch });
       const next = random(42);
       const words = vocabulary(30_000, next);
       const sample = zipfSampler(words.length, next);

@@ -51,11 +51,11 @@ function parseArgs(args: string[]): Args {
     text: !args.includes('--no-text'),
     context: !args.includes('--no-context'),
     dimension: Number(value('--dimension') ?? 512),
-    textWeight: Number(value('--text-weight') ?? 1),
-    rrfK: Number(value('--rrf-k') ?? 60),
+    textWeight: Number(value('--text-weight') ?? 1.5),
+    rrfK: Number(value('--rrf-k') ?? 20),
     contextTextWeight: Number(value('--context-text-weight') ?? 0.2),
     contextVectorWeight: Number(value('--context-vector-weight') ?? 0.5),
-    speakerBoost: Number(value('--speaker-boost') ?? 0.3),
+    speakerBoost: Number(value('--speaker-boost') ?? 0.6),
   };
 }
 

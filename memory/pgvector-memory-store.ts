@@ -41,6 +41,8 @@ export interface PgvectorMemoryStoreOptions {
    * Dana say about the quote" prefers Dana's own messages.
    */
   speakerBoost?: number | undefined;
+  /** HNSW candidate list size at search (pgvector's ef_search); at least the candidate count. */
+  efSearch?: number | undefined;
   /** Full-text weight of a memory's context (neighbouring turns, title) relative to its own text. */
   contextTextWeight?: number | undefined;
 }
@@ -106,11 +108,16 @@ function canWeight(embedder: Embedder): embedder is Embedder & WeightedQueryEmbe
 }
 
 /** Document frequencies are counted up to this many rows: enough to tell rare from common, and cheap. */
-const DF_CAP = 2000;
+const DF_CAP = 1000;
 /** A word in more than this share of memories says little; the full-text side leaves it out. */
 const COMMON_SHARE = 0.2;
 /** Stores smaller than this keep every query word on the full-text side. */
 const PRUNE_FROM = 5000;
+/**
+ * On large stores the full-text side ranks at most about this many matching rows: the most common
+ * query words are dropped until the rest match fewer (the rarest word always stays).
+ */
+const TEXT_BUDGET = 1500;
 
 /** Word n-grams (1–3) of a query: the candidates for an exact fact subject. */
 function subjectCandidates(query: string): string[] {
@@ -147,6 +154,7 @@ export class PgvectorMemoryStore implements MemoryStore {
   readonly #timeBoost: number;
   readonly #rankWeights: string;
   readonly #speakerBoost: number;
+  readonly #efSearch: number;
   readonly #configured = new WeakMap<object, number>();
   readonly #sizes = new Map<number, { count: number; at: number }>();
 
@@ -156,11 +164,12 @@ export class PgvectorMemoryStore implements MemoryStore {
     this.#signer = options.signer;
     this.#clock = options.clock ?? systemClock;
     this.#candidates = options.candidates ?? 60;
-    this.#rrfK = options.rrfK ?? 60;
+    this.#rrfK = options.rrfK ?? 20;
     this.#minSimilarity = options.minSimilarity ?? 0.12;
-    this.#textWeight = options.textWeight ?? 1;
+    this.#textWeight = options.textWeight ?? 1.5;
     this.#timeBoost = options.timeBoost ?? 0.5;
-    this.#speakerBoost = options.speakerBoost ?? 0.3;
+    this.#speakerBoost = options.speakerBoost ?? 0.6;
+    this.#efSearch = options.efSearch ?? 200;
     // ts_rank weights are {D, C, B, A}: context is stored as C, the memory's own text as A.
     this.#rankWeights = `{0.1, ${options.contextTextWeight ?? 0.2}, 0.4, 1.0}`;
   }
@@ -518,6 +527,15 @@ export class PgvectorMemoryStore implements MemoryStore {
   async #operatorSize(operatorId: number): Promise<number> {
     const cached = this.#sizes.get(operatorId);
     if (cached && Date.now() - cached.at < 60_000) return cached.count;
+    // A large table: the planner's estimate is close enough for IDF and costs nothing.
+    const estimate = await this.#db.query(
+      `SELECT reltuples AS n FROM pg_class WHERE oid = 'memories'::regclass`,
+    );
+    if (Number(estimate.rows[0]?.n ?? 0) > 50_000) {
+      const count = Number(estimate.rows[0]?.n);
+      this.#sizes.set(operatorId, { count, at: Date.now() });
+      return count;
+    }
     const result = await this.#db.query(
       'SELECT count(*) AS n FROM memories WHERE operator_id = $1 AND superseded_by IS NULL',
       [operatorId],
@@ -527,10 +545,14 @@ export class PgvectorMemoryStore implements MemoryStore {
     return count;
   }
 
-  /** Inverse document frequency of each query word in the operator's memories (BM25's formula). */
-  async #idf(operatorId: number, terms: string[]): Promise<Map<string, number>> {
+  /** IDF (BM25's formula) and (capped) document frequency of each query word. */
+  async #termStats(
+    operatorId: number,
+    terms: string[],
+  ): Promise<{ idf: Map<string, number>; df: Map<string, number> }> {
     const idf = new Map<string, number>();
-    if (terms.length === 0) return idf;
+    const frequencies = new Map<string, number>();
+    if (terms.length === 0) return { idf, df: frequencies };
     const total = await this.#operatorSize(operatorId);
     // One indexed count per word (a constant tsquery each, so the GIN index is used), capped.
     const params: unknown[] = [operatorId, DF_CAP];
@@ -546,9 +568,10 @@ export class PgvectorMemoryStore implements MemoryStore {
     const size = Math.max(total, 1);
     for (const row of result.rows) {
       const df = Math.min(Number(row.df), size);
+      frequencies.set(String(row.term), df);
       idf.set(String(row.term), Math.log(1 + (size - df + 0.5) / (df + 0.5)));
     }
-    return idf;
+    return { idf, df: frequencies };
   }
 
   async #hybrid(
@@ -561,14 +584,21 @@ export class PgvectorMemoryStore implements MemoryStore {
     const dim = Math.trunc(this.#embedder.dimension);
     const candidates = Math.max(this.#candidates, limit * 3);
     const allTerms = queryWords(query);
-    const idf = await this.#idf(operatorId, allTerms);
+    const { idf, df } = await this.#termStats(operatorId, allTerms);
     const size = Math.max(await this.#operatorSize(operatorId), 1);
     // Words that a fifth of all memories contain only cost time on the full-text side.
     const common = COMMON_SHARE * size;
     const minIdf = Math.log(1 + (size - common + 0.5) / (common + 0.5));
     // Pruning is for speed on large stores; on small ones every word may be "common".
-    const textTerms =
-      size < PRUNE_FROM ? allTerms : allTerms.filter((term) => (idf.get(term) ?? 0) >= minIdf);
+    let textTerms = size < PRUNE_FROM ? allTerms : allTerms.filter((term) => (idf.get(term) ?? 0) >= minIdf);
+    if (size >= PRUNE_FROM) {
+      const byRarity = [...textTerms].sort((a, b) => (df.get(a) ?? 0) - (df.get(b) ?? 0));
+      let budget = 0;
+      textTerms = byRarity.filter((term, index) => {
+        budget += df.get(term) ?? 0;
+        return index === 0 || budget <= TEXT_BUDGET;
+      });
+    }
     const stems = new Map<string, number>();
     for (const term of allTerms) {
       stems.set(stem(term), Math.max(stems.get(stem(term)) ?? 0, idf.get(term) ?? 1));
@@ -641,7 +671,7 @@ export class PgvectorMemoryStore implements MemoryStore {
    * the results) and an ef_search wide enough for the candidate list, set once per connection.
    */
   async #withSearchSettings<T>(candidates: number, work: (db: Queryable) => Promise<T>): Promise<T> {
-    const efSearch = Math.max(100, candidates);
+    const efSearch = Math.max(this.#efSearch, candidates);
     const isPool = !('release' in this.#db) && typeof (this.#db as pg.Pool).connect === 'function';
     const client = isPool ? await (this.#db as pg.Pool).connect() : (this.#db as pg.PoolClient);
     try {

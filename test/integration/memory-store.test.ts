@@ -197,8 +197,8 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     expect(found[0]?.id).toBe(both.id);
     expect(found.map((pointer) => pointer.id)).toContain(lexical.id);
     expect(found[0]!.score).toBeGreaterThan(found[1]!.score);
-    // With RRF (k = 60) a memory first in both lists scores 2/61.
-    expect(found[0]!.score).toBeCloseTo(2 / 61, 6);
+    // RRF with k = 20, full text weighted 1.5: a memory first in both lists scores (1 + 1.5) / 21.
+    expect(found[0]!.score).toBeCloseTo(2.5 / 21, 6);
   });
 
   it('adds the episodes of the same goal or thread after the hybrid layer', async () => {
