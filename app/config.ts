@@ -163,6 +163,24 @@ const environmentSchema = z.object({
   ),
   // Models: providers, roles, timeouts, cache and the daily budget (app/model-config.ts).
   ...modelEnvironmentShape,
+  SPINE_EMBEDDINGS: z.preprocess(emptyAsUndefined, z.enum(['local', 'openai', 'ollama']).default('local')),
+  SPINE_EMBEDDINGS_MODEL: z.preprocess(emptyAsUndefined, z.string().min(1).optional()),
+  SPINE_EMBEDDINGS_BASE_URL: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^https?:\/\/.+/, 'must be an http(s):// URL')
+      .optional(),
+  ),
+  SPINE_EMBEDDINGS_API_KEY: z.preprocess(emptyAsUndefined, z.string().min(1).optional()),
+  SPINE_EMBEDDINGS_DIMENSIONS: z.preprocess(
+    emptyAsUndefined,
+    z.coerce.number().int().min(16).max(2000, 'must be at most 2000 (the HNSW limit)').default(512),
+  ),
+  SPINE_SIGNING_KEY: z.preprocess(
+    emptyAsUndefined,
+    z.string().min(16, 'must be at least 16 characters').optional(),
+  ),
 });
 /** With the cross-field checks (a configured model needs its provider's credentials). */
 const checkedEnvironmentSchema = environmentSchema.superRefine(checkModelProviders);
@@ -215,6 +233,18 @@ export interface Config {
   chat: ChatConfig;
   /** Language models: providers, the small/large roles, cache, prices and the daily budget. */
   models: ModelsConfig;
+  memory: {
+    embeddings: {
+      provider: 'local' | 'openai' | 'ollama';
+      model: string | undefined;
+      baseUrl: string | undefined;
+      apiKey: string | undefined;
+      dimensions: number;
+    };
+    /** HMAC key for connector memories; unset means generated and kept in `<data dir>/signing.key`. */
+    signingKey: string | undefined;
+    signingKeyFile: string;
+  };
 }
 
 /** Chat platforms: each is configured when its token is set. */
@@ -361,6 +391,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         : undefined,
     },
     models: modelsConfigFrom(values),
+    memory: {
+      embeddings: {
+        provider: values.SPINE_EMBEDDINGS,
+        model: values.SPINE_EMBEDDINGS_MODEL,
+        baseUrl: values.SPINE_EMBEDDINGS_BASE_URL,
+        apiKey: values.SPINE_EMBEDDINGS_API_KEY,
+        dimensions: values.SPINE_EMBEDDINGS_DIMENSIONS,
+      },
+      signingKey: values.SPINE_SIGNING_KEY,
+      signingKeyFile: `${values.SPINE_DATA_DIR.replace(/\/+$/, '')}/signing.key`,
+    },
   };
 }
 

@@ -22,10 +22,12 @@ import { enqueueDueDigests } from '../jobs/digest-schedule.ts';
 import { InProcessRunner } from '../jobs/in-process-runner.ts';
 import { recordJobFailure } from '../jobs/job-failure.ts';
 import { createJobHandler } from '../jobs/job-handler.ts';
+import { handleMemoryJob, isMemoryJob } from '../jobs/memory-jobs.ts';
 import { recoverUnfinishedWork } from '../jobs/recovery.ts';
-import { PostgresMemoryStore } from '../memory/postgres-memory-store.ts';
+import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
 import { type BuiltConnectors, buildConnectors } from './build-connectors.ts';
 import type { Config } from './config.ts';
+import { createMemoryStore } from './memory-setup.ts';
 import { createModels, type InjectedModels, type Models } from './model-wiring.ts';
 import { type ProcessRole, QueueMode } from './queue-mode.ts';
 import { holdAfterConnectorCalls } from './test-hooks.ts';
@@ -54,6 +56,8 @@ export interface Spine {
   logger: Logger;
   /** Language models: planner, gateway (null without a model), usage and cost. */
   models: Models;
+  /** Memory: facts, notes, documents, episodes; layered retrieval. */
+  memory: PgvectorMemoryStore;
   /** Register a chat adapter for a channel (before `recover`, so recovered goals can reply). */
   registerAdapter(channel: Channel, sender: ChatSender): void;
   /** Re-enqueue work a crash left unfinished. */
@@ -120,7 +124,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     const revoked = await revokeUnlistedChatIdentities(db.pool, operator.id, config.owner.identities);
     if (revoked.length > 0) logger.warn({ revoked }, 'chat identities no longer in SPINE_OWNER were revoked');
 
-    const memory = new PostgresMemoryStore(db.pool);
+    const { memory, reembedNeeded } = await createMemoryStore(config, db.pool, clock, logger);
     const built = await buildConnectors(config, clock, logger);
     const connectors = new ConnectorRuntime(
       [createMemoryConnector(memory), ...built.connectors].map((connector) =>
@@ -173,7 +177,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     });
     await repos.digests.applyDefaultTime(config.digest.defaultTime);
     let jobQueue: JobQueue | undefined;
-    const handler = createJobHandler({
+    const jobHandler = createJobHandler({
       goalGraph: graph,
       digestGraph,
       repos,
@@ -187,6 +191,10 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
           ? { step: config.queue.testHoldStep, ms: config.queue.testHoldMs }
           : undefined,
     });
+    // Memory jobs (re-embedding, the TTL sweep) run on the same runners as goal and digest jobs.
+    const memoryJobDeps = { memory, repos, clock, logger };
+    const handler: typeof jobHandler = (job, context) =>
+      isMemoryJob(job) ? handleMemoryJob(memoryJobDeps, job) : jobHandler(job, context);
     const onFailed = (job: Parameters<typeof handler>[0], error: unknown) =>
       recordJobFailure({ repos, chat, logger }, job, error);
     const runner = new InProcessRunner({
@@ -236,9 +244,19 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
         if (changed) await queueMode?.queue.upsertDigestScheduler(changed);
       },
       connectorCommands,
+      memory,
       usageReport: (operatorId) => models.usage.text(operatorId),
     });
     intakeRef = intake;
+    if (reembedNeeded) {
+      await jobs.enqueue({ name: 'reembed-memories', data: { embedderId: memory.embedder.id } });
+    }
+    // Expired memories already vanish from retrieval; the hourly sweep deletes them.
+    const sweep = setInterval(() => {
+      const at = clock.now().toISOString().slice(0, 13);
+      jobs.enqueue({ name: 'sweep-memories', data: { at } }).catch(() => {});
+    }, 3_600_000);
+    sweep.unref();
     const recover = async () => {
       const count = await recoverUnfinishedWork(repos, jobs, logger);
       scheduler.start();
@@ -264,6 +282,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       unavailableConnectors: built.unavailable,
       logger,
       models,
+      memory,
       registerAdapter: (channel, sender) => chat.register(channel, sender),
       recover,
       jobs,
@@ -318,6 +337,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
         if (digestTimer) clearInterval(digestTimer);
         await scheduler.stop();
         await queueMode?.close();
+        clearInterval(sweep);
         await runner.close();
         await connectors.close();
         await db.close();

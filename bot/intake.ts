@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { decidedCard, parseApprovalButton, parseConnectorButton } from '../core/cards.ts';
 import type { Clock } from '../core/clock.ts';
-import { HELP_TEXT, parseChatCommand } from '../core/commands.ts';
+import { type ChatCommand, HELP_TEXT, parseChatCommand } from '../core/commands.ts';
 import type { ApprovalDecision, Channel, Identity, ThreadRef } from '../core/domain.ts';
 import { parseFailureButton } from '../core/failure-card.ts';
 import type { JobQueue } from '../core/jobs.ts';
@@ -11,7 +11,9 @@ import { channelLabel, renderNarrative } from '../core/narrative.ts';
 import { OPERATIONS_HELP, parseOperationsCommand } from '../core/operations-commands.ts';
 import { recordGoalOnce } from '../db/repositories/goal-intake.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
+import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
 import type { ConnectorCommands } from './connector-commands.ts';
+import { MemoryCommands } from './memory-commands.ts';
 import { type FailureOutcome, Operations } from './operations.ts';
 
 /** A message from a chat platform, already verified by its adapter. */
@@ -50,6 +52,8 @@ export interface IntakeDeps {
   onDigestTimeChanged?: (operatorId: number) => Promise<void>;
   /** Undo, trust, cancel and failure remediation (connectors and guardrails). */
   connectorCommands?: ConnectorCommands;
+  /** Memory, for `forget`, `ingest` and re-embedding progress in `status`. */
+  memory?: PgvectorMemoryStore;
 }
 
 const DEFAULT_MAX_MESSAGE_LENGTH = 20_000;
@@ -62,11 +66,15 @@ export class Intake {
   readonly #deps: IntakeDeps;
   readonly #repos: Repositories;
   readonly #operations: Operations;
+  readonly #memory: MemoryCommands | undefined;
 
   constructor(deps: IntakeDeps) {
     this.#deps = deps;
     this.#repos = createRepositories(deps.pool);
     this.#operations = new Operations({ ...deps, repos: this.#repos, queue: deps.queue });
+    this.#memory = deps.memory
+      ? new MemoryCommands({ db: deps.pool, memory: deps.memory, chat: deps.chat, clock: deps.clock })
+      : undefined;
   }
 
   /**
@@ -227,10 +235,31 @@ export class Intake {
             thread: message.thread,
           });
           break;
+        case 'forget':
+        case 'forget_decide':
+        case 'ingest':
+          await this.#memoryCommand(command, identity.operatorId, message);
+          break;
       }
       return { kind: 'command' };
     }
     return this.#recordGoal(message, identity, text);
+  }
+
+  async #memoryCommand(
+    command: Extract<ChatCommand, { kind: 'forget' | 'forget_decide' | 'ingest' }>,
+    operatorId: number,
+    message: InboundMessage,
+  ): Promise<void> {
+    const memory = this.#memory;
+    if (!memory) {
+      await this.#reply(message.thread, 'Memory commands are not available here.');
+      return;
+    }
+    if (command.kind === 'forget') await memory.forget(operatorId, command.query, message.thread);
+    else if (command.kind === 'forget_decide')
+      await memory.decide(operatorId, command.requestId, command.confirm, message.thread);
+    else await memory.ingest(operatorId, command.path, message.channel, message.thread);
   }
 
   /** Record the goal, its inbox row and its event in one statement, then enqueue it. */
@@ -381,6 +410,8 @@ export class Intake {
     }
     if (this.#deps.connectorCommands)
       lines.push(...(await this.#deps.connectorCommands.statusLines(operatorId)));
+    const reembedding = await this.#memory?.progressLine();
+    if (reembedding) lines.push(reembedding);
     return { text: lines.join('\n') };
   }
 

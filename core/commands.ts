@@ -8,6 +8,9 @@ export type ChatCommand =
   | { kind: 'log'; limit: number }
   | { kind: 'usage' }
   | { kind: 'decide'; decision: 'approved' | 'rejected'; approvalId: number | null }
+  | { kind: 'forget'; query: string }
+  | { kind: 'forget_decide'; requestId: number | null; confirm: boolean }
+  | { kind: 'ingest'; path: string }
   | ConnectorCommand;
 
 /** Commands of the connectors and guardrails: undo, trust, cancel a scheduled action, list connectors. */
@@ -56,6 +59,8 @@ export function parseChatCommand(input: string): ChatCommand | null {
   const connectorCommand = parseConnectorCommand(input);
   if (connectorCommand) return connectorCommand;
   const text = input.trim().replace(/^\//, '').toLowerCase();
+  const memoryCommand = parseMemoryCommand(input.trim().replace(/^\//, ''));
+  if (memoryCommand) return memoryCommand;
   if (/^(help|\?|commands|what can you do\??)$/.test(text)) return { kind: 'help' };
   if (/^(status|what'?s (pending|open)\??)$/.test(text)) return { kind: 'status' };
   if (/^(usage|costs?|spend(ing)?|budget)\??$/.test(text)) return { kind: 'usage' };
@@ -76,6 +81,27 @@ export function parseChatCommand(input: string): ChatCommand | null {
   return null;
 }
 
+/** `forget <query>`, `forget confirm|cancel [#id]`, `ingest <path>`: the memory commands. */
+function parseMemoryCommand(text: string): ChatCommand | null {
+  const decide = /^(?:forget\s+(confirm|cancel)|(confirm|cancel)\s+forget)(?:\s+#?(\d+))?$/i.exec(text);
+  if (decide) {
+    const word = (decide[1] ?? decide[2] ?? '').toLowerCase();
+    return {
+      kind: 'forget_decide',
+      requestId: decide[3] ? Number(decide[3]) : null,
+      confirm: word === 'confirm',
+    };
+  }
+  const forget = /^forget\s+(?:about\s+)?(.+)$/is.exec(text);
+  if (forget) return { kind: 'forget', query: (forget[1] ?? '').trim() };
+  const ingest =
+    /^(?:ingest|read|learn)\s+(?:the\s+)?(?:file\s+|document\s+)?(\/\S.*|\.{1,2}\/\S.*|~\/\S.*|\S+\.(?:txt|md|markdown|html?|pdf))$/is.exec(
+      text,
+    );
+  if (ingest) return { kind: 'ingest', path: (ingest[1] ?? '').trim() };
+  return null;
+}
+
 /** The help text: the offline command language, with the natural phrasings it accepts. */
 export const HELP_TEXT = [
   'Here is what I understand without a language model:',
@@ -84,6 +110,8 @@ export const HELP_TEXT = [
   '• email <address> "<subject>" <body> — draft an e-mail; I show it and wait for your approval',
   '  (also: send an email to <address> about <subject>: <body>)',
   '• call <webhook> {json} — call a configured webhook with that payload (after your approval)',
+  '• forget <query> — show what I would forget, then `forget confirm` to delete it',
+  '• ingest <path> — read a text, Markdown, HTML or PDF file into memory (console only)',
   '• approve / reject [#id] — answer the most recent approval card (or 1 / 2)',
   '• status — open goals and pending approvals',
   '• undo [#id] — undo the last reversible action (or action #id) within the undo window',

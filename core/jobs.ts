@@ -8,7 +8,9 @@ export type SpineJob =
   | { name: 'run-goal'; data: { goalId: number; retryOf?: number } }
   | { name: 'resume-goal'; data: { goalId: number; approvalId: number; retryOf?: number } }
   | { name: 'send-digest'; data: SendDigestData }
-  | { name: 'maintenance'; data: MaintenanceData };
+  | { name: 'maintenance'; data: MaintenanceData }
+  | { name: 'reembed-memories'; data: { embedderId: string } }
+  | { name: 'sweep-memories'; data: { at: string } };
 
 /**
  * A digest for one operator. `localDate` set: the daily digest of that date (exactly one per date).
@@ -56,6 +58,10 @@ export function jobIdFor(job: SpineJob): string {
         : `digest-${job.data.operatorId}-now-${job.data.requestId ?? 'unnamed'}`;
     case 'maintenance':
       return `maintenance-${job.data.task}${job.data.operatorId ? `-${job.data.operatorId}` : ''}`;
+    case 'reembed-memories':
+      return `reembed-${job.data.embedderId}`;
+    case 'sweep-memories':
+      return `sweep-memories-${job.data.at}`;
   }
 }
 
@@ -72,6 +78,9 @@ export function jobGroupOf(job: SpineJob): string {
       return `digest-${job.data.operatorId}`;
     case 'maintenance':
       return `maintenance-${job.data.task}`;
+    case 'reembed-memories':
+    case 'sweep-memories':
+      return 'memory';
   }
 }
 

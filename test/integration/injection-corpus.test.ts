@@ -4,7 +4,6 @@ import { fakeModel } from '@langchain/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PLANNER_SYSTEM_PROMPT } from '../../graphs/models/planner-prompt.ts';
 import type { Provenance } from '../../memory/memory-store.ts';
-import { PostgresMemoryStore } from '../../memory/postgres-memory-store.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
 import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
 
@@ -127,7 +126,7 @@ describe.each(DATABASE_KINDS)('prompt injection on %s Postgres, with a fooled mo
       .n as number;
 
     if (entry.planted) {
-      await new PostgresMemoryStore(spine.db.pool).remember({
+      await spine.memory.remember({
         operatorId: spine.operator.id,
         kind: entry.planted.kind,
         content: entry.planted.content,

@@ -2,7 +2,6 @@ import { AIMessage, type BaseMessage, ToolMessage } from '@langchain/core/messag
 import { fakeModel } from '@langchain/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.ts';
-import { PostgresMemoryStore } from '../../memory/postgres-memory-store.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
 import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
 
@@ -58,7 +57,7 @@ describe.each(DATABASE_KINDS)('LLM planner in the goal graph on %s Postgres', (k
       ])
       .respond(answer('Two e-mails are ready for your approval, and I noted the meeting.'));
     const { say, chat, spine } = await spineWith(model);
-    await new PostgresMemoryStore(spine.db.pool).remember({
+    await spine.memory.remember({
       operatorId: spine.operator.id,
       kind: 'fact',
       content: 'Dana is our designer',

@@ -1,6 +1,7 @@
 import { failureCard, undoButtonAction } from '../../../core/cards.ts';
 import type { ThreadRef } from '../../../core/domain.ts';
 import type { OutboundMessage } from '../../../core/message.ts';
+import { relatedMemoryLine } from '../../../memory/citations.ts';
 import type { GoalGraphDeps } from '../deps.ts';
 import type { GoalStateType, GoalStateUpdate } from '../state.ts';
 
@@ -19,7 +20,14 @@ export function reportNode(deps: GoalGraphDeps) {
   return async (state: GoalStateType): Promise<GoalStateUpdate> => {
     const goal = await deps.repos.goals.get(state.goalId);
     if (!goal) throw new Error(`goal ${state.goalId} is missing`);
-    const reply = composeReply(state);
+    const operator = await deps.repos.operators.get(state.operatorId);
+    const related = relatedMemoryLine(
+      state.memories,
+      state.text,
+      composeReply(state),
+      operator?.timezone ?? 'UTC',
+    );
+    const reply = related ? `${composeReply(state)}\n${related}` : composeReply(state);
     // Sent, then marked: a crash in between re-sends on recovery rather than losing the reply.
     if (!(await deps.repos.goals.replySent(state.goalId))) {
       await deps.chat.post(goal.thread, replyMessage(reply, state));

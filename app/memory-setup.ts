@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.ts';
+import type { Queryable } from '../db/database.ts';
+import type { Embedder } from '../memory/embedder.ts';
+import { LocalEmbedder } from '../memory/local-embedder.ts';
+import { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
+import { ProvenanceSigner } from '../memory/provenance-signer.ts';
+import type { Config } from './config.ts';
+
+/**
+ * The key connector memories are signed with: SPINE_SIGNING_KEY, or one generated on first start
+ * and kept (mode 0600) in `<SPINE_DATA_DIR>/signing.key`, so signatures survive restarts.
+ */
+export function resolveSigningKey(config: Config, logger: Logger): string {
+  if (config.memory.signingKey) return config.memory.signingKey;
+  const file = config.memory.signingKeyFile;
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dirname(file), { recursive: true });
+  const key = randomBytes(32).toString('base64url');
+  writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+  logger.info({ file }, 'generated a memory signing key (set SPINE_SIGNING_KEY to choose your own)');
+  return key;
+}
+
+/** The embedder the config asks for: the local one by default, or a LangChain provider. */
+export async function createEmbedder(config: Config): Promise<Embedder> {
+  const embeddings = config.memory.embeddings;
+  if (embeddings.provider === 'local') return new LocalEmbedder({ dimension: embeddings.dimensions });
+  // Loaded only when configured: the OpenAI client is heavy to import and the default never needs it.
+  const { LangChainEmbedder } = await import('../memory/langchain-embedder.ts');
+  return LangChainEmbedder.create({
+    provider: embeddings.provider,
+    model: embeddings.model,
+    baseUrl: embeddings.baseUrl,
+    apiKey: embeddings.apiKey,
+  });
+}
+
+/** Build the memory store, record its embedder, and say whether a re-embed job is needed. */
+export async function createMemoryStore(
+  config: Config,
+  db: Queryable,
+  clock: Clock,
+  logger: Logger,
+): Promise<{ memory: PgvectorMemoryStore; reembedNeeded: boolean }> {
+  const embedder = await createEmbedder(config);
+  const signer = new ProvenanceSigner(resolveSigningKey(config, logger));
+  const memory = new PgvectorMemoryStore(db, { embedder, signer, clock });
+  const { reembedNeeded } = await memory.init();
+  if (reembedNeeded)
+    logger.info({ embedder: embedder.id }, 'the embedder changed: memories will be re-embedded');
+  return { memory, reembedNeeded };
+}

@@ -1,0 +1,260 @@
+/**
+ * Memory at scale on a Postgres server: ingest rate, HNSW build time and size, hybrid search
+ * latency with and without filters, and the vector part's recall@10 against exact search.
+ *
+ *   npm run bench -- memory-scale [--sizes 100000,1000000] [--database-url postgres://…]
+ *     [--dimension 512] [--queries 200] [--ef-search 100] [--m 16] [--ef-construction 64] [--keep]
+ *
+ * Synthetic memories: Zipf-distributed words from a 30,000-word vocabulary, 8–40 words each, four
+ * kinds, times spread over two years, one operator. Queries are 3–6 words taken from a random memory.
+ */
+import { performance } from 'node:perf_hooks';
+import { openDatabase } from '../db/database.ts';
+import { migrate } from '../db/migrate.ts';
+import { LocalEmbedder } from '../memory/local-embedder.ts';
+import type { MemoryKind, NewMemory } from '../memory/memory-store.ts';
+import { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
+
+const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/spine_test';
+
+function parse(args: string[]) {
+  const value = (name: string) => {
+    const index = args.indexOf(name);
+    return index >= 0 ? args[index + 1] : undefined;
+  };
+  return {
+    sizes: (value('--sizes') ?? '100000,1000000').split(',').map(Number),
+    url: value('--database-url') ?? DEFAULT_URL,
+    dimension: Number(value('--dimension') ?? 512),
+    queries: Number(value('--queries') ?? 200),
+    efSearch: Number(value('--ef-search') ?? 200),
+    m: Number(value('--m') ?? 16),
+    efConstruction: Number(value('--ef-construction') ?? 64),
+    keep: args.includes('--keep'),
+  };
+}
+
+/** A seeded PRNG (mulberry32): the same data on every run. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SYLLABLES = 'ka ri to me su na lo pe vi da zu ro mi te sa no ku he ba li'.split(' ');
+
+function vocabulary(size: number, next: () => number): string[] {
+  const words = new Set<string>();
+  while (words.size < size) {
+    const length = 2 + Math.floor(next() * 3);
+    let word = '';
+    for (let index = 0; index < length; index += 1) word += SYLLABLES[Math.floor(next() * SYLLABLES.length)];
+    words.add(word);
+  }
+  return [...words];
+}
+
+/** Zipf(s≈1) sampling by inverse CDF over precomputed cumulative weights. */
+function zipfSampler(size: number, next: () => number): () => number {
+  const cumulative = new Float64Array(size);
+  let total = 0;
+  for (let rank = 0; rank < size; rank += 1) {
+    total += 1 / (rank + 1) ** 1.05;
+    cumulative[rank] = total;
+  }
+  return () => {
+    const target = next() * total;
+    let low = 0;
+    let high = size - 1;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (cumulative[middle]! < target) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+}
+
+const KINDS: MemoryKind[] = [
+  'note',
+  'note',
+  'note',
+  'note',
+  'note',
+  'note',
+  'fact',
+  'document',
+  'document',
+  'episode',
+];
+const TWO_YEARS = 2 * 365 * 86_400_000;
+const START = Date.UTC(2024, 0, 1);
+
+export default async function memoryScaleBench(argv: string[]): Promise<void> {
+  const args = parse(argv);
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  out(
+    `memory-scale: sizes ${args.sizes.join(', ')}, dimension ${args.dimension}, server ${args.url.replace(/\/\/[^@]*@/, '//')}`,
+  );
+  for (const size of args.sizes) {
+    const schema = `bench_scale_${size}_${Date.now().toString(36)}`;
+    const db = await openDatabase({ url: args.url, dataDir: '', schema, maxConnections: 4 });
+    try {
+      await migrate(db.pool, db.schema);
+      const operator = await db.pool.query(
+        `INSERT INTO operators (name, timezone) VALUES ('bench', 'UTC') RETURNING id`,
+      );
+      const operatorId = Number(operator.rows[0]?.id);
+      const embedder = new LocalEmbedder({ dimension: args.dimension });
+      const store = new PgvectorMemoryStore(db.pool, { embedder, minSimilarity: 0, efSearch: args.efSearch });
+      const next = random(42);
+      const words = vocabulary(30_000, next);
+      const sample = zipfSampler(words.length, next);
+      const texts: string[] = [];
+      const makeText = () => {
+        const length = 8 + Math.floor(next() * 33);
+        const parts: string[] = [];
+        for (let index = 0; index < length; index += 1) parts.push(words[sample()]!);
+        return parts.join(' ');
+      };
+
+      // Bulk load first (multi-row inserts through the store), then build the index: the usual way
+      // to import a large memory, and it measures the two costs separately.
+      const began = performance.now();
+      const batchSize = 1000;
+      for (let start = 0; start < size; start += batchSize) {
+        const batch: NewMemory[] = [];
+        for (let index = start; index < Math.min(size, start + batchSize); index += 1) {
+          const content = makeText();
+          if (texts.length < 5000 && next() < 0.01) texts.push(content);
+          batch.push({
+            operatorId,
+            kind: KINDS[index % KINDS.length]!,
+            content,
+            occurredAt: new Date(START + Math.floor(next() * TWO_YEARS)),
+            provenance: { source: 'console', assertedBy: 'operator' },
+          });
+        }
+        await store.rememberMany(batch);
+        if ((start / batchSize) % 100 === 99) out(`  loaded ${(start + batchSize).toLocaleString('en')}…`);
+      }
+      const ingestSeconds = (performance.now() - began) / 1000;
+      out(
+        `size ${size.toLocaleString('en')}: ingest ${(size / ingestSeconds).toFixed(0)} memories/s (${ingestSeconds.toFixed(1)} s, embedding included)`,
+      );
+
+      const dim = args.dimension;
+      const client = await db.pool.connect();
+      let buildSeconds = 0;
+      try {
+        await client.query(`SET maintenance_work_mem = '2GB'`);
+        await client.query('SET max_parallel_maintenance_workers = 1');
+        const buildStart = performance.now();
+        await client.query(
+          `CREATE INDEX memories_embedding_hnsw_${dim} ON memories
+           USING hnsw ((embedding::vector(${dim})) vector_cosine_ops) WITH (m = ${args.m}, ef_construction = ${args.efConstruction})
+           WHERE embedding_dim = ${dim}`,
+        );
+        buildSeconds = (performance.now() - buildStart) / 1000;
+        // What autovacuum does after a bulk load: statistics, and the GIN pending list merged.
+        await client.query('VACUUM (ANALYZE) memories');
+      } finally {
+        client.release();
+      }
+      await store.init();
+      const sizes = await db.pool.query(
+        `SELECT pg_relation_size('memories_embedding_hnsw_${dim}') AS hnsw, pg_relation_size('memories_tsv_idx') AS gin,
+                pg_total_relation_size('memories') AS total`,
+      );
+      const mb = (value: unknown) => (Number(value) / 1024 / 1024).toFixed(0);
+      out(
+        `  HNSW build ${buildSeconds.toFixed(1)} s (m ${args.m}, ef_construction ${args.efConstruction}); ` +
+          `index ${mb(sizes.rows[0]?.hnsw)} MB, full-text index ${mb(sizes.rows[0]?.gin)} MB, table+indexes ${mb(sizes.rows[0]?.total)} MB`,
+      );
+
+      const queries = Array.from({ length: args.queries }, () => {
+        const source = (texts[Math.floor(next() * texts.length)] ?? makeText()).split(' ');
+        const take = 3 + Math.floor(next() * 4);
+        const start = Math.floor(next() * Math.max(1, source.length - take));
+        return source.slice(start, start + take).join(' ');
+      });
+      const now = new Date(START + TWO_YEARS);
+      const measure = async (label: string, options: Parameters<PgvectorMemoryStore['recall']>[1]) => {
+        for (const query of queries.slice(0, 20)) await store.recall(query, options); // warm-up
+        const times: number[] = [];
+        for (const query of queries) {
+          const start = performance.now();
+          await store.recall(query, options);
+          times.push(performance.now() - start);
+        }
+        times.sort((a, b) => a - b);
+        out(
+          `  hybrid search ${label}: p50 ${percentile(times, 50).toFixed(2)} ms, p95 ${percentile(times, 95).toFixed(2)} ms`,
+        );
+      };
+      await measure('no filter (all kinds)', {
+        operatorId,
+        limit: 10,
+        kinds: ['fact', 'note', 'document', 'episode'],
+        now,
+      });
+      await measure('kind + time filter (notes, last 90 days)', {
+        operatorId,
+        limit: 10,
+        kinds: ['note'],
+        since: new Date(now.getTime() - 90 * 86_400_000),
+        now,
+      });
+
+      // The vector part alone: HNSW (same settings as search) against exact search.
+      const recallClient = await db.pool.connect();
+      try {
+        await recallClient.query(
+          `SELECT set_config('hnsw.iterative_scan', 'relaxed_order', false), set_config('hnsw.ef_search', $1, false)`,
+          [String(args.efSearch)],
+        );
+        let overlap = 0;
+        let filteredOverlap = 0;
+        const sampleQueries = queries.slice(0, 100);
+        for (const query of sampleQueries) {
+          const vector = `[${embedder.embedSync(query).join(',')}]`;
+          const knn = (order: string, filter: string) =>
+            recallClient.query(
+              `SELECT id FROM memories WHERE embedding_dim = ${dim} ${filter}
+               ORDER BY ${order} LIMIT 10`,
+              [vector],
+            );
+          const approximate = await knn(`embedding::vector(${dim}) <=> $1::vector(${dim})`, '');
+          const exact = await knn(`(embedding::vector(${dim}) <=> $1::vector(${dim})) + 0`, '');
+          const truth = new Set(exact.rows.map((row) => Number(row.id)));
+          overlap += approximate.rows.filter((row) => truth.has(Number(row.id))).length / 10;
+          const filter = `AND kind = 'note' AND occurred_at >= '${new Date(now.getTime() - 90 * 86_400_000).toISOString()}'`;
+          const approximateFiltered = await knn(`embedding::vector(${dim}) <=> $1::vector(${dim})`, filter);
+          const exactFiltered = await knn(`(embedding::vector(${dim}) <=> $1::vector(${dim})) + 0`, filter);
+          const truthFiltered = new Set(exactFiltered.rows.map((row) => Number(row.id)));
+          filteredOverlap +=
+            approximateFiltered.rows.filter((row) => truthFiltered.has(Number(row.id))).length /
+            Math.max(1, exactFiltered.rows.length);
+        }
+        out(
+          `  vector recall@10 vs exact (ef_search ${args.efSearch}): ${(overlap / sampleQueries.length).toFixed(3)} ` +
+            `unfiltered, ${(filteredOverlap / sampleQueries.length).toFixed(3)} with the kind + time filter (iterative scan)`,
+        );
+      } finally {
+        recallClient.release();
+      }
+    } finally {
+      if (!args.keep) await db.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
+      await db.close();
+    }
+  }
+}

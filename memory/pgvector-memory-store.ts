@@ -1,0 +1,788 @@
+import type pg from 'pg';
+import type { Clock } from '../core/clock.ts';
+import { systemClock } from '../core/clock.ts';
+import type { Queryable } from '../db/database.ts';
+import type { Embedder } from './embedder.ts';
+import { parseFact } from './fact-parser.ts';
+import { CONTEXT_SEPARATOR } from './local-embedder.ts';
+import type {
+  MemoryKind,
+  MemoryPointer,
+  MemoryStore,
+  NewMemory,
+  RecallOptions,
+  Sensitivity,
+} from './memory-store.ts';
+import { needsSignature, type ProvenanceSigner, type SignedFields } from './provenance-signer.ts';
+import { isStopWord, stem, words } from './text-normaliser.ts';
+import { parseTimeWindow } from './time-window.ts';
+
+const SNIPPET_LENGTH = 280;
+const DEFAULT_KINDS: MemoryKind[] = ['fact', 'note', 'document'];
+const SENSITIVITY_RANK: Record<Sensitivity, number> = { normal: 0, private: 1, secret: 2 };
+
+export interface PgvectorMemoryStoreOptions {
+  embedder: Embedder;
+  /** Signs memories from connectors at write and verifies them on read. */
+  signer?: ProvenanceSigner | undefined;
+  clock?: Clock | undefined;
+  /** Candidates each side (vector, full text) contributes to the fusion; at least 3× the limit. */
+  candidates?: number | undefined;
+  /** Reciprocal rank fusion constant: score = Σ 1 / (k + rank). */
+  rrfK?: number | undefined;
+  /** A vector-only candidate needs at least this cosine similarity (unrelated queries find nothing). */
+  minSimilarity?: number | undefined;
+  /** Weight of the full-text list relative to the vector list in the fusion. */
+  textWeight?: number | undefined;
+  /** Fusion bonus for memories inside a time window the query names ("last week", "in May"). */
+  timeBoost?: number | undefined;
+  /**
+   * Fusion bonus (in units of 1/k) for memories asserted by someone the query names: "what did
+   * Dana say about the quote" prefers Dana's own messages.
+   */
+  speakerBoost?: number | undefined;
+  /** HNSW candidate list size at search (pgvector's ef_search); at least the candidate count. */
+  efSearch?: number | undefined;
+  /** Full-text weight of a memory's context (neighbouring turns, title) relative to its own text. */
+  contextTextWeight?: number | undefined;
+}
+
+/** What `forget` would remove, shown before the operator confirms. */
+export interface ForgetPreview {
+  pointers: MemoryPointer[];
+}
+
+type Row = Record<string, unknown>;
+
+/** The filters every retrieval layer applies: SQL over alias `m` and its parameters. */
+interface Filters {
+  where: string;
+  params: unknown[];
+}
+
+function snippet(content: string): string {
+  const single = content.replace(/\s+/g, ' ').trim();
+  return single.length <= SNIPPET_LENGTH ? single : `${single.slice(0, SNIPPET_LENGTH - 1)}…`;
+}
+
+function iso(value: unknown): string {
+  return (value instanceof Date ? value : new Date(String(value))).toISOString();
+}
+
+function vectorLiteral(vector: number[]): string {
+  return `[${vector.map((value) => (Number.isFinite(value) ? Number(value.toFixed(6)) : 0)).join(',')}]`;
+}
+
+function signedFields(row: Row): SignedFields {
+  return {
+    operatorId: Number(row.operator_id),
+    kind: String(row.kind),
+    subject: (row.subject as string | null) ?? null,
+    attribute: (row.attribute as string | null) ?? null,
+    content: String(row.content),
+    source: String(row.source),
+    sourceRef: (row.source_ref as string | null) ?? null,
+    assertedBy: String(row.asserted_by),
+    occurredAt: iso(row.occurred_at),
+    sensitivity: String(row.sensitivity ?? 'normal'),
+  };
+}
+
+/** Search words of a query: content words, once each. */
+function queryWords(query: string): string[] {
+  return [...new Set(words(query).filter((word) => word.length > 1 && !isStopWord(word)))];
+}
+
+/** One word as a tsquery operand, quoted so punctuation cannot inject tsquery syntax. */
+function quoteTerm(term: string): string {
+  return `'${term.replaceAll("'", "''")}'`;
+}
+
+/** An embedder that can weight query terms (the local one): the store passes IDF weights. */
+interface WeightedQueryEmbedder {
+  embedQueryWeighted(text: string, termWeights: ReadonlyMap<string, number>): number[];
+}
+
+function canWeight(embedder: Embedder): embedder is Embedder & WeightedQueryEmbedder {
+  return typeof (embedder as Partial<WeightedQueryEmbedder>).embedQueryWeighted === 'function';
+}
+
+/** Document frequencies are counted up to this many rows: enough to tell rare from common, and cheap. */
+const DF_CAP = 1000;
+/** A word in more than this share of memories says little; the full-text side leaves it out. */
+const COMMON_SHARE = 0.2;
+/** Stores smaller than this keep every query word on the full-text side. */
+const PRUNE_FROM = 5000;
+/**
+ * On large stores the full-text side ranks at most about this many matching rows: the most common
+ * query words are dropped until the rest match fewer (the rarest word always stays).
+ */
+const TEXT_BUDGET = 1500;
+
+/** Word n-grams (1–3) of a query: the candidates for an exact fact subject. */
+function subjectCandidates(query: string): string[] {
+  const tokens = query
+    .toLowerCase()
+    .replace(/['’]s\b/g, '')
+    .match(/[\p{L}\p{N}&.@-]+/gu);
+  if (!tokens) return [];
+  const grams = new Set<string>();
+  for (let size = 1; size <= 3; size += 1) {
+    for (let start = 0; start + size <= tokens.length; start += 1) {
+      const gram = tokens.slice(start, start + size).join(' ');
+      if (size > 1 || !isStopWord(gram)) grams.add(gram.replace(/[.?!]+$/, ''));
+    }
+  }
+  return [...grams];
+}
+
+/**
+ * The memory store on Postgres + pgvector, the same on PGlite and a server. Retrieval is layered:
+ * exact facts (subject/attribute) first, then hybrid recall — HNSW cosine search and full-text
+ * search fused by reciprocal rank fusion, with filters applied inside the index scan — then the
+ * episodes of the same goal or thread. Expired, superseded and too-sensitive rows never match.
+ */
+export class PgvectorMemoryStore implements MemoryStore {
+  readonly #db: Queryable;
+  readonly #embedder: Embedder;
+  readonly #signer: ProvenanceSigner | undefined;
+  readonly #clock: Clock;
+  readonly #candidates: number;
+  readonly #rrfK: number;
+  readonly #minSimilarity: number;
+  readonly #textWeight: number;
+  readonly #timeBoost: number;
+  readonly #rankWeights: string;
+  readonly #speakerBoost: number;
+  readonly #efSearch: number;
+  readonly #configured = new WeakMap<object, number>();
+  readonly #sizes = new Map<number, { count: number; at: number }>();
+
+  constructor(db: Queryable, options: PgvectorMemoryStoreOptions) {
+    this.#db = db;
+    this.#embedder = options.embedder;
+    this.#signer = options.signer;
+    this.#clock = options.clock ?? systemClock;
+    this.#candidates = options.candidates ?? 60;
+    this.#rrfK = options.rrfK ?? 20;
+    this.#minSimilarity = options.minSimilarity ?? 0.12;
+    this.#textWeight = options.textWeight ?? 1.5;
+    this.#timeBoost = options.timeBoost ?? 0.5;
+    this.#speakerBoost = options.speakerBoost ?? 0.6;
+    this.#efSearch = options.efSearch ?? 200;
+    // ts_rank weights are {D, C, B, A}: context is stored as C, the memory's own text as A.
+    this.#rankWeights = `{0.1, ${options.contextTextWeight ?? 0.2}, 0.4, 1.0}`;
+  }
+
+  get embedder(): Embedder {
+    return this.#embedder;
+  }
+
+  /**
+   * Record the embedder and make sure its HNSW index exists. Returns whether memories embedded with
+   * another embedder exist (then a re-embed job should run).
+   */
+  async init(): Promise<{ reembedNeeded: boolean }> {
+    const { id, dimension } = this.#embedder;
+    const dim = Math.trunc(dimension);
+    await this.#db.query(
+      `CREATE INDEX IF NOT EXISTS memories_embedding_hnsw_${dim} ON memories
+       USING hnsw ((embedding::vector(${dim})) vector_cosine_ops) WHERE embedding_dim = ${dim}`,
+    );
+    const active = await this.#db.query(`SELECT id FROM memory_embedders WHERE state = 'active'`);
+    if (active.rows.length === 0) {
+      await this.#db.query(
+        `INSERT INTO memory_embedders (id, dimension, state) VALUES ($1, $2, 'active')
+         ON CONFLICT (id) DO UPDATE SET state = 'active', dimension = $2, updated_at = now()`,
+        [id, dim],
+      );
+    } else if (active.rows[0]?.id !== id) {
+      await this.#db.query(
+        `INSERT INTO memory_embedders (id, dimension, state) VALUES ($1, $2, 'pending')
+         ON CONFLICT (id) DO UPDATE SET state = 'pending', dimension = $2, updated_at = now()`,
+        [id, dim],
+      );
+    }
+    const stale = await this.#db.query(
+      'SELECT 1 FROM memories WHERE embedder IS DISTINCT FROM $1 AND embedding IS NOT NULL LIMIT 1',
+      [id],
+    );
+    return { reembedNeeded: stale.rows.length > 0 || (active.rows.length > 0 && active.rows[0]?.id !== id) };
+  }
+
+  async remember(memory: NewMemory): Promise<MemoryPointer> {
+    const [pointer] = await this.rememberMany([memory]);
+    return pointer!;
+  }
+
+  /**
+   * Store memories in one multi-row insert with their embeddings. A fact with a subject and
+   * attribute supersedes the current value (history is kept: the old row points to the new one).
+   */
+  async rememberMany(memories: NewMemory[]): Promise<MemoryPointer[]> {
+    if (memories.length === 0) return [];
+    const prepared = memories.map((memory) => this.#prepare(memory));
+    const embeddings = await this.#embedder.embedDocuments(
+      prepared.map((row) => (row.context ? `${row.content}${CONTEXT_SEPARATOR}${row.context}` : row.content)),
+    );
+    const columns = {
+      operator: [] as number[],
+      kind: [] as string[],
+      subject: [] as (string | null)[],
+      attribute: [] as (string | null)[],
+      content: [] as string[],
+      context: [] as (string | null)[],
+      metadata: [] as string[],
+      embedding: [] as string[],
+      source: [] as string[],
+      sourceRef: [] as (string | null)[],
+      assertedBy: [] as string[],
+      signature: [] as (string | null)[],
+      sensitivity: [] as string[],
+      goal: [] as (number | null)[],
+      occurred: [] as string[],
+      expires: [] as (string | null)[],
+      dedupe: [] as (string | null)[],
+      document: [] as (number | null)[],
+      chunk: [] as (number | null)[],
+      thread: [] as (string | null)[],
+    };
+    prepared.forEach((row, index) => {
+      columns.operator.push(row.operatorId);
+      columns.kind.push(row.kind);
+      columns.subject.push(row.subject);
+      columns.attribute.push(row.attribute);
+      columns.content.push(row.content);
+      columns.context.push(row.context);
+      columns.metadata.push(JSON.stringify(row.metadata));
+      columns.embedding.push(vectorLiteral(embeddings[index]!));
+      columns.source.push(row.source);
+      columns.sourceRef.push(row.sourceRef);
+      columns.assertedBy.push(row.assertedBy);
+      columns.signature.push(row.signature);
+      columns.sensitivity.push(row.sensitivity);
+      columns.goal.push(row.goalId);
+      columns.occurred.push(row.occurredAt);
+      columns.expires.push(row.expiresAt);
+      columns.dedupe.push(row.dedupeKey);
+      columns.document.push(row.documentId);
+      columns.chunk.push(row.chunkIndex);
+      columns.thread.push(row.threadRef);
+    });
+    const dim = Math.trunc(this.#embedder.dimension);
+    const result = await this.#db.query(
+      `WITH input AS (
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+           $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
+           $14::bigint[], $15::timestamptz[], $16::timestamptz[], $17::text[], $18::bigint[], $19::int[],
+           $20::text[])
+           WITH ORDINALITY AS t(operator_id, kind, subject, attribute, content, context, metadata, embedding,
+             source, source_ref, asserted_by, signature, sensitivity, goal_id, occurred_at, expires_at,
+             dedupe_key, document_id, chunk_index, thread_ref, ord)
+       ), inserted AS (
+         INSERT INTO memories (operator_id, kind, subject, attribute, content, context, metadata, embedding,
+           embedder, embedding_dim, source, source_ref, asserted_by, signature, sensitivity, goal_id,
+           occurred_at, expires_at, dedupe_key, document_id, chunk_index, thread_ref)
+         SELECT operator_id, kind, subject, attribute, content, context, metadata, embedding::vector,
+           $21, ${dim}, source, source_ref, asserted_by, signature, sensitivity, goal_id, occurred_at,
+           expires_at, dedupe_key, document_id, chunk_index, thread_ref
+         FROM input ORDER BY ord
+         ON CONFLICT (dedupe_key) DO NOTHING
+         RETURNING *
+       ), superseded AS (
+         UPDATE memories old SET superseded_by = i.id
+         FROM inserted i
+         WHERE i.kind = 'fact' AND i.subject IS NOT NULL AND i.attribute IS NOT NULL
+           AND old.kind = 'fact' AND old.operator_id = i.operator_id AND old.superseded_by IS NULL
+           AND lower(old.subject) = lower(i.subject) AND lower(old.attribute) = lower(i.attribute)
+           AND old.id <> i.id
+         RETURNING old.id
+       )
+       SELECT *, 1 AS score FROM inserted ORDER BY id`,
+      [
+        columns.operator,
+        columns.kind,
+        columns.subject,
+        columns.attribute,
+        columns.content,
+        columns.context,
+        columns.metadata,
+        columns.embedding,
+        columns.source,
+        columns.sourceRef,
+        columns.assertedBy,
+        columns.signature,
+        columns.sensitivity,
+        columns.goal,
+        columns.occurred,
+        columns.expires,
+        columns.dedupe,
+        columns.document,
+        columns.chunk,
+        columns.thread,
+        this.#embedder.id,
+      ],
+    );
+    const inserted = result.rows;
+    // Rows skipped by an existing dedupe key: return the memory written the first time.
+    const byDedupe = new Map(inserted.map((row) => [row.dedupe_key as string | null, row]));
+    const pointers: MemoryPointer[] = [];
+    let next = 0;
+    for (const row of prepared) {
+      const found = row.dedupeKey ? byDedupe.get(row.dedupeKey) : inserted[next];
+      if (!row.dedupeKey) next += 1;
+      if (found) {
+        if (row.dedupeKey) next += 1;
+        pointers.push(this.#toPointer(found, 'hybrid'));
+        continue;
+      }
+      const existing = await this.#db.query('SELECT *, 1 AS score FROM memories WHERE dedupe_key = $1', [
+        row.dedupeKey,
+      ]);
+      pointers.push(this.#toPointer(existing.rows[0]!, 'hybrid'));
+    }
+    return pointers;
+  }
+
+  #prepare(memory: NewMemory) {
+    let subject = memory.subject ?? null;
+    let attribute = memory.attribute ?? null;
+    if (memory.kind === 'fact' && !subject) {
+      const parsed = parseFact(memory.content);
+      if (parsed) {
+        subject = parsed.subject;
+        attribute = parsed.attribute;
+      }
+    }
+    const occurredAt = (memory.occurredAt ?? this.#clock.now()).toISOString();
+    const sensitivity = memory.sensitivity ?? 'normal';
+    const row = {
+      operatorId: memory.operatorId,
+      kind: memory.kind,
+      subject,
+      attribute,
+      content: memory.content,
+      context: memory.context ?? null,
+      metadata: {
+        ...(memory.metadata ?? {}),
+      } as Record<string, unknown>,
+      source: memory.provenance.source as string,
+      sourceRef: memory.provenance.sourceRef ?? null,
+      assertedBy: memory.provenance.assertedBy,
+      signature: null as string | null,
+      sensitivity,
+      goalId: memory.goalId ?? null,
+      occurredAt,
+      expiresAt: memory.expiresAt ? memory.expiresAt.toISOString() : null,
+      dedupeKey: memory.dedupeKey ?? null,
+      documentId: typeof memory.metadata?.documentId === 'number' ? memory.metadata.documentId : null,
+      chunkIndex: typeof memory.metadata?.chunkIndex === 'number' ? memory.metadata.chunkIndex : null,
+      threadRef: memory.threadRef ?? null,
+    };
+    if (needsSignature(row.source)) {
+      if (!this.#signer)
+        throw new Error(`memories from ${row.source} must be signed, but no signing key is configured`);
+      row.signature = this.#signer.sign({
+        operatorId: row.operatorId,
+        kind: row.kind,
+        subject,
+        attribute,
+        content: row.content,
+        source: row.source,
+        sourceRef: row.sourceRef,
+        assertedBy: row.assertedBy,
+        occurredAt,
+        sensitivity,
+      });
+    }
+    return row;
+  }
+
+  #toPointer(row: Row, layer: MemoryPointer['layer']): MemoryPointer {
+    const source = String(row.source);
+    let verified: boolean | null = null;
+    if (needsSignature(source)) {
+      verified = this.#signer
+        ? this.#signer.verify(signedFields(row), row.signature as string | null)
+        : false;
+    }
+    return {
+      id: Number(row.id),
+      kind: row.kind as MemoryKind,
+      snippet: snippet(String(row.content)),
+      source,
+      sourceRef: (row.source_ref as string | null) ?? null,
+      assertedBy: String(row.asserted_by),
+      occurredAt: iso(row.occurred_at),
+      score: Number(row.score ?? 0),
+      layer,
+      documentId: row.document_id == null ? null : Number(row.document_id),
+      chunkIndex: row.chunk_index == null ? null : Number(row.chunk_index),
+      verified,
+      metadata: (row.metadata as Record<string, unknown> | undefined) ?? {},
+    };
+  }
+
+  /** The current value of a fact, by exact subject (and attribute), or null. */
+  async lookupFact(operatorId: number, subject: string, attribute?: string): Promise<MemoryPointer | null> {
+    const now = this.#clock.now();
+    const result = await this.#db.query(
+      `SELECT *, 1 AS score FROM memories
+       WHERE operator_id = $1 AND kind = 'fact' AND superseded_by IS NULL AND lower(subject) = lower($2)
+         AND ($3::text IS NULL OR lower(attribute) = lower($3)) AND (expires_at IS NULL OR expires_at > $4)
+       ORDER BY occurred_at DESC, id DESC LIMIT 1`,
+      [operatorId, subject, attribute ?? null, now],
+    );
+    return result.rows[0] ? this.#toPointer(result.rows[0], 'fact') : null;
+  }
+
+  /** Every value a fact has had, newest first (superseded ones included). */
+  async factHistory(operatorId: number, subject: string, attribute: string): Promise<MemoryPointer[]> {
+    const result = await this.#db.query(
+      `SELECT *, 1 AS score FROM memories
+       WHERE operator_id = $1 AND kind = 'fact' AND lower(subject) = lower($2) AND lower(attribute) = lower($3)
+       ORDER BY occurred_at DESC, id DESC`,
+      [operatorId, subject, attribute],
+    );
+    return result.rows.map((row) => this.#toPointer(row, 'fact'));
+  }
+
+  /** Layered recall: exact facts, then hybrid (vector + full text, RRF), then same-thread episodes. */
+  async recall(query: string, options: RecallOptions): Promise<MemoryPointer[]> {
+    const limit = options.limit ?? 5;
+    const now = options.now ?? this.#clock.now();
+    const kinds = options.kinds ?? DEFAULT_KINDS;
+    const results: MemoryPointer[] = [];
+    const seen = new Set<number>();
+    const push = (pointer: MemoryPointer) => {
+      if (seen.has(pointer.id) || results.length >= limit) return;
+      seen.add(pointer.id);
+      results.push(pointer);
+    };
+
+    const filters = this.#filters(options, now, kinds);
+    if (kinds.includes('fact')) {
+      for (const fact of await this.#exactFacts(query, filters, limit)) push(fact);
+    }
+    if (results.length < limit && query.trim().length > 0) {
+      for (const pointer of await this.#hybrid(query, filters, options.operatorId, now, limit)) push(pointer);
+    }
+    if (options.goalId !== undefined || options.threadRef !== undefined) {
+      const episodes = await this.#db.query(
+        `SELECT *, 0 AS score FROM memories
+         WHERE operator_id = $1 AND kind = 'episode' AND (expires_at IS NULL OR expires_at > $2)
+           AND (goal_id = $3 OR thread_ref = $4)
+         ORDER BY occurred_at DESC, id DESC LIMIT 3`,
+        [options.operatorId, now, options.goalId ?? null, options.threadRef ?? null],
+      );
+      for (const row of episodes.rows) push(this.#toPointer(row, 'episode'));
+    }
+    return results;
+  }
+
+  /** SQL for the filters every layer applies, with its parameters (numbered from 1). */
+  #filters(options: RecallOptions, now: Date, kinds: MemoryKind[]): Filters {
+    const params: unknown[] = [];
+    const add = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const clauses = [
+      `m.operator_id = ${add(options.operatorId)}`,
+      `m.kind = ANY(${add(kinds)}::text[])`,
+      'm.superseded_by IS NULL',
+      `(m.expires_at IS NULL OR m.expires_at > ${add(now)})`,
+      `(CASE m.sensitivity WHEN 'normal' THEN 0 WHEN 'private' THEN 1 ELSE 2 END) <= ${add(
+        SENSITIVITY_RANK[options.maxSensitivity ?? 'private'],
+      )}`,
+    ];
+    if (options.sources && options.sources.length > 0) {
+      const exact = options.sources.filter((source) => !source.endsWith('*'));
+      const prefixes = options.sources
+        .filter((source) => source.endsWith('*'))
+        .map((source) => `${source.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`);
+      clauses.push(`(m.source = ANY(${add(exact)}::text[]) OR m.source LIKE ANY(${add(prefixes)}::text[]))`);
+    }
+    if (options.since) clauses.push(`m.occurred_at >= ${add(options.since)}`);
+    if (options.until) clauses.push(`m.occurred_at < ${add(options.until)}`);
+    return { where: clauses.join(' AND '), params };
+  }
+
+  async #exactFacts(query: string, filters: Filters, limit: number): Promise<MemoryPointer[]> {
+    const candidates = subjectCandidates(query);
+    if (candidates.length === 0) return [];
+    const params = [...filters.params, candidates, limit];
+    const result = await this.#db.query(
+      `SELECT m.*, 2 AS score FROM memories m
+       WHERE ${filters.where} AND m.kind = 'fact' AND m.subject IS NOT NULL
+         AND lower(m.subject) = ANY($${params.length - 1}::text[])
+       ORDER BY (lower(m.attribute) = ANY($${params.length - 1}::text[])) DESC NULLS LAST, m.occurred_at DESC
+       LIMIT $${params.length}`,
+      params,
+    );
+    return result.rows.map((row) => this.#toPointer(row, 'fact'));
+  }
+
+  /** How many live memories an operator has (cached for a minute: it only scales the IDF). */
+  async #operatorSize(operatorId: number): Promise<number> {
+    const cached = this.#sizes.get(operatorId);
+    if (cached && Date.now() - cached.at < 60_000) return cached.count;
+    // A large table: the planner's estimate is close enough for IDF and costs nothing.
+    const estimate = await this.#db.query(
+      `SELECT reltuples AS n FROM pg_class WHERE oid = 'memories'::regclass`,
+    );
+    if (Number(estimate.rows[0]?.n ?? 0) > 50_000) {
+      const count = Number(estimate.rows[0]?.n);
+      this.#sizes.set(operatorId, { count, at: Date.now() });
+      return count;
+    }
+    const result = await this.#db.query(
+      'SELECT count(*) AS n FROM memories WHERE operator_id = $1 AND superseded_by IS NULL',
+      [operatorId],
+    );
+    const count = Number(result.rows[0]?.n ?? 0);
+    this.#sizes.set(operatorId, { count, at: Date.now() });
+    return count;
+  }
+
+  /** IDF (BM25's formula) and (capped) document frequency of each query word. */
+  async #termStats(
+    operatorId: number,
+    terms: string[],
+  ): Promise<{ idf: Map<string, number>; df: Map<string, number> }> {
+    const idf = new Map<string, number>();
+    const frequencies = new Map<string, number>();
+    if (terms.length === 0) return { idf, df: frequencies };
+    const total = await this.#operatorSize(operatorId);
+    // One indexed count per word (a constant tsquery each, so the GIN index is used), capped.
+    const params: unknown[] = [operatorId, DF_CAP];
+    const parts = terms.map((term) => {
+      params.push(term, quoteTerm(term));
+      const termParam = `$${params.length - 1}`;
+      const queryParam = `$${params.length}`;
+      return `SELECT ${termParam}::text AS term, (SELECT count(*) FROM (
+           SELECT 1 FROM memories m WHERE m.operator_id = $1 AND m.tsv @@ to_tsquery('english', ${queryParam}::text)
+           LIMIT $2) s) AS df`;
+    });
+    const result = await this.#db.query(parts.join(' UNION ALL '), params);
+    const size = Math.max(total, 1);
+    for (const row of result.rows) {
+      const df = Math.min(Number(row.df), size);
+      frequencies.set(String(row.term), df);
+      idf.set(String(row.term), Math.log(1 + (size - df + 0.5) / (df + 0.5)));
+    }
+    return { idf, df: frequencies };
+  }
+
+  async #hybrid(
+    query: string,
+    filters: Filters,
+    operatorId: number,
+    now: Date,
+    limit: number,
+  ): Promise<MemoryPointer[]> {
+    const dim = Math.trunc(this.#embedder.dimension);
+    const candidates = Math.max(this.#candidates, limit * 3);
+    const allTerms = queryWords(query);
+    const { idf, df } = await this.#termStats(operatorId, allTerms);
+    const size = Math.max(await this.#operatorSize(operatorId), 1);
+    // Words that a fifth of all memories contain only cost time on the full-text side.
+    const common = COMMON_SHARE * size;
+    const minIdf = Math.log(1 + (size - common + 0.5) / (common + 0.5));
+    // Pruning is for speed on large stores; on small ones every word may be "common".
+    let textTerms = size < PRUNE_FROM ? allTerms : allTerms.filter((term) => (idf.get(term) ?? 0) >= minIdf);
+    if (size >= PRUNE_FROM) {
+      const byRarity = [...textTerms].sort((a, b) => (df.get(a) ?? 0) - (df.get(b) ?? 0));
+      let budget = 0;
+      textTerms = byRarity.filter((term, index) => {
+        budget += df.get(term) ?? 0;
+        return index === 0 || budget <= TEXT_BUDGET;
+      });
+    }
+    const stems = new Map<string, number>();
+    for (const term of allTerms) {
+      stems.set(stem(term), Math.max(stems.get(stem(term)) ?? 0, idf.get(term) ?? 1));
+    }
+    const embedding = canWeight(this.#embedder)
+      ? this.#embedder.embedQueryWeighted(query, stems)
+      : await this.#embedder.embedQuery(query);
+    const window = parseTimeWindow(query, now);
+    const params = [...filters.params];
+    const add = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const v = add(vectorLiteral(embedding));
+    const embedderParam = add(this.#embedder.id);
+    const n = add(candidates);
+    const k = add(this.#rrfK);
+    const textWeight = add(this.#textWeight);
+    const minSimilarity = add(this.#minSimilarity);
+    const since = add(window?.since ?? null);
+    const until = add(window?.until ?? null);
+    const boost = add(this.#timeBoost / this.#rrfK);
+    const limitParam = add(limit);
+    const named = add(words(query));
+    const speakerBoost = add(this.#speakerBoost / this.#rrfK);
+    // Full-text score: Σ idf(term) × ts_rank(term) — BM25's term weighting on Postgres's ranking.
+    const rankWeights = add(this.#rankWeights);
+    const termScores = textTerms.map(
+      (term) =>
+        `${add(idf.get(term) ?? 1)}::float8 * ts_rank(${rankWeights}::float4[], m.tsv, to_tsquery('english', ${add(quoteTerm(term))}))`,
+    );
+    const anyTerm = textTerms.length > 0 ? add(textTerms.map(quoteTerm).join(' | ')) : '';
+    const textSide =
+      textTerms.length === 0
+        ? 'SELECT NULL::bigint AS id, NULL::bigint AS rank WHERE false'
+        : `SELECT id, row_number() OVER (ORDER BY score DESC, id DESC) AS rank FROM (
+          SELECT m.id, ${termScores.join(' + ')} AS score
+          FROM memories m
+          WHERE ${filters.where} AND m.tsv @@ to_tsquery('english', ${anyTerm})
+          ORDER BY score DESC LIMIT ${n}
+        ) s`;
+    const sql = `
+      WITH vec AS MATERIALIZED (
+        SELECT m.id, m.embedding::vector(${dim}) <=> ${v}::vector(${dim}) AS distance
+        FROM memories m
+        WHERE ${filters.where} AND m.embedding_dim = ${dim} AND m.embedder = ${embedderParam}
+        ORDER BY m.embedding::vector(${dim}) <=> ${v}::vector(${dim})
+        LIMIT ${n}
+      ), vec_ranked AS (
+        SELECT id, row_number() OVER (ORDER BY distance) AS rank FROM vec WHERE 1 - distance >= ${minSimilarity}
+      ), fts_ranked AS (${textSide}
+      ), fused AS (
+        SELECT id, sum(weight / (${k} + rank)) AS score FROM (
+          SELECT id, rank, 1.0::float8 AS weight FROM vec_ranked
+          UNION ALL SELECT id, rank, ${textWeight}::float8 FROM fts_ranked
+        ) u GROUP BY id
+      )
+      SELECT m.*, f.score + CASE WHEN ${since}::timestamptz IS NOT NULL AND m.occurred_at >= ${since}::timestamptz
+          AND m.occurred_at < ${until}::timestamptz THEN ${boost}::float8 ELSE 0 END
+        + CASE WHEN lower(m.asserted_by) = ANY(${named}::text[]) THEN ${speakerBoost}::float8 ELSE 0 END AS score
+      FROM fused f JOIN memories m ON m.id = f.id
+      ORDER BY score DESC, m.occurred_at DESC, m.id DESC
+      LIMIT ${limitParam}`;
+    const result = await this.#withSearchSettings(candidates, (db) => db.query(sql, params));
+    return result.rows.map((row) => this.#toPointer(row, 'hybrid'));
+  }
+
+  /**
+   * Run a search with pgvector's iterative index scan (filters inside the HNSW scan do not starve
+   * the results) and an ef_search wide enough for the candidate list, set once per connection.
+   */
+  async #withSearchSettings<T>(candidates: number, work: (db: Queryable) => Promise<T>): Promise<T> {
+    const efSearch = Math.max(this.#efSearch, candidates);
+    const isPool = !('release' in this.#db) && typeof (this.#db as pg.Pool).connect === 'function';
+    const client = isPool ? await (this.#db as pg.Pool).connect() : (this.#db as pg.PoolClient);
+    try {
+      if (this.#configured.get(client) !== efSearch) {
+        await client.query(
+          `SELECT set_config('hnsw.iterative_scan', 'relaxed_order', false), set_config('hnsw.ef_search', $1, false)`,
+          [String(efSearch)],
+        );
+        this.#configured.set(client, efSearch);
+      }
+      return await work(client);
+    } finally {
+      if (isPool) client.release();
+    }
+  }
+
+  /** The operators that have memories (a re-embed tells each of them). */
+  async operatorsWithMemories(): Promise<number[]> {
+    const result = await this.#db.query('SELECT DISTINCT operator_id FROM memories ORDER BY operator_id');
+    return result.rows.map((row) => Number(row.operator_id));
+  }
+
+  /** What `forget <query>` would remove: the memories the query finds (any kind but episodes). */
+  async forgetPreview(operatorId: number, query: string, limit = 10): Promise<MemoryPointer[]> {
+    const found = await this.recall(query, {
+      operatorId,
+      limit,
+      kinds: ['fact', 'note', 'document'],
+      maxSensitivity: 'secret',
+    });
+    // Only memories the query names: a vector neighbour that shares no word with it is not offered.
+    const terms = new Set(words(query).filter((word) => !isStopWord(word)));
+    return found.filter((pointer) => words(pointer.snippet).some((word) => terms.has(word)));
+  }
+
+  /** Delete memories by id (and a document's chunks with it). Returns how many rows went. */
+  async forget(operatorId: number, ids: number[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    await this.#db.query(
+      'UPDATE memories SET superseded_by = NULL WHERE operator_id = $1 AND superseded_by = ANY($2::bigint[])',
+      [operatorId, ids],
+    );
+    const result = await this.#db.query(
+      'DELETE FROM memories WHERE operator_id = $1 AND (id = ANY($2::bigint[]) OR document_id = ANY($2::bigint[]))',
+      [operatorId, ids],
+    );
+    return result.rowCount ?? 0;
+  }
+
+  /**
+   * Delete expired memories. An expired fact takes the history it superseded with it (an expired
+   * value must not resurrect its predecessor). Returns how many rows went.
+   */
+  async sweepExpired(now: Date = this.#clock.now()): Promise<number> {
+    const result = await this.#db.query(
+      `WITH RECURSIVE doomed AS (
+         SELECT id FROM memories WHERE expires_at IS NOT NULL AND expires_at <= $1
+         UNION
+         SELECT m.id FROM memories m JOIN doomed d ON m.superseded_by = d.id
+       ), unlinked AS (
+         UPDATE memories SET superseded_by = NULL
+         WHERE superseded_by IN (SELECT id FROM doomed) AND id NOT IN (SELECT id FROM doomed)
+       )
+       DELETE FROM memories WHERE id IN (SELECT id FROM doomed) OR document_id IN (SELECT id FROM doomed)`,
+      [now],
+    );
+    return result.rowCount ?? 0;
+  }
+
+  /**
+   * Re-embed up to `batch` memories not yet embedded with this store's embedder. Returns how many
+   * were done in this call and how many remain; the job calls it until nothing remains.
+   */
+  async reembedBatch(batch = 200): Promise<{ done: number; remaining: number; total: number }> {
+    const id = this.#embedder.id;
+    const dim = Math.trunc(this.#embedder.dimension);
+    const rows = await this.#db.query(
+      `SELECT id, content, context FROM memories WHERE embedder IS DISTINCT FROM $1 ORDER BY id LIMIT $2`,
+      [id, batch],
+    );
+    if (rows.rows.length > 0) {
+      const vectors = await this.#embedder.embedDocuments(
+        rows.rows.map((row) =>
+          row.context
+            ? `${String(row.content)}${CONTEXT_SEPARATOR}${String(row.context)}`
+            : String(row.content),
+        ),
+      );
+      await this.#db.query(
+        `UPDATE memories m SET embedding = u.embedding::vector, embedder = $3, embedding_dim = ${dim}
+         FROM unnest($1::bigint[], $2::text[]) AS u(id, embedding) WHERE m.id = u.id`,
+        [rows.rows.map((row) => Number(row.id)), vectors.map(vectorLiteral), id],
+      );
+    }
+    const counts = await this.#db.query(
+      `SELECT count(*) FILTER (WHERE embedder IS DISTINCT FROM $1) AS remaining, count(*) AS total FROM memories`,
+      [id],
+    );
+    const remaining = Number(counts.rows[0]?.remaining ?? 0);
+    const total = Number(counts.rows[0]?.total ?? 0);
+    await this.#db.query(
+      `UPDATE memory_embedders SET done = $2, total = $3, updated_at = now() WHERE id = $1`,
+      [id, total - remaining, total],
+    );
+    if (remaining === 0) {
+      await this.#db.query(
+        `UPDATE memory_embedders SET state = 'retired' WHERE state = 'active' AND id <> $1`,
+        [id],
+      );
+      await this.#db.query(`UPDATE memory_embedders SET state = 'active' WHERE id = $1`, [id]);
+    }
+    return { done: rows.rows.length, remaining, total };
+  }
+}

@@ -1,0 +1,338 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../core/clock.ts';
+import type { Database } from '../../db/database.ts';
+import { migrate } from '../../db/migrate.ts';
+import { ingestDocument } from '../../memory/document-ingest.ts';
+import type { Embedder } from '../../memory/embedder.ts';
+import { LocalEmbedder } from '../../memory/local-embedder.ts';
+import { PgvectorMemoryStore } from '../../memory/pgvector-memory-store.ts';
+import { ProvenanceSigner } from '../../memory/provenance-signer.ts';
+import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
+
+const console = { source: 'console' as const, assertedBy: 'operator' };
+
+describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) => {
+  const databases = new TestDatabases(kind);
+
+  afterAll(async () => {
+    await databases.closeAll();
+  });
+
+  async function fresh(
+    options: { embedder?: Embedder; clock?: ManualClock; key?: string } = {},
+  ): Promise<{ db: Database; store: PgvectorMemoryStore; operatorId: number; clock: ManualClock }> {
+    const db = await databases.open();
+    await migrate(db.pool, db.schema);
+    const operator = await db.pool.query(
+      `INSERT INTO operators (name, timezone) VALUES ('Ada', 'UTC') RETURNING id`,
+    );
+    const clock = options.clock ?? new ManualClock('2026-05-20T10:00:00Z');
+    const store = new PgvectorMemoryStore(db.pool, {
+      embedder: options.embedder ?? new LocalEmbedder({ dimension: 256 }),
+      signer: new ProvenanceSigner(options.key ?? 'test-signing-key-0123456789'),
+      clock,
+    });
+    await store.init();
+    return { db, store, operatorId: Number(operator.rows[0]?.id), clock };
+  }
+
+  it('a new value of a fact supersedes the old one, keeps the history, and is found by exact lookup first', async () => {
+    const { store, operatorId, clock } = await fresh();
+    await store.remember({
+      operatorId,
+      kind: 'fact',
+      content: "Dana's phone is 555-0100",
+      provenance: console,
+    });
+    clock.advance(60_000);
+    await store.remember({
+      operatorId,
+      kind: 'note',
+      content: 'Dana called about the phone bill',
+      provenance: console,
+    });
+    clock.advance(60_000);
+    const second = await store.remember({
+      operatorId,
+      kind: 'fact',
+      content: "Dana's phone is 555-0199",
+      provenance: console,
+    });
+    const current = await store.lookupFact(operatorId, 'dana', 'PHONE');
+    expect(current?.id).toBe(second.id);
+    expect(current?.snippet).toContain('555-0199');
+    const history = await store.factHistory(operatorId, 'Dana', 'phone');
+    expect(history.map((pointer) => pointer.snippet)).toEqual([
+      "Dana's phone is 555-0199",
+      "Dana's phone is 555-0100",
+    ]);
+    const recalled = await store.recall("what is Dana's phone?", { operatorId, limit: 5 });
+    expect(recalled[0]).toMatchObject({ id: second.id, layer: 'fact' });
+    expect(recalled.some((pointer) => pointer.snippet.includes('555-0100'))).toBe(false);
+  });
+
+  it('stores a document as chunks that point back to it and to their position', async () => {
+    const { store, operatorId } = await fresh();
+    const paragraphs = Array.from(
+      { length: 12 },
+      (_, index) =>
+        `Section ${index + 1}. ${index === 7 ? 'The warranty on the espresso machine lasts thirty months.' : 'Routine terms and conditions apply to this part of the agreement.'} ${'Filler sentence about the contract. '.repeat(6)}`,
+    );
+    const progress: number[] = [];
+    const result = await ingestDocument(store, {
+      operatorId,
+      name: 'supplier-contract.md',
+      bytes: new TextEncoder().encode(`# Supplier contract\n\n${paragraphs.join('\n\n')}`),
+      provenance: { source: 'document:supplier-contract.md', assertedBy: 'operator' },
+      onProgress: ({ stage, done }) => {
+        if (stage === 'stored') progress.push(done);
+      },
+    });
+    expect(result.chunks).toBeGreaterThan(2);
+    expect(progress.at(-1)).toBe(result.chunks);
+    const found = await store.recall('how long is the espresso machine warranty?', { operatorId, limit: 3 });
+    const chunk = found.find((pointer) => pointer.snippet.includes('thirty months'));
+    expect(chunk?.documentId).toBe(result.document.id);
+    expect(chunk?.chunkIndex).toBeGreaterThan(0);
+    expect(chunk?.chunkIndex).toBeLessThan(result.chunks);
+  });
+
+  it('filters by kind, source, sensitivity and time inside the query', async () => {
+    const { store, operatorId, clock } = await fresh();
+    await store.remember({
+      operatorId,
+      kind: 'note',
+      content: 'Invoice 42 for the harbour project was paid',
+      provenance: console,
+      occurredAt: new Date('2026-03-02T09:00:00Z'),
+    });
+    await store.remember({
+      operatorId,
+      kind: 'episode',
+      content: 'Goal: chase invoice 42 for the harbour project',
+      provenance: { source: 'system', assertedBy: 'spine' },
+    });
+    await store.remember({
+      operatorId,
+      kind: 'note',
+      content: 'Invoice 42 harbour project reminder from the mailbox',
+      provenance: { source: 'connector:email', assertedBy: 'connector:email' },
+      occurredAt: new Date('2026-05-12T09:00:00Z'),
+    });
+    await store.remember({
+      operatorId,
+      kind: 'note',
+      content: 'Invoice 42 harbour project bank password is hunter2',
+      provenance: console,
+      sensitivity: 'secret',
+    });
+    const query = 'invoice 42 harbour project';
+    const notes = await store.recall(query, { operatorId, limit: 10, kinds: ['note'] });
+    expect(notes.map((pointer) => pointer.kind)).toEqual(['note', 'note']);
+    expect(notes.some((pointer) => pointer.snippet.includes('hunter2'))).toBe(false);
+    const secrets = await store.recall(query, {
+      operatorId,
+      limit: 10,
+      kinds: ['note'],
+      maxSensitivity: 'secret',
+    });
+    expect(secrets.some((pointer) => pointer.snippet.includes('hunter2'))).toBe(true);
+    const fromConnectors = await store.recall(query, { operatorId, limit: 10, sources: ['connector:*'] });
+    expect(fromConnectors.map((pointer) => pointer.source)).toEqual(['connector:email']);
+    const march = await store.recall(query, {
+      operatorId,
+      limit: 10,
+      since: new Date('2026-03-01T00:00:00Z'),
+      until: new Date('2026-04-01T00:00:00Z'),
+    });
+    expect(march.map((pointer) => pointer.snippet)).toEqual(['Invoice 42 for the harbour project was paid']);
+    expect(clock.now().toISOString()).toBe('2026-05-20T10:00:00.000Z');
+  });
+
+  it('understands "last week" and "in March" from the memories\u2019 own times (with an injected clock)', async () => {
+    const clock = new ManualClock('2026-05-20T10:00:00Z'); // a Wednesday
+    const { store, operatorId } = await fresh({ clock });
+    const old = await store.remember({
+      operatorId,
+      kind: 'note',
+      content: 'Met the printer about the catalogue proofs',
+      provenance: console,
+      occurredAt: new Date('2026-03-10T12:00:00Z'),
+    });
+    const recent = await store.remember({
+      operatorId,
+      kind: 'note',
+      content: 'Met the printer about the catalogue paper',
+      provenance: console,
+      occurredAt: new Date('2026-05-13T12:00:00Z'),
+    });
+    const lastWeek = await store.recall('what did I discuss with the printer last week?', {
+      operatorId,
+      limit: 2,
+    });
+    expect(lastWeek[0]?.id).toBe(recent.id);
+    const inMarch = await store.recall('what did I discuss with the printer in March?', {
+      operatorId,
+      limit: 2,
+    });
+    expect(inMarch[0]?.id).toBe(old.id);
+  });
+
+  it('fuses the vector and full-text rankings by reciprocal rank fusion', async () => {
+    const { store, operatorId } = await fresh();
+    // "both" matches the query in both lists; the others only lexically or only by character n-grams.
+    const both = await store.remember({
+      operatorId,
+      kind: 'note',
+      content: 'The photography workshop is on Saturday',
+      provenance: console,
+    });
+    const lexical = await store.remember({
+      operatorId,
+      kind: 'note',
+      content: 'Workshop rota: cleaning duty, inventory, keys, alarm codes, bins, recycling',
+      provenance: console,
+    });
+    const found = await store.recall('photography workshop', { operatorId, limit: 5 });
+    expect(found[0]?.id).toBe(both.id);
+    expect(found.map((pointer) => pointer.id)).toContain(lexical.id);
+    expect(found[0]!.score).toBeGreaterThan(found[1]!.score);
+    // RRF with k = 20, full text weighted 1.5: a memory first in both lists scores (1 + 1.5) / 21.
+    expect(found[0]!.score).toBeCloseTo(2.5 / 21, 6);
+  });
+
+  it('adds the episodes of the same goal or thread after the hybrid layer', async () => {
+    const { db, store, operatorId } = await fresh();
+    await store.remember({
+      operatorId,
+      kind: 'episode',
+      content: 'Asked to draft the quarterly letter; drafted it',
+      provenance: { source: 'system', assertedBy: 'spine' },
+      threadRef: 'console:local',
+    });
+    const found = await store.recall('quarterly letter', {
+      operatorId,
+      limit: 5,
+      threadRef: 'console:local',
+    });
+    expect(found.map((pointer) => pointer.layer)).toEqual(['episode']);
+    const none = await store.recall('quarterly letter', { operatorId, limit: 5 });
+    expect(none).toEqual([]);
+    expect(db.kind).toBe(kind);
+  });
+
+  it('signs connector memories and flags a row altered with SQL', async () => {
+    const { db, store, operatorId } = await fresh();
+    const pointer = await store.remember({
+      operatorId,
+      kind: 'note',
+      content: 'Supplier invoice INV-9 is due on 30 May',
+      provenance: { source: 'connector:email', sourceRef: 'message 17', assertedBy: 'connector:email' },
+    });
+    expect(pointer.verified).toBe(true);
+    const signature = await db.pool.query('SELECT signature FROM memories WHERE id = $1', [pointer.id]);
+    expect(String(signature.rows[0]?.signature)).toMatch(/^v1:/);
+    const intact = await store.recall('supplier invoice INV-9', { operatorId });
+    expect(intact[0]).toMatchObject({ id: pointer.id, verified: true });
+    await db.pool.query(
+      `UPDATE memories SET content = 'Supplier invoice INV-9 is due on 1 May' WHERE id = $1`,
+      [pointer.id],
+    );
+    const tampered = await store.recall('supplier invoice INV-9', { operatorId });
+    expect(tampered[0]).toMatchObject({ id: pointer.id, verified: false });
+    // Operator memories are not signed: nothing to verify.
+    const own = await store.remember({
+      operatorId,
+      kind: 'note',
+      content: 'my own note',
+      provenance: console,
+    });
+    expect(own.verified).toBeNull();
+  });
+
+  it('hides expired memories at once and the sweep deletes them with the history they superseded', async () => {
+    const clock = new ManualClock('2026-05-20T10:00:00Z');
+    const { db, store, operatorId } = await fresh({ clock });
+    await store.remember({
+      operatorId,
+      kind: 'fact',
+      content: "The door's code is 1111",
+      provenance: console,
+    });
+    clock.advance(1000);
+    await store.remember({
+      operatorId,
+      kind: 'fact',
+      content: "The door's code is 2222",
+      provenance: console,
+      expiresAt: new Date('2026-05-20T11:00:00Z'),
+    });
+    const kept = await store.remember({
+      operatorId,
+      kind: 'note',
+      content: 'The door sticks in winter',
+      provenance: console,
+    });
+    expect((await store.recall('door code', { operatorId })).map((p) => p.snippet)).toContain(
+      "The door's code is 2222",
+    );
+    clock.set('2026-05-20T11:00:01Z');
+    const after = await store.recall('door code', { operatorId });
+    expect(after.map((p) => p.snippet)).toEqual(['The door sticks in winter']);
+    expect(await store.lookupFact(operatorId, 'the door', 'code')).toBeNull();
+    expect(await store.sweepExpired()).toBe(2);
+    const left = await db.pool.query('SELECT id FROM memories ORDER BY id');
+    expect(left.rows.map((row) => Number(row.id))).toEqual([kept.id]);
+  });
+
+  it('re-embeds every memory when the embedder changes, with progress', async () => {
+    const { db, store, operatorId } = await fresh();
+    const names = ['Avery', 'Blake', 'Casey', 'Devon', 'Emery', 'Finley', 'Harper'];
+    const texts = names.map((name) => `Client ${name} ordered blue tiles`);
+    for (const content of texts)
+      await store.remember({ operatorId, kind: 'note', content, provenance: console });
+    const next = new PgvectorMemoryStore(db.pool, { embedder: new LocalEmbedder({ dimension: 128 }) });
+    expect(await next.init()).toEqual({ reembedNeeded: true });
+    const progress: Array<[number, number]> = [];
+    for (;;) {
+      const step = await next.reembedBatch(3);
+      progress.push([step.total - step.remaining, step.total]);
+      if (step.remaining === 0) break;
+    }
+    expect(progress).toEqual([
+      [3, 7],
+      [6, 7],
+      [7, 7],
+    ]);
+    const embedders = await db.pool.query('SELECT id, state FROM memory_embedders ORDER BY id');
+    expect(embedders.rows).toEqual([
+      { id: 'local-hash-v1-128', state: 'active' },
+      { id: 'local-hash-v1-256', state: 'retired' },
+    ]);
+    const found = await next.recall('tiles for Emery', { operatorId, limit: 1 });
+    expect(found[0]?.snippet).toBe('Client Emery ordered blue tiles');
+    const stale = await db.pool.query('SELECT count(*) AS n FROM memories WHERE embedding_dim <> 128');
+    expect(Number(stale.rows[0]?.n)).toBe(0);
+  });
+
+  it('forgets what a query names, with a document taking its chunks along', async () => {
+    const { db, store, operatorId } = await fresh();
+    await store.remember({
+      operatorId,
+      kind: 'note',
+      content: 'Gym membership renews in June',
+      provenance: console,
+    });
+    await store.remember({ operatorId, kind: 'note', content: 'Buy oat milk', provenance: console });
+    const preview = await store.forgetPreview(operatorId, 'gym membership');
+    expect(preview.map((pointer) => pointer.snippet)).toEqual(['Gym membership renews in June']);
+    expect(
+      await store.forget(
+        operatorId,
+        preview.map((pointer) => pointer.id),
+      ),
+    ).toBe(1);
+    const left = await db.pool.query('SELECT content FROM memories');
+    expect(left.rows.map((row) => row.content)).toEqual(['Buy oat milk']);
+  });
+});
