@@ -68,7 +68,7 @@ const environmentSchema = z.object({
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
   PORT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65_535).default(3000)),
-  // Queue mode (docs/queue.md).
+  // Queue mode (README.md, "Queue mode and the daily digest").
   REDIS_URL: z.preprocess(
     emptyAsUndefined,
     z
@@ -194,7 +194,7 @@ export const DEFAULT_MINUTES_SAVED: Record<string, number> = {
   'goal.answered': 2,
 };
 
-/** Queue mode: BullMQ on Redis, separate worker processes (docs/queue.md). */
+/** Queue mode: BullMQ on Redis, separate worker processes (README.md, "Queue mode and the daily digest"). */
 export interface QueueConfig {
   redisUrl: string;
   /** Key prefix; keep the {hash tag} so every key of a queue lands in one Redis Cluster slot. */
@@ -316,7 +316,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new SpineError(
       'config.invalid',
       `Spine cannot start: the configuration has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n` +
-        `${problems.join('\n')}\nFix them in the environment or in .env (see docs/chat.md).`,
+        `${problems.join('\n')}\nFix them in the environment or in .env (see README.md, "Slack and Telegram").`,
       { category: 'user', details: { problems } },
     );
   }

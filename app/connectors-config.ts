@@ -286,7 +286,7 @@ export function loadConnectorsConfig(
   throw new SpineError(
     'config.file_invalid',
     `Spine cannot start: ${path} has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n` +
-      `${problems.map((problem) => `  - ${problem}`).join('\n')}\nSee docs/connectors.md for the format.`,
+      `${problems.map((problem) => `  - ${problem}`).join('\n')}\nSee README.md, "Connectors and guardrails" for the format.`,
     { category: 'user', details: { problems } },
   );
 }

@@ -36,13 +36,15 @@ export interface Models {
 }
 
 const SECRET_KEY = /key|token|secret|password|signing/i;
+/** Where a secret is kept (a file path), not the secret itself. */
+const SECRET_LOCATION = /(file|path|dir)$/i;
 
 /** Every secret-looking string in the config (API keys, tokens, signing secrets, database URL credentials). */
 export function configSecrets(config: Config): string[] {
   const found: string[] = [];
   const walk = (value: unknown, key: string): void => {
     if (typeof value === 'string') {
-      if (SECRET_KEY.test(key)) found.push(value);
+      if (SECRET_KEY.test(key) && !SECRET_LOCATION.test(key)) found.push(value);
       return;
     }
     if (value && typeof value === 'object') {

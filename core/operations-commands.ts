@@ -1,7 +1,7 @@
 import { type LocalTime, parseLocalTime } from './local-time.ts';
 
 /**
- * Chat commands about Spine's own operation (docs/queue.md): the digest and failures.
+ * Chat commands about Spine's own operation (README.md, "Queue mode and the daily digest"): the digest and failures.
  * Kept apart from core/commands.ts so the goal commands stay one list.
  */
 export type OperationsCommand =

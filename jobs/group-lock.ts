@@ -5,7 +5,7 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-/** Mutual exclusion of jobs of one group across every worker (see docs/queue.md). */
+/** Mutual exclusion of jobs of one group across every worker (see README.md, "Queue mode and the daily digest"). */
 export interface GroupLock {
   /** Take the group's lock, or null when another job holds it (without waiting). */
   tryAcquire(group: string): Promise<HeldLock | null>;

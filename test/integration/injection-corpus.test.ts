@@ -204,7 +204,9 @@ describe.each(DATABASE_KINDS)('prompt injection on %s Postgres, with a fooled mo
       const entities = (text: string) =>
         text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
       const quoted = entities(entry.planted.content);
-      const carrier = blocks.find((block) => block[2] === quoted);
+      // Snippets fold white space; what matters is that the planted text arrives inside a labelled block.
+      const folded = (text: string) => text.replace(/\s+/g, ' ').trim();
+      const carrier = blocks.find((block) => folded(block[2] ?? '') === folded(quoted));
       expect(carrier?.[1]).toContain('trust="untrusted"');
       expect(carrier?.[1]).toContain(`source="${entry.planted.source}"`);
       expect(request.match(/<operator_request>/g)).toHaveLength(1);
