@@ -26,6 +26,7 @@ import { handleMemoryJob, isMemoryJob } from '../jobs/memory-jobs.ts';
 import { recoverUnfinishedWork } from '../jobs/recovery.ts';
 import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
 import { type BuiltConnectors, buildConnectors } from './build-connectors.ts';
+import { calendarSchedule } from './calendar-schedule.ts';
 import type { Config } from './config.ts';
 import { createMemoryStore } from './memory-setup.ts';
 import { createModels, type InjectedModels, type Models } from './model-wiring.ts';
@@ -174,6 +175,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       clock,
       logger,
       minutesSaved: config.digest.minutesSaved,
+      ...(built.calendar ? { schedule: calendarSchedule(built.calendar) } : {}),
     });
     await repos.digests.applyDefaultTime(config.digest.defaultTime);
     let jobQueue: JobQueue | undefined;
