@@ -176,6 +176,9 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       logger,
       minutesSaved: config.digest.minutesSaved,
       ...(built.calendar ? { schedule: calendarSchedule(built.calendar) } : {}),
+      ...(models.gateway
+        ? { modelUsage: async (operatorId: number) => (await models.usage.forDigest(operatorId)).line }
+        : {}),
     });
     await repos.digests.applyDefaultTime(config.digest.defaultTime);
     let jobQueue: JobQueue | undefined;

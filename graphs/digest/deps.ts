@@ -14,4 +14,6 @@ export interface DigestGraphDeps {
   schedule?: ScheduleProvider;
   /** Minutes saved per `connector.operation` (plus `goal.answered`), for the estimate. */
   minutesSaved: Record<string, number>;
+  /** Yesterday's model spend as one line; absent without a language model. */
+  modelUsage?: (operatorId: number) => Promise<string>;
 }

@@ -37,6 +37,8 @@ export interface DigestFacts {
   expiring: ExpiringMemory[];
   counts: PeriodCounts;
   minutesSaved: number;
+  /** Yesterday's model spend, when a model is configured. */
+  modelUsage?: string | null;
 }
 
 /** Replace the channel's value with the node's output. */

@@ -229,4 +229,21 @@ describe.each(DATABASE_KINDS)('LLM planner in the goal graph on %s Postgres', (k
     expect(digest.line).toBe(`Models on ${today}: $0.15 of $5.00, 1 model call, 1,000,000 tokens in, 0 out.`);
     expect(digest.totals).toMatchObject({ calls: 1, inputTokens: 1_000_000, cacheHits: 0 });
   });
+
+  it("puts yesterday's model spend in the digest", async () => {
+    const model = fakeModel().respond(answer('Hello.', 1_000_000, 0));
+    const { say, chat, spine } = await spineWith(model);
+    await say('hello there');
+    await spine.sendDigestNow({ channel: 'console', conversation: 'local' });
+    await spine.settle();
+    const digest = chat.posts.at(-1)?.message;
+    const line = digest?.blocks?.find(
+      (block) => block.type === 'context' && block.text.startsWith('Models on '),
+    );
+    // The digest reports the previous local day; the call above was today, so that day had none.
+    expect(line).toMatchObject({
+      type: 'context',
+      text: expect.stringMatching(/^Models on \d{4}-\d{2}-\d{2}: no calls\.$/),
+    });
+  });
 });

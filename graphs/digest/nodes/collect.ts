@@ -58,6 +58,7 @@ export function collectNode(deps: DigestGraphDeps) {
         expiring,
         counts,
         minutesSaved: Math.round(minutes),
+        modelUsage: deps.modelUsage ? await deps.modelUsage(operator.id) : null,
       },
     };
   };
