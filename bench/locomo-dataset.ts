@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { ConversationTurn } from '../memory/conversation-ingest.ts';
+import { MONTHS } from '../memory/time-window.ts';
 
 /** One LoCoMo-format conversation: its turns (only the turns) and its scored questions. */
 export interface LocomoConversation {
@@ -8,21 +9,6 @@ export interface LocomoConversation {
   turns: ConversationTurn[];
   questions: Array<{ question: string; evidence: string[]; category: number }>;
 }
-
-const MONTHS = [
-  'january',
-  'february',
-  'march',
-  'april',
-  'may',
-  'june',
-  'july',
-  'august',
-  'september',
-  'october',
-  'november',
-  'december',
-];
 
 /** "1:56 pm on 8 May, 2023" → a UTC date. */
 export function parseSessionDate(text: string): Date {

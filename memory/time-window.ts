@@ -6,7 +6,8 @@ export interface TimeWindow {
   phrase: string;
 }
 
-const MONTHS = [
+/** English month names, lower case, January first. */
+export const MONTHS = [
   'january',
   'february',
   'march',
