@@ -1,6 +1,6 @@
 import type { Action } from '../core/domain.ts';
 import { DEFAULT_TRUST_AFTER, isTrustable, offersAlwaysAllow } from '../core/policy.ts';
-import { wallClock } from '../core/schedule-time.ts';
+import { localTimeOn } from '../core/schedule-time.ts';
 import type { ConnectorStateRepository } from '../db/repositories/connector-state.ts';
 import type { PreparedAction } from './connector-runtime.ts';
 
@@ -45,7 +45,7 @@ export async function checkGuardrails(
   const limits = settings.limits[prepared.connector];
   let limitExceeded: string | null = null;
   if (limits && prepared.external && prepared.risk !== 'read') {
-    const since = wallClock(input.now, input.timezone, 0, 0, 0);
+    const since = localTimeOn(input.now, input.timezone, 0, 0, 0);
     const used = await state.usageSince(input.operatorId, prepared.connector, since, input.idempotencyKey);
     if (limits.dailyCount !== undefined && used.count + 1 > limits.dailyCount) {
       limitExceeded = `${prepared.connector} is limited to ${limits.dailyCount} action${limits.dailyCount === 1 ? '' : 's'} a day and today's are used up (raise guardrails.limits.${prepared.connector}.dailyCount in spine.config.yaml, or try tomorrow)`;

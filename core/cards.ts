@@ -1,4 +1,5 @@
-import type { Action, Approval, Failure } from './domain.ts';
+import type { Action, Approval } from './domain.ts';
+import { parseFailureButton } from './failure-card.ts';
 import type { OutboundMessage } from './message.ts';
 import { channelLabel } from './narrative.ts';
 
@@ -65,11 +66,6 @@ export function undoButtonAction(actionId: number): string {
   return `undo:${actionId}`;
 }
 
-/** Remediation of a failure: retry the action (a new attempt under a new key) or dismiss it. */
-export function failureButtonAction(remedy: 'retry' | 'dismiss', failureId: number): string {
-  return `failure:${remedy}:${failureId}`;
-}
-
 /** Cancel a scheduled action before it runs. */
 export function cancelButtonAction(actionId: number): string {
   return `cancel:${actionId}`;
@@ -89,33 +85,9 @@ export function parseConnectorButton(action: string): ConnectorButton | null {
   if (match) return { kind: 'undo', actionId: Number(match[1]) };
   match = /^cancel:(\d{1,15})$/.exec(action);
   if (match) return { kind: 'cancel', actionId: Number(match[1]) };
-  match = /^failure:(retry|dismiss):(\d{1,15})$/.exec(action);
-  if (match)
-    return {
-      kind: 'failure',
-      remedy: match[1] === 'retry' ? 'retry' : 'dismiss',
-      failureId: Number(match[2]),
-    };
+  const failure = parseFailureButton(action);
+  if (failure) return { kind: 'failure', remedy: failure.choice, failureId: failure.failureId };
   return null;
-}
-
-/** A failure as the operator sees it: what went wrong, and the remediation buttons. */
-export function failureCard(failure: Failure): OutboundMessage {
-  const labels: Record<string, string> = { retry: 'Retry', dismiss: 'Dismiss', undo: 'Undo' };
-  const buttons = failure.remediation
-    .filter((remedy): remedy is 'retry' | 'dismiss' => remedy === 'retry' || remedy === 'dismiss')
-    .map((remedy) => ({
-      action: failureButtonAction(remedy, failure.id),
-      label: labels[remedy] ?? remedy,
-      ...(remedy === 'retry' ? { style: 'primary' as const } : {}),
-    }));
-  return {
-    text: `Failure #${failure.id}: ${failure.message}`,
-    blocks: [
-      { type: 'section', text: `Failure #${failure.id}: ${failure.message}` },
-      ...(buttons.length > 0 ? [{ type: 'buttons' as const, buttons }] : []),
-    ],
-  };
 }
 
 /** The card after the decision: who decided and when, with no live buttons left. */

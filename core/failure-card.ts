@@ -15,8 +15,16 @@ export function parseFailureButton(
   return { choice: match[1] === 'retry' ? 'retry' : 'dismiss', failureId: Number(match[2]) };
 }
 
-/** The failure card: what went wrong in plain words, with Retry / Dismiss. */
+/** The failure card: what went wrong in plain words, with its remedies as buttons (Retry / Dismiss). */
 export function failureCard(failure: Failure): OutboundMessage {
+  // The remedies the failure offers, in the order it lists them.
+  const buttons = failure.remediation
+    .filter((remedy): remedy is 'retry' | 'dismiss' => remedy === 'retry' || remedy === 'dismiss')
+    .map((remedy) =>
+      remedy === 'retry'
+        ? { action: failureButtonAction('retry', failure.id), label: 'Retry', style: 'primary' as const }
+        : { action: failureButtonAction('dismiss', failure.id), label: 'Dismiss' },
+    );
   return {
     text: `Failure #${failure.id}: ${failure.message}`,
     blocks: [
@@ -25,13 +33,7 @@ export function failureCard(failure: Failure): OutboundMessage {
         type: 'context',
         text: 'Retry runs it again from where it stopped; Dismiss closes it. (Or type `retry` / `dismiss`.)',
       },
-      {
-        type: 'buttons',
-        buttons: [
-          { action: failureButtonAction('retry', failure.id), label: 'Retry', style: 'primary' },
-          { action: failureButtonAction('dismiss', failure.id), label: 'Dismiss' },
-        ],
-      },
+      ...(buttons.length > 0 ? [{ type: 'buttons' as const, buttons }] : []),
     ],
   };
 }

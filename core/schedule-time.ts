@@ -1,3 +1,5 @@
+import { addDays, localDateOf, zonedInstant } from './local-time.ts';
+
 /** A "when" said in chat, resolved to an instant in the operator's time zone. */
 export interface DelayedRequest {
   notBefore: Date;
@@ -7,34 +9,15 @@ export interface DelayedRequest {
   phrase: string;
 }
 
-/** The offset of `timezone` from UTC at `instant`, in ms. */
-function offsetAt(instant: Date, timezone: string): number {
-  const local = new Date(instant.toLocaleString('en-US', { timeZone: timezone }));
-  const utc = new Date(instant.toLocaleString('en-US', { timeZone: 'UTC' }));
-  return local.getTime() - utc.getTime();
-}
-
 /** The instant of a wall-clock time on the local date of `now` plus `dayOffset` days. */
-export function wallClock(
+export function localTimeOn(
   now: Date,
   timezone: string,
   dayOffset: number,
   hour: number,
   minute: number,
 ): Date {
-  const [y = 1970, m = 1, d = 1] = new Intl.DateTimeFormat('en-CA', {
-    timeZone: timezone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-  })
-    .format(now)
-    .split('-')
-    .map(Number);
-  const guess = new Date(Date.UTC(y, m - 1, d + dayOffset, hour, minute));
-  const first = new Date(guess.getTime() - offsetAt(guess, timezone));
-  // Re-check across a DST change: the offset at the result may differ from the guess's.
-  return new Date(guess.getTime() - offsetAt(first, timezone));
+  return zonedInstant(addDays(localDateOf(now, timezone), dayOffset), { hour, minute }, timezone);
 }
 
 const TIME = String.raw`(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm)?`;
@@ -75,8 +58,8 @@ export function parseDelayedRequest(text: string, now: Date, timezone: string): 
     if (meridiem?.toLowerCase() === 'am' && hour === 12) hour = 0;
     if (hour > 23 || minute > 59) return null;
     const dayWord = day?.toLowerCase();
-    let at = wallClock(now, timezone, dayWord === 'tomorrow' ? 1 : 0, hour, minute);
-    if (!dayWord && at <= now) at = wallClock(now, timezone, 1, hour, minute);
+    let at = localTimeOn(now, timezone, dayWord === 'tomorrow' ? 1 : 0, hour, minute);
+    if (!dayWord && at <= now) at = localTimeOn(now, timezone, 1, hour, minute);
     const phrase = `at ${String(hour).padStart(2, '0')}:${String(minute).padStart(2, '0')}${dayWord ? ` ${dayWord}` : ''}`;
     return { notBefore: at, rest: (rest ?? '').trim(), phrase };
   }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import type { Preview } from '../../core/domain.ts';
 import { describeError, SpineError } from '../../core/errors.ts';
+import { addDays, localDateOf, zonedInstant } from '../../core/local-time.ts';
 import { type Connector, defineOperation, type ExecutionContext } from '../connector.ts';
 import type { CalDavClient, StoredEvent } from './caldav-client.ts';
 import { buildEvent, type CalendarEvent, parseEvent } from './icalendar.ts';
@@ -50,26 +51,12 @@ export interface CalendarConnectorOptions {
 
 /** Start and end of the local day containing `now` in `timezone`, as instants. */
 export function localDayBounds(now: Date, timezone: string): { from: Date; to: Date } {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone: timezone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-  })
-    .format(now)
-    .split('-')
-    .map(Number);
-  const [y = 1970, m = 1, d = 1] = parts;
-  const offsetAt = (instant: Date) => {
-    const local = new Date(instant.toLocaleString('en-US', { timeZone: timezone }));
-    const utc = new Date(instant.toLocaleString('en-US', { timeZone: 'UTC' }));
-    return local.getTime() - utc.getTime();
+  const date = localDateOf(now, timezone);
+  const midnight = { hour: 0, minute: 0 };
+  return {
+    from: zonedInstant(date, midnight, timezone),
+    to: zonedInstant(addDays(date, 1), midnight, timezone),
   };
-  const midnight = (year: number, month: number, day: number) => {
-    const guess = new Date(Date.UTC(year, month - 1, day));
-    return new Date(guess.getTime() - offsetAt(guess));
-  };
-  return { from: midnight(y, m, d), to: midnight(y, m, d + 1) };
 }
 
 /**

@@ -1,5 +1,6 @@
-import { failureCard, undoButtonAction } from '../../core/cards.ts';
+import { undoButtonAction } from '../../core/cards.ts';
 import { describeError } from '../../core/errors.ts';
+import { failureCard } from '../../core/failure-card.ts';
 import type { GoalGraphDeps } from '../goal/deps.ts';
 import { executeAction } from './executor.ts';
 

@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { outboxFiles } from '../support/outbox.ts';
 import { InteractiveSpine, runSpine } from '../support/spine-process.ts';
 
 const dataDirs: string[] = [];
@@ -11,13 +12,7 @@ function freshDataDir(): string {
   return dir;
 }
 
-function outbox(dataDir: string): string[] {
-  try {
-    return readdirSync(join(dataDir, 'outbox')).filter((file) => file.endsWith('.eml'));
-  } catch {
-    return [];
-  }
-}
+const outbox = (dataDir: string) => outboxFiles(join(dataDir, 'outbox'));
 
 afterEach(() => {
   for (const dir of dataDirs.splice(0)) rmSync(dir, { recursive: true, force: true });

@@ -11,6 +11,8 @@ import { startHttpServer } from '../../app/http-server.ts';
 import { queueHealth } from '../../app/queue-commands.ts';
 import { jobIdFor } from '../../core/jobs.ts';
 import { TestDatabases } from '../support/databases.ts';
+import { freePort } from '../support/free-port.ts';
+import { outboxFiles } from '../support/outbox.ts';
 import {
   createQueueSpine,
   deletePrefix,
@@ -68,18 +70,6 @@ class WorkerProcess {
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** A private redis-server child on its own port (the shared one is never restarted). */
 class RedisProcess {
   child: ChildProcess | undefined;
@@ -119,14 +109,6 @@ class RedisProcess {
       child.once('exit', () => resolve());
       child.kill('SIGKILL');
     });
-  }
-}
-
-function outboxFiles(dataDir: string): string[] {
-  try {
-    return readdirSync(join(dataDir, 'outbox')).filter((file) => file.endsWith('.eml'));
-  } catch {
-    return [];
   }
 }
 
@@ -191,7 +173,7 @@ describe('queue mode with worker processes', () => {
       'the card',
     );
     await main.send('approve');
-    await waitUntil(() => outboxFiles(dataDir).length === 1, 'the e-mail to be sent');
+    await waitUntil(() => outboxFiles(join(dataDir, 'outbox')).length === 1, 'the e-mail to be sent');
     first.kill('SIGKILL');
     expect(await first.exited()).toBeNull();
     expect(main.chat.texts().some((text) => text.startsWith('Done: sent'))).toBe(false);
@@ -202,7 +184,7 @@ describe('queue mode with worker processes', () => {
       'the reply from the second worker',
       45_000,
     );
-    expect(outboxFiles(dataDir)).toHaveLength(1);
+    expect(outboxFiles(join(dataDir, 'outbox'))).toHaveLength(1);
     const sent = await db.pool.query(`SELECT count(*)::int AS n FROM events WHERE verb = 'sent'`);
     expect(sent.rows[0].n).toBe(1);
     const actions = await db.pool.query(`SELECT status FROM actions WHERE connector = 'email'`);

@@ -7,21 +7,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FakeSlackApi } from '../fakes/fake-slack-api.ts';
 import { FakeTelegramApi } from '../fakes/fake-telegram-api.ts';
 import { OWNER, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, TELEGRAM_BOT_TOKEN } from '../support/chat-app.ts';
+import { freePort } from '../support/free-port.ts';
 import { dmEvent, postToSlack } from '../support/slack-requests.ts';
 import { childEnv, REPO_ROOT, SPINE_BIN } from '../support/spine-process.ts';
 import { textUpdate } from '../support/telegram-updates.ts';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -1,15 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
+import { outboxFiles } from '../support/outbox.ts';
 import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
-
-function outboxFiles(dir: string): string[] {
-  try {
-    return readdirSync(dir).filter((file) => file.endsWith('.eml'));
-  } catch {
-    return [];
-  }
-}
 
 describe.each(DATABASE_KINDS)('goal flow on %s Postgres', (kind) => {
   const databases = new TestDatabases(kind);

@@ -49,26 +49,13 @@ export function guardNode(deps: GoalGraphDeps) {
           : verdict.decision === 'approval'
             ? 'awaiting_approval'
             : 'refused';
-      const stored = await deps.repos.actions.insertOrGet({
+      // Stored once under a key derived from the goal; a re-run of this node finds it (same params).
+      const stored = await deps.connectors.record(prepared, {
         goalId: state.goalId,
         operatorId: state.operatorId,
-        connector: prepared.connector,
-        operation: prepared.operation,
-        params: prepared.params,
-        paramsHash: prepared.paramsHash,
-        risk: prepared.risk,
-        reversible: prepared.reversible,
         idempotencyKey: `goal-${state.goalId}-action-${index + 1}`,
-        preview: prepared.preview,
-        why: prepared.why,
         status,
       });
-      if (stored.paramsHash !== prepared.paramsHash) {
-        throw new SpineError(
-          'action.key_reused',
-          `Action key goal-${state.goalId}-action-${index + 1} was used before with other parameters.`,
-        );
-      }
       // Target (for trust), amount (for limits) and the delayed-execution time, set once.
       await deps.repos.connectorState.annotate(stored.action.id, {
         target: prepared.target,

@@ -1,5 +1,6 @@
-import { failureCard, undoButtonAction } from '../../../core/cards.ts';
+import { undoButtonAction } from '../../../core/cards.ts';
 import type { ThreadRef } from '../../../core/domain.ts';
+import { failureCard } from '../../../core/failure-card.ts';
 import type { OutboundMessage } from '../../../core/message.ts';
 import { relatedMemoryLine } from '../../../memory/citations.ts';
 import type { GoalGraphDeps } from '../deps.ts';
