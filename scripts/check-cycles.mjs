@@ -1,8 +1,23 @@
 // Fails when any import cycle exists among Spine's own modules, and when a module imports a layer
 // it must not (see ARCHITECTURE.md "Dependency direction").
+
+import { existsSync } from 'node:fs';
 import madge from 'madge';
 
-const roots = ['app', 'bot', 'core', 'graphs', 'jobs', 'memory', 'connectors', 'db'];
+const layers = [
+  'app',
+  'bot',
+  'core',
+  'graphs',
+  'jobs',
+  'memory',
+  'connectors',
+  'db',
+  'ledger',
+  'playbooks',
+  'web',
+];
+const roots = layers.filter((dir) => existsSync(dir));
 const result = await madge(roots, {
   fileExtensions: ['ts'],
   tsConfig: 'tsconfig.json',
@@ -16,17 +31,20 @@ const allowed = {
   db: ['core'],
   memory: ['core', 'db'],
   connectors: ['core', 'db'],
-  graphs: ['core', 'db', 'memory', 'connectors'],
-  jobs: ['core', 'db', 'memory', 'connectors', 'graphs'],
-  bot: ['core', 'db', 'memory', 'connectors'],
-  app: roots,
+  ledger: ['core', 'db', 'memory', 'connectors'],
+  playbooks: ['core', 'db', 'memory', 'connectors', 'ledger'],
+  graphs: ['core', 'db', 'memory', 'connectors', 'ledger', 'playbooks'],
+  jobs: ['core', 'db', 'memory', 'connectors', 'graphs', 'ledger', 'playbooks'],
+  bot: ['core', 'db', 'memory', 'connectors', 'ledger', 'playbooks'],
+  web: ['core', 'db', 'memory', 'connectors', 'ledger', 'playbooks', 'bot'],
+  app: layers,
 };
 const violations = [];
 for (const [file, deps] of Object.entries(result.obj())) {
   const from = file.split('/')[0];
   for (const dep of deps) {
     const to = dep.split('/')[0];
-    if (to !== from && roots.includes(to) && !allowed[from]?.includes(to))
+    if (to !== from && layers.includes(to) && !allowed[from]?.includes(to))
       violations.push(`${file} -> ${dep}`);
   }
 }

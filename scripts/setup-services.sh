@@ -93,5 +93,21 @@ if ! command -v radicale >/dev/null 2>&1; then
 fi
 log "Radicale available"
 
+# ---------- Dovecot (IMAP server for the inbound-email playbook trigger tests; each test starts its own) ----------
+if [ ! -x /usr/sbin/dovecot ]; then
+  log "installing Dovecot IMAP"
+  apt_install dovecot-imapd
+  # The package may start a system instance on port 143; the tests run their own on free ports.
+  as_root service dovecot stop >/dev/null 2>&1 || as_root pkill -x dovecot >/dev/null 2>&1 || true
+fi
+log "Dovecot available"
+
+# ---------- Chromium (headless browser for the web console's end-to-end test) ----------
+if [ ! -x /usr/bin/chromium ]; then
+  log "installing Chromium"
+  apt_install chromium
+fi
+log "Chromium available"
+
 log "TEST_DATABASE_URL=postgres://postgres@$PG_HOST:$PG_PORT/spine_test"
 log "TEST_REDIS_URL=redis://127.0.0.1:6379"
