@@ -90,7 +90,8 @@ export default async function plannerBenchmark(args: string[]): Promise<void> {
       deliveryId: `bench-${delivery}`,
       userId: 'local',
       text,
-      thread: { channel: 'console', conversation: 'local' },
+      // One thread per goal: a thread's earlier episodes would change the prompt and miss the cache.
+      thread: { channel: 'console', conversation: `bench-${delivery}` },
     });
     await spine.runner.idle();
     const totalMs = performance.now() - started;

@@ -34,6 +34,11 @@ export interface ThreadRef {
   thread?: string;
 }
 
+/** One stable string per chat thread (`slack:C1:1700000000.1`), for memories that belong to a thread. */
+export function threadKey(ref: ThreadRef): string {
+  return `${ref.channel}:${ref.conversation}:${ref.thread ?? ''}`;
+}
+
 export type GoalStatus = 'received' | 'running' | 'awaiting_approval' | 'done' | 'failed' | 'cancelled';
 
 export interface Goal {

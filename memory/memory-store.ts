@@ -66,7 +66,7 @@ export interface RecallOptions {
   /** Only memories that occurred in [since, until). */
   since?: Date | undefined;
   until?: Date | undefined;
-  /** Episodes of this goal or thread are added after the hybrid layer. */
+  /** Up to three episodes of this goal or thread are added after the `limit` results of the other layers. */
   goalId?: number | undefined;
   threadRef?: string | undefined;
   /** Highest sensitivity returned (default `private`: secrets only when asked for). */

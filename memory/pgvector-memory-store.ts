@@ -454,8 +454,8 @@ export class PgvectorMemoryStore implements MemoryStore {
     const kinds = options.kinds ?? DEFAULT_KINDS;
     const results: MemoryPointer[] = [];
     const seen = new Set<number>();
-    const push = (pointer: MemoryPointer) => {
-      if (seen.has(pointer.id) || results.length >= limit) return;
+    const push = (pointer: MemoryPointer, extra = false) => {
+      if (seen.has(pointer.id) || (!extra && results.length >= limit)) return;
       seen.add(pointer.id);
       results.push(pointer);
     };
@@ -475,7 +475,8 @@ export class PgvectorMemoryStore implements MemoryStore {
          ORDER BY occurred_at DESC, id DESC LIMIT 3`,
         [options.operatorId, now, options.goalId ?? null, options.threadRef ?? null],
       );
-      for (const row of episodes.rows) push(this.#toPointer(row, 'episode'));
+      // Up to three episodes of the same goal or thread follow the `limit` results of the other layers.
+      for (const row of episodes.rows) push(this.#toPointer(row, 'episode'), true);
     }
     return results;
   }

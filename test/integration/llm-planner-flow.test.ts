@@ -149,8 +149,9 @@ describe.each(DATABASE_KINDS)('LLM planner in the goal graph on %s Postgres', (k
       clock,
       env: { SPINE_LLM_CACHE_TTL_SECONDS: '3600' },
     });
-    await say('when do invoices go out?');
-    await say('when do invoices go out?');
+    // Separate threads: within one thread the first goal's episode joins the second one's context.
+    await say('when do invoices go out?', 'thread-1');
+    await say('when do invoices go out?', 'thread-2');
     expect(model.callCount).toBe(1);
     expect(chat.texts().slice(-2)).toEqual([
       'Your next invoice run is on the 1st.',
@@ -166,7 +167,7 @@ describe.each(DATABASE_KINDS)('LLM planner in the goal graph on %s Postgres', (k
     expect(await spine.models.usage.text(spine.operator.id)).toContain('2 model calls (1 from the cache)');
 
     clock.advance(3601 * 1000);
-    await say('when do invoices go out?');
+    await say('when do invoices go out?', 'thread-3');
     expect(model.callCount).toBe(2);
     expect(chat.texts().at(-1)).toBe('Still the 1st.');
   });

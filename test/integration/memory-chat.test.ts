@@ -49,6 +49,36 @@ describe.each(DATABASE_KINDS)('memory in chat on %s Postgres', (kind) => {
     );
   });
 
+  it('gives a goal the episodes of earlier goals in its own thread, not other threads', async () => {
+    const { spine } = await freshSpine();
+    let delivery = 0;
+    async function ask(text: string, conversation: string): Promise<number> {
+      delivery += 1;
+      await spine.intake.handleMessage({
+        channel: 'console',
+        deliveryId: `episodes-${delivery}`,
+        userId: 'local',
+        text,
+        thread: { channel: 'console', conversation },
+      });
+      await spine.runner.idle();
+      const newest = await spine.db.pool.query('SELECT max(id) AS id FROM goals');
+      return Number(newest.rows[0].id);
+    }
+    const first = await ask('what is on my plate this week?', 'thread-a');
+    const sameThread = await ask('and tomorrow?', 'thread-a');
+    const otherThread = await ask('and tomorrow?', 'thread-b');
+    const episodesSeenBy = async (goalId: number) => {
+      const state = await spine.graph.getState({ configurable: { thread_id: String(goalId) } });
+      const memories = (
+        state.values as { memories: { kind: string; goalId?: number | null; snippet: string }[] }
+      ).memories;
+      return memories.filter((pointer) => pointer.kind === 'episode').map((pointer) => pointer.snippet);
+    };
+    expect((await episodesSeenBy(sameThread)).join(' ')).toContain(`Goal #${first}`);
+    expect((await episodesSeenBy(otherThread)).join(' ')).not.toContain(`Goal #${first}`);
+  });
+
   it('forgets only after confirmation', async () => {
     const { say, chat } = await freshSpine();
     await say('remember that the gym membership renews in June');

@@ -14,7 +14,7 @@ export interface TestSpine {
   chat: RecordingChat;
   outboxDir: string;
   /** Say something in the console channel as the operator, and wait until Spine settles. */
-  say(text: string): Promise<void>;
+  say(text: string, conversation?: string): Promise<void>;
 }
 
 /** A Spine on a test database with a recording chat adapter in place of the console. */
@@ -42,14 +42,14 @@ export async function createTestSpine(
     spine,
     chat,
     outboxDir: config.email.outboxDir,
-    async say(text: string) {
+    async say(text: string, conversation = 'local') {
       delivery += 1;
       await spine.intake.handleMessage({
         channel: 'console',
         deliveryId: `test-${process.pid}-${Date.now()}-${delivery}`,
         userId: 'local',
         text,
-        thread: { channel: 'console', conversation: 'local' },
+        thread: { channel: 'console', conversation },
       });
       await spine.runner.idle();
     },

@@ -13,7 +13,10 @@ export function planNode(deps: GoalGraphDeps) {
       goalId: state.goalId,
       channel: state.channel,
       requestedBy: state.requestedBy,
-      citedMemories: state.memories.map((pointer) => citeMemory(pointer, timezone, identities)),
+      // Cited answers list what the query found; the thread's earlier episodes are context only.
+      citedMemories: state.memories
+        .filter((pointer) => pointer.layer !== 'episode')
+        .map((pointer) => citeMemory(pointer, timezone, identities)),
       now: deps.clock.now(),
       timezone,
       memories: state.memories,

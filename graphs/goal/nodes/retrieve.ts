@@ -1,3 +1,4 @@
+import { threadKey } from '../../../core/domain.ts';
 import { retrieveMemories } from '../../agents/retriever.ts';
 import type { GoalGraphDeps } from '../deps.ts';
 import type { GoalStateType, GoalStateUpdate } from '../state.ts';
@@ -6,7 +7,11 @@ import type { GoalStateType, GoalStateUpdate } from '../state.ts';
 export function retrieveNode(deps: GoalGraphDeps) {
   return async (state: GoalStateType): Promise<GoalStateUpdate> => {
     await deps.repos.goals.setStatus(state.goalId, 'running');
-    const memories = await retrieveMemories(deps.memory, state.operatorId, state.text);
+    const goal = await deps.repos.goals.get(state.goalId);
+    const memories = await retrieveMemories(deps.memory, state.operatorId, state.text, {
+      goalId: state.goalId,
+      ...(goal ? { threadRef: threadKey(goal.thread) } : {}),
+    });
     return { memories };
   };
 }
