@@ -14,6 +14,7 @@ import { type Database, openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
 import { revokeUnlistedChatIdentities } from '../db/repositories/chat-identities.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
+import { LlmCacheRepository } from '../db/repositories/llm-cache.ts';
 import { runDueActions } from '../graphs/agents/scheduled-actions.ts';
 import { buildDigestGraph, type DigestGraph } from '../graphs/digest/graph.ts';
 import { buildGoalGraph, type GoalGraph } from '../graphs/goal/graph.ts';
@@ -196,8 +197,8 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
           ? { step: config.queue.testHoldStep, ms: config.queue.testHoldMs }
           : undefined,
     });
-    // Memory jobs (re-embedding, the TTL sweep) run on the same runners as goal and digest jobs.
-    const memoryJobDeps = { memory, repos, clock, logger };
+    // Memory jobs (re-embedding, the TTL sweep of memories and cached model answers) run on the same runners as goal and digest jobs.
+    const memoryJobDeps = { memory, repos, clock, logger, llmCache: new LlmCacheRepository(db.pool) };
     const handler: typeof jobHandler = (job, context) =>
       isMemoryJob(job) ? handleMemoryJob(memoryJobDeps, job) : jobHandler(job, context);
     const onFailed = (job: Parameters<typeof handler>[0], error: unknown) =>

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import type { SpineJob } from '../core/jobs.ts';
 import type { Repositories } from '../db/repositories/index.ts';
+import type { LlmCacheRepository } from '../db/repositories/llm-cache.ts';
 import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
 
 export interface MemoryJobDeps {
@@ -9,6 +10,8 @@ export interface MemoryJobDeps {
   repos: Repositories;
   clock: Clock;
   logger: Logger;
+  /** The model answer cache: its expired rows go with the same hourly sweep. */
+  llmCache?: LlmCacheRepository;
   /** Memories re-embedded per batch. */
   batchSize?: number;
   /** Called after every batch: the progress the operator sees (`status`, the story). */
@@ -58,7 +61,10 @@ export async function handleMemoryJob(deps: MemoryJobDeps, job: SpineJob): Promi
   if (job.name === 'reembed-memories') {
     await reembedMemories(deps);
   } else if (job.name === 'sweep-memories') {
-    const deleted = await deps.memory.sweepExpired(deps.clock.now());
+    const now = deps.clock.now();
+    const deleted = await deps.memory.sweepExpired(now);
     if (deleted > 0) deps.logger.info({ deleted }, 'expired memories deleted');
+    const answers = (await deps.llmCache?.sweep(now)) ?? 0;
+    if (answers > 0) deps.logger.info({ deleted: answers }, 'expired cached model answers deleted');
   }
 }

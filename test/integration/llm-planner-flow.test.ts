@@ -2,6 +2,7 @@ import { AIMessage, type BaseMessage, ToolMessage } from '@langchain/core/messag
 import { fakeModel } from '@langchain/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.ts';
+import { LlmCacheRepository } from '../../db/repositories/llm-cache.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
 import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
 
@@ -170,6 +171,19 @@ describe.each(DATABASE_KINDS)('LLM planner in the goal graph on %s Postgres', (k
     await say('when do invoices go out?', 'thread-3');
     expect(model.callCount).toBe(2);
     expect(chat.texts().at(-1)).toBe('Still the 1st.');
+  });
+
+  it('deletes expired cached answers in the hourly sweep and keeps live ones', async () => {
+    const clock = new ManualClock('2026-11-25T09:00:00Z');
+    const { spine } = await spineWith(fakeModel(), { clock });
+    const cache = new LlmCacheRepository(spine.db.pool);
+    await cache.put({ key: 'old', model: 'm', response: {}, now: clock.now(), ttlSeconds: 60 });
+    await cache.put({ key: 'live', model: 'm', response: {}, now: clock.now(), ttlSeconds: 7200 });
+    clock.advance(61_000);
+    await spine.runner.enqueue({ name: 'sweep-memories', data: { at: '2026-11-25T09' } });
+    await spine.runner.idle();
+    const keys = await spine.db.pool.query('SELECT key FROM llm_cache ORDER BY key');
+    expect(keys.rows.map((row) => row.key)).toEqual(['live']);
   });
 
   it('warns once at 80% of the daily budget, stops at 100%, and resumes the next day', async () => {
