@@ -18,6 +18,7 @@ import { LlmCacheRepository } from '../db/repositories/llm-cache.ts';
 import { runDueActions } from '../graphs/agents/scheduled-actions.ts';
 import { buildDigestGraph, type DigestGraph } from '../graphs/digest/graph.ts';
 import { buildGoalGraph, type GoalGraph } from '../graphs/goal/graph.ts';
+import { digestProseWriter } from '../graphs/models/digest-prose.ts';
 import { ActionScheduler } from '../jobs/action-scheduler.ts';
 import { enqueueDueDigests } from '../jobs/digest-schedule.ts';
 import { InProcessRunner } from '../jobs/in-process-runner.ts';
@@ -178,7 +179,10 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       minutesSaved: config.digest.minutesSaved,
       ...(built.calendar ? { schedule: calendarSchedule(built.calendar) } : {}),
       ...(models.gateway
-        ? { modelUsage: async (operatorId: number) => (await models.usage.forDigest(operatorId)).line }
+        ? {
+            modelUsage: async (operatorId: number) => (await models.usage.forDigest(operatorId)).line,
+            prose: digestProseWriter({ gateway: models.gateway, guard: models.guard, logger }),
+          }
         : {}),
     });
     await repos.digests.applyDefaultTime(config.digest.defaultTime);

@@ -3,6 +3,7 @@ import type { Clock } from '../../core/clock.ts';
 import type { ChatSender } from '../../core/message.ts';
 import type { ScheduleProvider } from '../../core/schedule.ts';
 import type { Repositories } from '../../db/repositories/index.ts';
+import type { DigestFacts } from './state.ts';
 
 /** Everything the digest graph's nodes use, passed in when the graph is built. */
 export interface DigestGraphDeps {
@@ -16,4 +17,6 @@ export interface DigestGraphDeps {
   minutesSaved: Record<string, number>;
   /** Yesterday's model spend as one line; absent without a language model. */
   modelUsage?: (operatorId: number) => Promise<string>;
+  /** Opening lines for the digest from the small model; absent without a language model. */
+  prose?: (operatorId: number, facts: DigestFacts) => Promise<string | null>;
 }

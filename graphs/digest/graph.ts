@@ -3,6 +3,7 @@ import type { DigestGraphDeps } from './deps.ts';
 import { collectNode } from './nodes/collect.ts';
 import { composeNode } from './nodes/compose.ts';
 import { deliverNode } from './nodes/deliver.ts';
+import { summarizeNode } from './nodes/summarize.ts';
 import { DigestState } from './state.ts';
 
 /**
@@ -15,11 +16,14 @@ export function buildDigestGraph(deps: DigestGraphDeps) {
       // What got done, what waits, what is coming (reads only).
       .addNode('collect', collectNode(deps))
       // The message, with Approve/Reject and Retry/Dismiss buttons (pure).
+      // Opening prose by the small model, when one is configured (skipped on any model trouble).
+      .addNode('summarize', summarizeNode(deps))
       .addNode('compose', composeNode())
       // Post it, mark the daily row sent, append the event.
       .addNode('deliver', deliverNode(deps))
       .addEdge(START, 'collect')
-      .addEdge('collect', 'compose')
+      .addEdge('collect', 'summarize')
+      .addEdge('summarize', 'compose')
       .addEdge('compose', 'deliver')
       .addEdge('deliver', END)
       .compile()

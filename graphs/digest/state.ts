@@ -39,6 +39,8 @@ export interface DigestFacts {
   minutesSaved: number;
   /** Yesterday's model spend, when a model is configured. */
   modelUsage?: string | null;
+  /** Opening lines written by the small model, when one is configured and answered. */
+  prose?: string | null;
 }
 
 /** Replace the channel's value with the node's output. */

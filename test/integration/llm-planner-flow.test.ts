@@ -245,6 +245,35 @@ describe.each(DATABASE_KINDS)('LLM planner in the goal graph on %s Postgres', (k
     expect(digest.totals).toMatchObject({ calls: 1, inputTokens: 1_000_000, cacheHits: 0 });
   });
 
+  it('opens the digest with prose from the small model, and sends it without when the model fails', async () => {
+    const summary = 'You sent two invoices yesterday. One approval waits for you today.';
+    const model = fakeModel()
+      .respond(answer('Hello.'))
+      .respond(
+        new AIMessage({
+          content: '',
+          tool_calls: [{ name: 'respond', args: { summary }, id: 'call-1', type: 'tool_call' }],
+        }),
+      )
+      .respond(answer('Hi again.'))
+      .respond(new Error('provider down'));
+    const { say, chat, spine } = await spineWith(model);
+    await say('hello there');
+    await spine.sendDigestNow({ channel: 'console', conversation: 'local' });
+    await spine.settle();
+    expect(chat.posts.at(-1)?.message.blocks?.[1]).toEqual({ type: 'section', text: summary });
+    const usage = await spine.db.pool.query(`SELECT role, purpose FROM llm_usage WHERE purpose = 'digest'`);
+    expect(usage.rows).toEqual([{ role: 'small', purpose: 'digest' }]);
+
+    // A new goal changes the facts (the same facts would be answered from the cache).
+    await say('hello again');
+    await spine.sendDigestNow({ channel: 'console', conversation: 'local' });
+    await spine.settle();
+    const second = chat.posts.at(-1)?.message;
+    expect(second?.text).toMatch(/^Your digest so far/);
+    expect(second?.blocks?.some((block) => block.type === 'section' && block.text === summary)).toBe(false);
+  });
+
   it("puts yesterday's model spend in the digest", async () => {
     const model = fakeModel().respond(answer('Hello.', 1_000_000, 0));
     const { say, chat, spine } = await spineWith(model);

@@ -40,6 +40,7 @@ export function composeDigest(input: {
     ? `Your digest so far, ${facts.operatorName} (${formatDate(input.localDate)})`
     : `Good morning, ${facts.operatorName}: your digest for ${formatDate(input.localDate)}`;
   blocks.push({ type: 'section', text: title });
+  if (facts.prose) blocks.push({ type: 'section', text: facts.prose });
   if (input.late) {
     blocks.push({
       type: 'context',
