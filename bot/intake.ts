@@ -29,7 +29,7 @@ export interface InboundMessage {
 
 export type IntakeResult =
   | { kind: 'goal'; goalId: number; duplicate: boolean }
-  | { kind: 'command' }
+  | { kind: 'command'; duplicate?: boolean }
   | { kind: 'refused'; reason: 'stranger' | 'invalid' };
 
 export type DecisionOutcome =
@@ -177,6 +177,16 @@ export class Intake {
       return { kind: 'refused', reason: 'invalid' };
     }
     const operations = parseOperationsCommand(text);
+    const command = operations ? null : parseChatCommand(text);
+    // Goals are deduplicated in the statement that records them; a command is answered once too
+    // (a platform's retry of `status` or `approve` must not answer or act twice).
+    if ((operations || command) && !(await this.#repos.inbox.accept(message.channel, message.deliveryId))) {
+      this.#deps.logger.info(
+        { channel: message.channel, deliveryId: message.deliveryId },
+        'duplicate command delivery ignored',
+      );
+      return { kind: 'command', duplicate: true };
+    }
     if (operations?.kind === 'failure') {
       const failureId =
         operations.failureId ?? (await this.#repos.failures.listOpen(identity.operatorId)).at(-1)?.id ?? null;
@@ -188,7 +198,6 @@ export class Intake {
       await this.#operations.handle(operations, identity, message.thread);
       return { kind: 'command' };
     }
-    const command = parseChatCommand(text);
     if (command) {
       switch (command.kind) {
         case 'help':

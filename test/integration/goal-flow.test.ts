@@ -34,6 +34,25 @@ describe.each(DATABASE_KINDS)('goal flow on %s Postgres', (kind) => {
     expect(answer).toMatch(/you told me in the console on \d{1,2} \w{3} \d{4}/);
   });
 
+  it('answers a command delivered twice (a platform retry) once', async () => {
+    const { spine, chat } = await freshSpine();
+    const deliver = (deliveryId: string, text: string) =>
+      spine.intake.handleMessage({
+        channel: 'console',
+        deliveryId,
+        userId: 'local',
+        text,
+        thread: { channel: 'console', conversation: 'local' },
+      });
+    const before = chat.posts.length;
+    expect(await deliver('retry-1', 'status')).toEqual({ kind: 'command' });
+    expect(await deliver('retry-1', 'status')).toEqual({ kind: 'command', duplicate: true });
+    expect(chat.posts.length).toBe(before + 1);
+    // A new delivery of the same words is a new command.
+    await deliver('retry-2', 'status');
+    expect(chat.posts.length).toBe(before + 2);
+  });
+
   it('answers honestly when memory has nothing', async () => {
     const { say, chat } = await freshSpine();
     await say('recall the zebra invoice');
