@@ -19,6 +19,7 @@ import {
   submittedValues,
 } from './edit-modal.ts';
 import { renderForSlack, type SlackMessage } from './render-block-kit.ts';
+import { ResponseUrls } from './response-urls.ts';
 import { SpineSlackReceiver } from './slack-receiver.ts';
 
 export interface SlackAdapterOptions {
@@ -66,6 +67,8 @@ export class SlackAdapter implements ChatAdapter<SlackMessage> {
   readonly #receiver: SpineSlackReceiver | undefined;
   readonly #progress: ProgressWatch<string | undefined>;
   readonly #logger: Logger;
+  readonly #responseUrls = new ResponseUrls();
+  #responseSequence = 0;
 
   constructor(options: SlackAdapterOptions) {
     this.#options = options;
@@ -161,6 +164,11 @@ export class SlackAdapter implements ChatAdapter<SlackMessage> {
 
   async update(ref: MessageRef, message: OutboundMessage): Promise<void> {
     const rendered = this.render(message);
+    if (ref.messageId.startsWith('response:')) {
+      // Posted through a response_url, so there is no message to edit: show the new state below it.
+      if (await this.#responseUrls.post(ref.conversation, rendered)) return;
+      throw new Error('that Slack message was posted through an expired response_url and cannot be updated');
+    }
     await this.app.client.chat.update({
       channel: ref.conversation,
       ts: ref.messageId,
@@ -171,12 +179,25 @@ export class SlackAdapter implements ChatAdapter<SlackMessage> {
 
   async #send(thread: ThreadRef, message: OutboundMessage): Promise<MessageRef> {
     const rendered = this.render(message);
-    const result = await this.app.client.chat.postMessage({
-      channel: thread.conversation,
-      ...(thread.thread ? { thread_ts: thread.thread } : {}),
-      text: rendered.text,
-      blocks: rendered.blocks as never,
-    });
+    let result: Awaited<ReturnType<App['client']['chat']['postMessage']>>;
+    try {
+      result = await this.app.client.chat.postMessage({
+        channel: thread.conversation,
+        ...(thread.thread ? { thread_ts: thread.thread } : {}),
+        text: rendered.text,
+        blocks: rendered.blocks as never,
+      });
+    } catch (error) {
+      if (!this.#responseUrls.canFallBack(thread.conversation, error)) throw error;
+      // The bot is not in this channel, but the operator's /spine command left a response_url.
+      await this.#responseUrls.post(thread.conversation, rendered);
+      this.#responseSequence += 1;
+      return {
+        channel: 'slack',
+        conversation: thread.conversation,
+        messageId: `response:${this.#responseSequence}`,
+      };
+    }
     return {
       channel: 'slack',
       conversation: String(result.channel ?? thread.conversation),
@@ -210,6 +231,7 @@ export class SlackAdapter implements ChatAdapter<SlackMessage> {
     });
     app.command('/spine', async ({ command, ack }) => {
       const text = command.text.trim() === '' ? 'help' : command.text;
+      this.#responseUrls.remember(command.channel_id, command.response_url);
       await this.#options.intake.handleMessage({
         channel: 'slack',
         // Slack does not retry slash commands; the trigger id is unique per invocation.

@@ -374,6 +374,19 @@ describe('Slack over real HTTP (server Postgres)', () => {
     expect(String(reply?.params.text)).toMatch(/goals|approval/i);
   });
 
+  it("answers /spine in a channel the bot has not joined through the command's response_url", async () => {
+    app.slack.notInChannel.add('C-NOT-JOINED');
+    const response = await postToSlack(
+      app.baseUrl,
+      slashCommand({ text: 'status', channel: 'C-NOT-JOINED', responseUrl: app.slack.responseUrl('cmd-1') }),
+    );
+    expect(response.status).toBe(200);
+    await app.slack.waitFor((calls) => calls.some((call) => call.method === 'response_url'));
+    const reply = app.slack.of('response_url').at(-1);
+    expect(reply?.params.response_type).toBe('in_channel');
+    expect(String(reply?.params.text)).toMatch(/goals|approval/i);
+  });
+
   it('publishes an App Home tab with pending approvals and recent goals', async () => {
     await emailCard(app);
     const response = await postToSlack(

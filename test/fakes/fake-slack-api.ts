@@ -17,8 +17,16 @@ export class FakeSlackApi {
   readonly calls: SlackCall[] = [];
   /** Extra latency per method, to simulate a slow Slack. */
   readonly delays = new Map<string, number>();
+  /** Channels the bot has not joined: chat.postMessage there fails with `not_in_channel`. */
+  readonly notInChannel = new Set<string>();
   #server: Server | undefined;
   #sequence = 0;
+  #base = '';
+
+  /** A response_url for a slash command, answered by this fake. */
+  responseUrl(id: string): string {
+    return `${this.#base}/response/${id}`;
+  }
 
   async start(): Promise<string> {
     this.#server = createServer((request, response) => {
@@ -35,7 +43,8 @@ export class FakeSlackApi {
     });
     await new Promise<void>((resolve) => this.#server?.listen(0, '127.0.0.1', resolve));
     const { port } = this.#server.address() as AddressInfo;
-    return `http://127.0.0.1:${port}/api/`;
+    this.#base = `http://127.0.0.1:${port}`;
+    return `${this.#base}/api/`;
   }
 
   async stop(): Promise<void> {
@@ -65,7 +74,9 @@ export class FakeSlackApi {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
-    const method = (request.url ?? '').replace(/^\/api\//, '').split('?')[0] ?? '';
+    const path = (request.url ?? '').split('?')[0] ?? '';
+    // A slash command's response_url (`/response/<id>`) is recorded as the method `response_url`.
+    const method = path.startsWith('/response/') ? 'response_url' : path.replace(/^\/api\//, '');
     const params = parseParams(raw, String(request.headers['content-type'] ?? ''));
     const call: SlackCall = { method, params, authorization: request.headers.authorization, at: Date.now() };
     this.calls.push(call);
@@ -83,6 +94,7 @@ export class FakeSlackApi {
           bot_id: 'BBOT',
         };
       case 'chat.postMessage': {
+        if (this.notInChannel.has(String(params.channel))) return { ok: false, error: 'not_in_channel' };
         this.#sequence += 1;
         const ts = `1700000000.${String(this.#sequence).padStart(6, '0')}`;
         return { ok: true, channel: params.channel, ts, message: { ts, text: params.text } };

@@ -145,7 +145,12 @@ export function blockAction(input: {
 }
 
 /** The `/spine` slash command, form-encoded. */
-export function slashCommand(input: { text: string; user?: string; channel?: string }): string {
+export function slashCommand(input: {
+  text: string;
+  user?: string;
+  channel?: string;
+  responseUrl?: string;
+}): string {
   const n = next();
   return new URLSearchParams({
     token: 'legacy-verification-token',
@@ -158,7 +163,7 @@ export function slashCommand(input: { text: string; user?: string; channel?: str
     command: '/spine',
     text: input.text,
     api_app_id: 'A1',
-    response_url: 'http://127.0.0.1:9/response',
+    response_url: input.responseUrl ?? 'http://127.0.0.1:9/response',
     trigger_id: `${n}.2.def`,
   }).toString();
 }
