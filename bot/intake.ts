@@ -13,7 +13,7 @@ import { recordGoalOnce } from '../db/repositories/goal-intake.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
 import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
 import type { ConnectorCommands } from './connector-commands.ts';
-import { MemoryCommands } from './memory-commands.ts';
+import { MemoryCommands, type SharedFile } from './memory-commands.ts';
 import { type FailureOutcome, Operations } from './operations.ts';
 
 /** A message from a chat platform, already verified by its adapter. */
@@ -25,6 +25,8 @@ export interface InboundMessage {
   userId: string;
   text: string;
   thread: ThreadRef;
+  /** A document shared with the message (Slack file, Telegram document): it is read into memory. */
+  file?: SharedFile;
 }
 
 export type IntakeResult =
@@ -162,6 +164,13 @@ export class Intake {
       await this.#refuseStranger(message.channel, message.userId, 'send a message', message.thread);
       return { kind: 'refused', reason: 'stranger' };
     }
+    if (message.file) {
+      const { file, ...rest } = message;
+      const ingested = await this.#sharedFile(message, file, identity.operatorId);
+      // Words sent with the document ("when is this contract due?") come after it is read.
+      if (ingested.kind !== 'command' || ingested.duplicate || message.text.trim() === '') return ingested;
+      return this.handleMessage({ ...rest, deliveryId: `${message.deliveryId}:text` });
+    }
     const text = message.text.trim();
     const maxLength = this.#deps.maxMessageLength ?? DEFAULT_MAX_MESSAGE_LENGTH;
     if (text.length === 0) {
@@ -253,6 +262,16 @@ export class Intake {
       return { kind: 'command' };
     }
     return this.#recordGoal(message, identity, text);
+  }
+
+  /** A shared document: read into memory once per delivery, with progress in the thread. */
+  async #sharedFile(message: InboundMessage, file: SharedFile, operatorId: number): Promise<IntakeResult> {
+    if (!(await this.#repos.inbox.accept(message.channel, message.deliveryId))) {
+      return { kind: 'command', duplicate: true };
+    }
+    if (!this.#memory) await this.#reply(message.thread, 'I cannot read documents in this process.');
+    else await this.#memory.ingestShared(operatorId, file, message.thread);
+    return { kind: 'command' };
   }
 
   async #memoryCommand(

@@ -13,6 +13,24 @@ export interface MemoryCommandDeps {
   memory: PgvectorMemoryStore;
   chat: ChatSender;
   clock: Clock;
+  /** Largest shared document accepted (default 20 MB, Telegram's download limit). */
+  maxFileBytes?: number;
+}
+
+/** A document shared in chat, as the adapter hands it over: downloaded only when it is accepted. */
+export interface SharedFile {
+  name: string;
+  /** Bytes, when the platform says. */
+  size: number | null;
+  /** Where it was shared (`telegram:12345/678`, a Slack permalink): the memory's source reference. */
+  link: string;
+  download(): Promise<Uint8Array>;
+}
+
+const DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024;
+
+function megabytes(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
 function dateLabel(iso: string): string {
@@ -118,14 +136,54 @@ export class MemoryCommands {
       );
       return;
     }
-    const name = basename(file);
+    await this.#ingestBytes(operatorId, basename(file), bytes, { sourceRef: file }, thread);
+  }
+
+  /**
+   * A document the operator shared in chat (Slack file, Telegram document): downloaded, then stored
+   * like `ingest <path>`, with progress in the thread. Its source points back to the chat message.
+   */
+  async ingestShared(operatorId: number, file: SharedFile, thread: ThreadRef): Promise<void> {
+    const limit = this.#deps.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+    if (file.size !== null && file.size > limit) {
+      await this.#say(
+        thread,
+        `${file.name} is too large for me (${megabytes(file.size)}; the limit is ${megabytes(limit)}). ` +
+          'Split it, or save it on this machine and use `ingest <path>` in the console.',
+      );
+      return;
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = await file.download();
+    } catch (error) {
+      await this.#say(
+        thread,
+        `I could not download ${file.name}: ${describeError(error)}. Please share it again.`,
+      );
+      return;
+    }
+    if (bytes.length > limit) {
+      await this.#say(thread, `${file.name} is too large for me (the limit is ${megabytes(limit)}).`);
+      return;
+    }
+    await this.#ingestBytes(operatorId, file.name, bytes, { sourceRef: file.link }, thread);
+  }
+
+  async #ingestBytes(
+    operatorId: number,
+    name: string,
+    bytes: Uint8Array,
+    source: { sourceRef: string },
+    thread: ThreadRef,
+  ): Promise<void> {
     await this.#say(thread, `Reading ${name} (${bytes.length.toLocaleString('en')} bytes)…`);
     try {
       const result = await ingestDocument(this.#deps.memory, {
         operatorId,
         name,
         bytes,
-        provenance: { source: `document:${name}`, sourceRef: file, assertedBy: 'operator' },
+        provenance: { source: `document:${name}`, sourceRef: source.sourceRef, assertedBy: 'operator' },
         occurredAt: this.#deps.clock.now(),
         onProgress: async ({ stage, done, total }) => {
           if (stage === 'read') await this.#say(thread, `${name}: ${total} parts to store.`);

@@ -51,6 +51,14 @@ interface SlackMessageEvent {
   channel_type?: string;
   ts?: string;
   thread_ts?: string;
+  /** Files shared with the message (subtype `file_share`). */
+  files?: Array<{
+    id?: string;
+    name?: string;
+    size?: number;
+    url_private_download?: string;
+    permalink?: string;
+  }>;
 }
 
 const WORKING_TEXT = 'Working on it…';
@@ -338,6 +346,24 @@ export class SlackAdapter implements ChatAdapter<SlackMessage> {
       conversation: event.channel,
       thread: event.thread_ts ?? event.ts,
     };
+    const files = (event.files ?? []).filter((file) => file.url_private_download);
+    // Each shared file is read into memory (its own delivery id); the message's words come after.
+    for (const [index, file] of files.entries()) {
+      await this.#options.intake.handleMessage({
+        channel: 'slack',
+        deliveryId: `${eventId}:file:${file.id ?? index}`,
+        userId: event.user,
+        text: '',
+        thread,
+        file: {
+          name: file.name ?? 'file',
+          size: file.size ?? null,
+          link: file.permalink ?? `slack:${event.channel}/${event.ts}`,
+          download: () => this.#download(String(file.url_private_download)),
+        },
+      });
+    }
+    if (files.length > 0 && text === '') return;
     const result = await this.#options.intake.handleMessage({
       channel: 'slack',
       deliveryId: eventId,
@@ -346,6 +372,16 @@ export class SlackAdapter implements ChatAdapter<SlackMessage> {
       thread,
     });
     if (result.kind === 'goal' && !result.duplicate) this.#progress.watch(progressKey(thread));
+  }
+
+  /** A private Slack file, fetched with the bot token (the `files:read` scope). */
+  async #download(url: string): Promise<Uint8Array> {
+    const response = await fetch(url, {
+      headers: { authorization: `Bearer ${this.#options.botToken}` },
+      signal: AbortSignal.timeout(60_000),
+    });
+    if (!response.ok) throw new Error(`Slack answered HTTP ${response.status} for the file`);
+    return new Uint8Array(await response.arrayBuffer());
   }
 }
 

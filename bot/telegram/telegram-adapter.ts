@@ -184,14 +184,35 @@ export class TelegramAdapter implements ChatAdapter<TelegramMessage> {
       conversation: String(chat.id),
       thread: String(message.message_id),
     };
+    const document = message.document;
     const result = await this.#options.intake.handleMessage({
       channel: 'telegram',
       deliveryId: String(ctx.update.update_id),
       userId: String(message.from.id),
       text,
       thread,
+      ...(document
+        ? {
+            file: {
+              name: document.file_name ?? 'document',
+              size: document.file_size ?? null,
+              link: `telegram:${chat.id}/${message.message_id}`,
+              download: () => this.#download(document.file_id),
+            },
+          }
+        : {}),
     });
     if (result.kind === 'goal' && !result.duplicate) this.#progress.watch(progressKey(thread));
+  }
+
+  /** A shared document's bytes: `getFile`, then the Bot API's file endpoint (20 MB at most). */
+  async #download(fileId: string): Promise<Uint8Array> {
+    const file = await this.bot.api.getFile(fileId);
+    if (!file.file_path) throw new Error('Telegram did not give a download path for the file');
+    const url = `${this.#options.apiRoot}/file/bot${this.#options.botToken}/${file.file_path}`;
+    const response = await fetch(url, { signal: AbortSignal.timeout(60_000) });
+    if (!response.ok) throw new Error(`Telegram answered HTTP ${response.status} for the file`);
+    return new Uint8Array(await response.arrayBuffer());
   }
 
   /** Every callback query is answered, whatever happens, or the user's client keeps spinning. */

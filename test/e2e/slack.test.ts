@@ -387,6 +387,36 @@ describe('Slack over real HTTP (server Postgres)', () => {
     expect(String(reply?.params.text)).toMatch(/goals|approval/i);
   });
 
+  it('reads a file shared in a DM into memory once, then answers the question sent with it', async () => {
+    const bytes = new TextEncoder().encode(
+      'The studio insurance policy renews on 14 March with Harbour Mutual.\n',
+    );
+    const url = app.slack.addFile('F1', bytes);
+    const body = dmEvent({
+      text: 'recall when does the studio insurance renew?',
+      files: [{ id: 'F1', name: 'insurance.txt', size: bytes.length, url }],
+    });
+    expect((await postToSlack(app.baseUrl, body)).status).toBe(200);
+    expect((await postToSlack(app.baseUrl, body, { headers: { 'x-slack-retry-num': '1' } })).status).toBe(
+      200,
+    );
+    await app.slack.waitFor((calls) =>
+      calls.some(
+        (call) => call.method === 'chat.postMessage' && String(call.params.text).includes('14 March'),
+      ),
+    );
+    await app.spine.runner.idle();
+    const texts = app.slack.of('chat.postMessage').map((call) => String(call.params.text));
+    expect(texts.filter((text) => text.startsWith('Done: insurance.txt'))).toHaveLength(1);
+    const downloads = app.slack.of('file');
+    expect(downloads).toHaveLength(1);
+    expect(downloads[0]?.authorization).toMatch(/^Bearer xoxb-/);
+    const stored = await app.spine.db.pool.query(
+      `SELECT source_ref FROM memories WHERE source = 'document:insurance.txt' ORDER BY id LIMIT 1`,
+    );
+    expect(stored.rows[0]?.source_ref).toBe('https://spine-test.slack.com/files/U123/F1/insurance.txt');
+  });
+
   it('publishes an App Home tab with pending approvals and recent goals', async () => {
     await emailCard(app);
     const response = await postToSlack(

@@ -6,7 +6,7 @@ import {
   TELEGRAM_WEBHOOK_SECRET,
 } from '../support/chat-app.ts';
 import { TestDatabases } from '../support/databases.ts';
-import { callbackUpdate, postToTelegram, textUpdate } from '../support/telegram-updates.ts';
+import { callbackUpdate, documentUpdate, postToTelegram, textUpdate } from '../support/telegram-updates.ts';
 
 const EMAIL = 'email dana@example.com "Tuesday" Tuesday works for me.';
 
@@ -204,6 +204,47 @@ describe('Telegram over real HTTP (server Postgres)', () => {
     ).toBe(200);
     expect(await app.count('goals')).toBe(before);
     expect((await fetch(`${app.baseUrl}/healthz`)).status).toBe(200);
+  });
+
+  it('reads a shared document into memory once, with progress, and answers questions about it', async () => {
+    const notes =
+      '# Supplier notes\n\nThe paper supplier Kestrel Mills delivers on the second Thursday of each month.\n';
+    const bytes = new TextEncoder().encode(notes);
+    app.telegram.addFile('doc-1', 'suppliers.md', bytes);
+    const update = documentUpdate({ fileId: 'doc-1', fileName: 'suppliers.md', fileSize: bytes.length });
+    expect((await postToTelegram(app.baseUrl, update)).status).toBe(200);
+    expect((await postToTelegram(app.baseUrl, update)).status).toBe(200);
+    await app.telegram.waitFor((calls) =>
+      calls.some(
+        (call) => call.method === 'sendMessage' && String(call.params.text).startsWith('Done: suppliers.md'),
+      ),
+    );
+    const texts = app.telegram.of('sendMessage').map((call) => String(call.params.text));
+    expect(texts.filter((text) => text.startsWith('Reading suppliers.md'))).toHaveLength(1);
+    expect(texts.filter((text) => text.startsWith('Done: suppliers.md'))).toHaveLength(1);
+    expect(app.telegram.of('file')).toHaveLength(1);
+    const stored = await app.spine.db.pool.query(
+      `SELECT source_ref FROM memories WHERE source = 'document:suppliers.md' ORDER BY id LIMIT 1`,
+    );
+    const messageId = (update.message as { message_id: number }).message_id;
+    expect(stored.rows[0]?.source_ref).toBe(`telegram:456/${messageId}`);
+    await postToTelegram(app.baseUrl, textUpdate({ text: 'recall when does Kestrel Mills deliver?' }));
+    await app.spine.runner.idle();
+    expect(String(app.telegram.of('sendMessage').at(-1)?.params.text)).toContain('second Thursday');
+  });
+
+  it('refuses a shared document over the size limit without downloading it', async () => {
+    app.telegram.addFile('doc-big', 'huge.pdf', new Uint8Array(8));
+    const update = documentUpdate({ fileId: 'doc-big', fileName: 'huge.pdf', fileSize: 50 * 1024 * 1024 });
+    const downloads = app.telegram.of('file').length;
+    expect((await postToTelegram(app.baseUrl, update)).status).toBe(200);
+    await app.telegram.waitFor((calls) =>
+      calls.some(
+        (call) =>
+          call.method === 'sendMessage' && String(call.params.text).startsWith('huge.pdf is too large'),
+      ),
+    );
+    expect(app.telegram.of('file').length).toBe(downloads);
   });
 
   it('splits a reply longer than 4096 characters', async () => {

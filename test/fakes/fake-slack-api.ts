@@ -22,6 +22,13 @@ export class FakeSlackApi {
   #server: Server | undefined;
   #sequence = 0;
   #base = '';
+  readonly #files = new Map<string, Uint8Array>();
+
+  /** Make a private file downloadable; returns its url_private_download (needs the bot token). */
+  addFile(id: string, bytes: Uint8Array): string {
+    this.#files.set(id, bytes);
+    return `${this.#base}/files-pri/${id}`;
+  }
 
   /** A response_url for a slash command, answered by this fake. */
   responseUrl(id: string): string {
@@ -30,6 +37,20 @@ export class FakeSlackApi {
 
   async start(): Promise<string> {
     this.#server = createServer((request, response) => {
+      const file = /^\/files-pri\/([^/?]+)/.exec(request.url ?? '');
+      if (file) {
+        const bytes = this.#files.get(file[1] ?? '');
+        const authorized = /^Bearer xoxb-/.test(String(request.headers.authorization ?? ''));
+        this.calls.push({
+          method: 'file',
+          params: { id: file[1] },
+          authorization: request.headers.authorization,
+          at: Date.now(),
+        });
+        response.writeHead(!authorized ? 403 : bytes ? 200 : 404);
+        response.end(authorized && bytes ? Buffer.from(bytes) : undefined);
+        return;
+      }
       void this.#handle(request).then(
         (body) => {
           response.writeHead(200, { 'content-type': 'application/json' });

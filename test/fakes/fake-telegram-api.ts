@@ -20,9 +20,29 @@ export class FakeTelegramApi {
   #waiters: Array<() => void> = [];
   #server: Server | undefined;
   #sequence = 0;
+  readonly #files = new Map<string, { path: string; bytes: Uint8Array }>();
+
+  /** Make a file downloadable (`getFile` + the file endpoint) under this file id. */
+  addFile(fileId: string, name: string, bytes: Uint8Array): void {
+    this.#files.set(fileId, { path: `documents/${fileId}-${name}`, bytes });
+  }
 
   async start(): Promise<string> {
     this.#server = createServer((request, response) => {
+      // Downloads: GET /file/bot<token>/<file_path>, as the Bot API serves them.
+      const download = /^\/file\/bot([^/]+)\/(.+)$/.exec(request.url ?? '');
+      if (download) {
+        const bytes = [...this.#files.values()].find((file) => file.path === download[2])?.bytes;
+        this.calls.push({
+          method: 'file',
+          params: { path: download[2] },
+          token: download[1] ?? '',
+          at: Date.now(),
+        });
+        response.writeHead(bytes ? 200 : 404);
+        response.end(bytes ? Buffer.from(bytes) : undefined);
+        return;
+      }
       void this.#handle(request).then(
         (body) => {
           response.writeHead(200, { 'content-type': 'application/json' });
@@ -99,6 +119,19 @@ export class FakeTelegramApi {
             date: 1_700_000_000,
             chat: { id: chatId, type: chatId < 0 ? 'group' : 'private' },
             text: params.text,
+          },
+        };
+      }
+      case 'getFile': {
+        const file = this.#files.get(String(params.file_id));
+        if (!file) return { ok: false, error_code: 400, description: 'Bad Request: invalid file_id' };
+        return {
+          ok: true,
+          result: {
+            file_id: params.file_id,
+            file_unique_id: `u-${String(params.file_id)}`,
+            file_size: file.bytes.length,
+            file_path: file.path,
           },
         };
       }

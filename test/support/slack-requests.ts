@@ -27,6 +27,8 @@ export function dmEvent(input: {
   eventId?: string;
   channel?: string;
   ts?: string;
+  /** Shared files: the message becomes a `file_share`. */
+  files?: Array<{ id: string; name: string; size: number; url: string }>;
 }): string {
   const n = next();
   const ts = input.ts ?? `1700001000.${String(n).padStart(6, '0')}`;
@@ -45,6 +47,19 @@ export function dmEvent(input: {
       channel: input.channel ?? 'D1',
       event_ts: ts,
       channel_type: 'im',
+      ...(input.files
+        ? {
+            subtype: 'file_share',
+            files: input.files.map((file) => ({
+              id: file.id,
+              name: file.name,
+              size: file.size,
+              mimetype: 'text/plain',
+              url_private_download: file.url,
+              permalink: `https://spine-test.slack.com/files/U123/${file.id}/${file.name}`,
+            })),
+          }
+        : {}),
     },
     type: 'event_callback',
     event_id: input.eventId ?? `Ev${Date.now().toString(36)}${n}`,

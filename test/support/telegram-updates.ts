@@ -42,6 +42,26 @@ export function textUpdate(input: {
   };
 }
 
+/** A private message carrying a document (`addFile` it on the fake API first). */
+export function documentUpdate(input: {
+  fileId: string;
+  fileName: string;
+  fileSize: number;
+  from?: number;
+}): Record<string, unknown> {
+  const update = textUpdate({ text: '', ...(input.from ? { from: input.from } : {}) });
+  const message = update.message as Record<string, unknown>;
+  delete message.text;
+  message.document = {
+    file_id: input.fileId,
+    file_unique_id: `u-${input.fileId}`,
+    file_name: input.fileName,
+    mime_type: 'text/markdown',
+    file_size: input.fileSize,
+  };
+  return update;
+}
+
 /** A button press on an inline keyboard. */
 export function callbackUpdate(input: {
   data: string;
