@@ -316,7 +316,10 @@ export class WebConsole {
       { operatorId: outcome.session.operatorId, channel: outcome.session.channel },
       'web console login',
     );
-    const maxAge = Math.max(0, Math.floor((outcome.session.expiresAt.getTime() - Date.now()) / 1000));
+    const maxAge = Math.max(
+      0,
+      Math.round((outcome.session.expiresAt.getTime() - this.#deps.clock.now().getTime()) / 1000),
+    );
     redirect(response, '/console', { 'set-cookie': this.#cookie(outcome.sessionId, maxAge) });
   }
 
