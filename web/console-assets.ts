@@ -31,8 +31,10 @@ dt { color: var(--muted); }
 dd { margin: 0; white-space: pre-wrap; }
 pre { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: .5rem;
   overflow-x: auto; font-size: .85em; white-space: pre-wrap; }
-ol.timeline { list-style: none; padding: 0; margin: 0; }
+ol.timeline { list-style: none; padding: .2rem 1rem; }
 ol.timeline li { padding: .45rem 0; border-bottom: 1px solid var(--line); }
+ol.timeline li:last-child { border-bottom: 0; }
+figure { margin: 0 0 .8rem; }
 .row { display: flex; flex-wrap: wrap; gap: .5rem; align-items: end; }
 form.inline { display: inline; }
 label { display: block; font-size: .85em; color: var(--muted); }
@@ -41,6 +43,9 @@ input, select, textarea { font: inherit; padding: .35rem .5rem; border: 1px soli
 textarea { width: 100%; min-height: 6rem; }
 button { font: inherit; padding: .4rem .9rem; border-radius: 6px; border: 1px solid var(--line);
   background: var(--card); color: var(--fg); cursor: pointer; min-height: 2.2rem; }
+a.button { display: inline-block; padding: .4rem .9rem; border-radius: 6px; border: 1px solid var(--line);
+  background: var(--card); color: var(--fg); text-decoration: none; min-height: 2.2rem; }
+summary { cursor: pointer; color: var(--muted); margin: .3rem 0; }
 button.primary { background: var(--ok); border-color: var(--ok); color: #fff; }
 button.danger { background: var(--bad); border-color: var(--bad); color: #fff; }
 .status { display: inline-block; padding: 0 .45rem; border-radius: 999px; font-size: .8em;

@@ -194,7 +194,12 @@ export class WebConsole {
 
   async #get(request: Request, response: ServerResponse): Promise<void> {
     const { session, path } = request;
-    const common = { csrf: request.csrf, notice: request.notice, badges: request.badges };
+    const common = {
+      csrf: request.csrf,
+      notice: request.notice,
+      badges: request.badges,
+      timezone: request.timezone,
+    };
     if (path === '/console') {
       const view = await this.#data.timeline(
         session.operatorId,

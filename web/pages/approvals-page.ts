@@ -28,10 +28,10 @@ export function approvalsPage(pending: PendingApproval[], common: Common): strin
           ({ approval, action }) => html`<section class="card" id="approval-${approval.id}">
   <strong>Approval #${approval.id} — ${action.preview.title}</strong>
   <dl>${action.preview.fields.map((field) => html`<dt>${field.label}</dt><dd>${field.value}</dd>`)}</dl>
-  ${action.preview.body ? html`<pre>${action.preview.body}</pre>` : ''}
+  ${action.preview.body ? html`<details><summary>Exactly what will be sent</summary><pre>${action.preview.body}</pre></details>` : ''}
   <p class="muted"><a href="/console/goals/${action.goalId}">Goal #${action.goalId}</a> · risk: ${action.risk} · ${action.why}</p>
   <div class="row">${decisionForm(approval.id, 'approve', common.csrf)} ${decisionForm(approval.id, 'reject', common.csrf)}
-  <a href="/console/approvals/${approval.id}/edit">Edit</a></div>
+  <a class="button" href="/console/approvals/${approval.id}/edit">Edit</a></div>
 </section>`,
         );
   return consolePage({ title: 'Approvals', section: 'approvals', ...common, body });
