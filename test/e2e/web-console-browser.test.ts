@@ -1,8 +1,10 @@
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChatApp, startChatApp } from '../support/chat-app.ts';
+import { ConsoleClient } from '../support/console-client.ts';
 import { TestDatabases } from '../support/databases.ts';
 import { dmEvent, postToSlack } from '../support/slack-requests.ts';
+import { postToTelegram, textUpdate } from '../support/telegram-updates.ts';
 
 /** Debian's Chromium, headless, with nothing reaching out to the network. */
 function launchChromium(): Promise<Browser> {
@@ -24,7 +26,7 @@ function hasButtons(blocks: unknown): boolean {
   return Array.isArray(blocks) && blocks.some((block: { type?: string }) => block.type === 'actions');
 }
 
-describe('the web console in a real browser (Slack, server Postgres)', () => {
+describe('the web console from chat, in a real browser (Slack and Telegram, server Postgres)', () => {
   const databases = new TestDatabases('server');
   let app: ChatApp;
   let browser: Browser;
@@ -103,4 +105,24 @@ describe('the web console in a real browser (Slack, server Postgres)', () => {
     expect(await page.locator('main').innerText()).toContain('email.send_email');
     expect(await page.locator('main').innerText()).toContain('approved');
   }, 180_000);
+
+  it('gives the link in Telegram too (the operator only), and it opens a session once', async () => {
+    await postToTelegram(app.baseUrl, textUpdate({ text: '/console', from: 999 }));
+    await postToTelegram(app.baseUrl, textUpdate({ text: '/console' }));
+    await app.spine.runner.idle();
+    const replies = app.telegram.of('sendMessage').map((call) => String(call.params.text));
+    const links = replies.filter((text) => text.includes('/console/login?token='));
+    expect(links).toHaveLength(1);
+    expect(
+      app.telegram.of('sendMessage').find((call) => String(call.params.text).includes('/console/login'))
+        ?.params.chat_id,
+    ).toBe('456');
+    const link = /https?:\/\/\S+token=[A-Za-z0-9_-]+/.exec(links[0] ?? '')?.[0] ?? '';
+    const client = new ConsoleClient(app.baseUrl);
+    expect((await client.login(link)).status).toBe(303);
+    expect(await (await client.get('/console')).text()).toContain(
+      'You logged in to the web console (via Telegram)',
+    );
+    expect((await new ConsoleClient(app.baseUrl).login(link)).status).toBe(401);
+  }, 120_000);
 });
