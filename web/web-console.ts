@@ -137,7 +137,9 @@ export class WebConsole {
   async loginReply(channel: Channel, userId: string): Promise<string> {
     try {
       const link = await this.auth.issueLink(channel, userId);
-      return `Your web console login link (works once, for the next 10 minutes; do not share it):\n${link}`;
+      // The local console may be `spine chat`, which serves no HTTP: say where the link works.
+      const where = channel === 'console' ? ' Open it while `spine start` is running.' : '';
+      return `Your web console login link (works once, for the next 10 minutes; do not share it):\n${link}${where}`;
     } catch (error) {
       if (hasCode(error, 'console.not_operator')) return error.message;
       throw error;

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startHttpServer } from '../../app/http-server.ts';
+import { DatabaseMetricsSource } from '../../web/database-metrics.ts';
 import { ConsoleClient } from '../support/console-client.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
 import { outboxFiles } from '../support/outbox.ts';
@@ -141,6 +142,21 @@ describe.each(DATABASE_KINDS)('web console routes over HTTP (%s)', (kind) => {
     expect(goal).toContain('succeeded');
     const otherGoal = await client.get(`/console/goals/${approval.goalId + 1000}`);
     expect(otherGoal.status).toBe(404);
+
+    // The plain metrics source counts today's work: one e-mail (5 manual minutes), one approval, one edit.
+    const days = await new DatabaseMetricsSource(spine.db.pool, spine.config.digest.minutesSaved).daily(
+      spine.operator.id,
+      { days: 30 },
+    );
+    expect(days).toHaveLength(30);
+    expect(days.at(-1)).toMatchObject({
+      minutesSaved: 5,
+      approvalsApproved: 1,
+      approvalsEdited: 1,
+      approvalsRejected: 0,
+      errorsIntroduced: 0,
+    });
+    expect(days.at(-1)?.actionsExecuted).toBeGreaterThanOrEqual(1);
   });
 
   it('filters and pages the timeline, applies failure remedies, draws metrics, and logs out', async () => {
