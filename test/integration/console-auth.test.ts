@@ -9,7 +9,7 @@ function tokenOf(link: string): string {
   return new URL(link).searchParams.get('token') ?? '';
 }
 
-describe.each(DATABASE_KINDS)('web console login links and sessions (%s)', (kind) => {
+describe.each(DATABASE_KINDS)('web console login links and sessions (%s)', { timeout: 180_000 }, (kind) => {
   const databases = new TestDatabases(kind);
   const spines: Array<{ close(): Promise<void> }> = [];
   afterAll(async () => {

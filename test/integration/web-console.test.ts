@@ -11,7 +11,7 @@ import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
 
 const EMAIL = 'email dana@example.com "Tuesday" Tuesday works for me.';
 
-describe.each(DATABASE_KINDS)('web console routes over HTTP (%s)', (kind) => {
+describe.each(DATABASE_KINDS)('web console routes over HTTP (%s)', { timeout: 180_000 }, (kind) => {
   const databases = new TestDatabases(kind);
   const running: Array<{ test: TestSpine; server: Server }> = [];
 
