@@ -110,6 +110,7 @@ async function commandStart(config: Config): Promise<void> {
       health: queueHealth(spine),
       connectorHealth: () => spine.connectors.health(),
       routes: chat.routes,
+      mounts: [spine.webConsole],
     });
     await chat.start();
   } catch (error) {

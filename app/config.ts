@@ -68,6 +68,17 @@ const environmentSchema = z.object({
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
   PORT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65_535).default(3000)),
+  /** Where the operator's browser reaches Spine (the web console's login links); default http://localhost:PORT. */
+  SPINE_PUBLIC_URL: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(
+        /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/,
+        'must be an http(s):// URL like https://spine.example.com',
+      )
+      .optional(),
+  ),
   // Queue mode (README.md, "Queue mode and the daily digest").
   REDIS_URL: z.preprocess(
     emptyAsUndefined,
@@ -222,6 +233,8 @@ export interface Config {
   email: { from: string; outboxDir: string };
   logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
   port: number;
+  /** Where the operator's browser reaches Spine (no trailing slash): the web console's login links. */
+  publicUrl: string;
   /** Set when REDIS_URL is: queue mode. */
   queue: QueueConfig | undefined;
   jobs: { attempts: number; backoffMs: number; progressAfterMs: number };
@@ -342,6 +355,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     logLevel: values.LOG_LEVEL,
     port: values.PORT,
+    publicUrl: (values.SPINE_PUBLIC_URL ?? `http://localhost:${values.PORT}`).replace(/\/+$/, ''),
     queue: values.REDIS_URL
       ? {
           redisUrl: values.REDIS_URL,

@@ -14,6 +14,8 @@ export interface HttpServerOptions {
   connectorHealth?: () => ConnectorHealth[];
   /** Routes mounted by chat adapters (Slack events, the Telegram webhook). */
   routes?: HttpRoute[];
+  /** Handlers of every path under a prefix (the web console under /console). */
+  mounts?: Array<{ prefix: string; handle: HttpRoute['handle'] }>;
 }
 
 /** Spine's HTTP server: health now; chat webhooks and metrics mount here. */
@@ -42,9 +44,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
       );
       return;
     }
-    const route = options.routes?.find(
-      (candidate) => candidate.method === request.method && candidate.path === url.pathname,
-    );
+    const route =
+      options.routes?.find(
+        (candidate) => candidate.method === request.method && candidate.path === url.pathname,
+      ) ??
+      options.mounts?.find(
+        (mount) => url.pathname === mount.prefix || url.pathname.startsWith(`${mount.prefix}/`),
+      );
     if (route) {
       try {
         await route.handle(request, response);

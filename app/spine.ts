@@ -1,5 +1,6 @@
 import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
 import type { Logger } from 'pino';
+import { ApprovalEditor } from '../bot/approval-edit.ts';
 import { ChatRouter } from '../bot/chat-router.ts';
 import { ConnectorCommands } from '../bot/connector-commands.ts';
 import { Intake } from '../bot/intake.ts';
@@ -27,6 +28,8 @@ import { createJobHandler } from '../jobs/job-handler.ts';
 import { handleMemoryJob, isMemoryJob } from '../jobs/memory-jobs.ts';
 import { recoverUnfinishedWork } from '../jobs/recovery.ts';
 import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
+import { DatabaseMetricsSource } from '../web/database-metrics.ts';
+import { WebConsole } from '../web/web-console.ts';
 import { type BuiltConnectors, buildConnectors } from './build-connectors.ts';
 import { calendarSchedule } from './calendar-schedule.ts';
 import type { Config } from './config.ts';
@@ -80,6 +83,8 @@ export interface Spine {
   settle(): Promise<void>;
   /** Send a digest now, not counted as the daily one. */
   sendDigestNow(thread?: ThreadRef): Promise<void>;
+  /** The web console, mounted under /console on the HTTP server. */
+  webConsole: WebConsole;
 }
 
 export interface SpineOptions {
@@ -233,6 +238,15 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     const jobs = jobQueue;
     const intakeChat = queueMode?.intakeChat ?? chat;
     let intakeRef: Intake | undefined;
+    const webConsole = new WebConsole({
+      db: db.pool,
+      clock,
+      logger,
+      baseUrl: config.publicUrl,
+      buttons: { press: async (input) => (await intakeRef?.press(input)) ?? false },
+      editor: new ApprovalEditor({ pool: db.pool, connectors, chat, logger }),
+      metrics: new DatabaseMetricsSource(db.pool, config.digest.minutesSaved),
+    });
     const connectorCommands = new ConnectorCommands({
       repos,
       runtime: connectors,
@@ -256,6 +270,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       connectorCommands,
       memory,
       usageReport: (operatorId) => models.usage.text(operatorId),
+      consoleLogin: (channel, userId) => webConsole.loginReply(channel, userId),
     });
     intakeRef = intake;
     if (reembedNeeded) {
@@ -298,6 +313,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       jobs,
       queueMode,
       digestGraph,
+      webConsole,
       async startBackground() {
         await recover();
         if (queueMode) {

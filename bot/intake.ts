@@ -56,6 +56,8 @@ export interface IntakeDeps {
   connectorCommands?: ConnectorCommands;
   /** Memory, for `forget`, `ingest` and re-embedding progress in `status`. */
   memory?: PgvectorMemoryStore;
+  /** The `console` command's reply: a one-time web console login link for this identity. */
+  consoleLogin?: (channel: Channel, userId: string) => Promise<string>;
 }
 
 const DEFAULT_MAX_MESSAGE_LENGTH = 20_000;
@@ -224,6 +226,14 @@ export class Intake {
             this.#deps.usageReport
               ? await this.#deps.usageReport(identity.operatorId)
               : 'No language model is configured, so there is no usage to report.',
+          );
+          break;
+        case 'console':
+          await this.#reply(
+            message.thread,
+            this.#deps.consoleLogin
+              ? await this.#deps.consoleLogin(message.channel, message.userId)
+              : 'The web console is not available in this process.',
           );
           break;
         case 'decide':

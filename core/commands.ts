@@ -11,6 +11,7 @@ export type ChatCommand =
   | { kind: 'forget'; query: string }
   | { kind: 'forget_decide'; requestId: number | null; confirm: boolean }
   | { kind: 'ingest'; path: string }
+  | { kind: 'console' }
   | ConnectorCommand;
 
 /** Commands of the connectors and guardrails: undo, trust, cancel a scheduled action, list connectors. */
@@ -64,6 +65,7 @@ export function parseChatCommand(input: string): ChatCommand | null {
   if (/^(help|\?|commands|what can you do\??)$/.test(text)) return { kind: 'help' };
   if (/^(status|what'?s (pending|open)\??)$/.test(text)) return { kind: 'status' };
   if (/^(usage|costs?|spend(ing)?|budget)\??$/.test(text)) return { kind: 'usage' };
+  if (/^(web )?console( link| login)?$/.test(text)) return { kind: 'console' };
   const log = /^(?:log|history|story)(?:\s+(\d{1,4}))?$/.exec(text);
   if (log) return { kind: 'log', limit: log[1] ? Number(log[1]) : DEFAULT_LOG_LIMIT };
   // "1"/"2" answer the numbered choices of the most recent card.
@@ -121,5 +123,6 @@ export const HELP_TEXT = [
   '• retry / dismiss [#failure] — answer the latest failure; always allow [#approval] — approve and trust',
   '• log [n] — the story of what happened, newest last',
   '• usage — language-model calls, tokens and cost today, against the daily budget',
+  '• console — a one-time login link to the web console (timeline, goals, approvals, failures, metrics)',
   '• help — this list',
 ].join('\n');

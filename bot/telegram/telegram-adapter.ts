@@ -29,6 +29,7 @@ export const TELEGRAM_COMMANDS = [
   { command: 'status', description: 'Open goals and pending approvals' },
   { command: 'log', description: 'The story of what happened' },
   { command: 'digest', description: 'Your digest now' },
+  { command: 'console', description: 'A one-time login link to the web console' },
 ];
 
 export interface TelegramAdapterOptions {

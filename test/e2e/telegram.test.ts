@@ -61,7 +61,14 @@ describe('Telegram over real HTTP (server Postgres)', () => {
     const commands = (app.telegram.of('setMyCommands')[0]?.params.commands ?? []) as Array<{
       command: string;
     }>;
-    expect(commands.map((command) => command.command)).toEqual(['start', 'help', 'status', 'log', 'digest']);
+    expect(commands.map((command) => command.command)).toEqual([
+      'start',
+      'help',
+      'status',
+      'log',
+      'digest',
+      'console',
+    ]);
     expect(app.telegram.calls[0]?.token).toBe(TELEGRAM_BOT_TOKEN);
   });
 

@@ -81,7 +81,13 @@ export async function startChatApp(db: Database, options: ChatAppOptions = {}): 
     pollTimeoutSeconds: 1,
     ...options.tuning,
   });
-  const server: Server = await startHttpServer({ port: 0, db: spine.db, logger, routes: chat.routes });
+  const server: Server = await startHttpServer({
+    port: 0,
+    db: spine.db,
+    logger,
+    routes: chat.routes,
+    mounts: [spine.webConsole],
+  });
   await chat.start();
   const { port } = server.address() as AddressInfo;
   return {

@@ -1,0 +1,204 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startHttpServer } from '../../app/http-server.ts';
+import { DatabaseMetricsSource } from '../../web/database-metrics.ts';
+import { ConsoleClient } from '../support/console-client.ts';
+import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
+import { outboxFiles } from '../support/outbox.ts';
+import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
+
+const EMAIL = 'email dana@example.com "Tuesday" Tuesday works for me.';
+
+describe.each(DATABASE_KINDS)('web console routes over HTTP (%s)', { timeout: 180_000 }, (kind) => {
+  const databases = new TestDatabases(kind);
+  const running: Array<{ test: TestSpine; server: Server }> = [];
+
+  afterAll(async () => {
+    for (const { test, server } of running) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await test.spine.close();
+    }
+    await databases.closeAll();
+  });
+
+  async function start(): Promise<{ test: TestSpine; client: ConsoleClient }> {
+    const test = await createTestSpine(await databases.open());
+    const server = await startHttpServer({
+      port: 0,
+      db: test.spine.db,
+      logger: pino({ level: 'silent' }),
+      mounts: [test.spine.webConsole],
+    });
+    running.push({ test, server });
+    return { test, client: new ConsoleClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`) };
+  }
+
+  /** Log in after `before` ran (long work between requests would outlive the keep-alive socket). */
+  async function loggedIn(
+    before: (test: TestSpine) => Promise<void> = async () => {},
+  ): Promise<{ test: TestSpine; client: ConsoleClient }> {
+    const started = await start();
+    await before(started.test);
+    await started.test.say('console');
+    const link = /https?:\/\/\S+/.exec(started.test.chat.texts().at(-1) ?? '')?.[0] ?? '';
+    expect(link).toMatch(/^http:\/\/localhost:3000\/console\/login\?token=/);
+    const response = await started.client.login(link);
+    expect(response.status).toBe(303);
+    return started;
+  }
+
+  it('needs a session for every page, and a login link opens one with a strict cookie', async () => {
+    const { test, client } = await start();
+    for (const path of [
+      '/console',
+      '/console/goals',
+      '/console/approvals',
+      '/console/failures',
+      '/console/metrics',
+    ]) {
+      const response = await client.get(path);
+      expect(response.status, path).toBe(401);
+      expect(await response.text()).toContain('type <code>console</code>');
+    }
+    await test.say('console');
+    const link = /https?:\/\/\S+/.exec(test.chat.texts().at(-1) ?? '')?.[0] ?? '';
+    // Opening the link shows a form that posts the token: a link preview does not spend it.
+    const page = await client.get(new URL(link).pathname + new URL(link).search);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const response = await client.login(link);
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toBe('/console');
+    const cookie = response.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(
+      /^spine_console=[A-Za-z0-9_-]{43}; Path=\/console; HttpOnly; SameSite=Strict; Max-Age=604800$/,
+    );
+    const timeline = await client.get('/console');
+    expect(timeline.status).toBe(200);
+    expect(await timeline.text()).toContain('You logged in to the web console (via the console)');
+
+    // The same link again: refused.
+    const again = new ConsoleClient(client.baseUrl);
+    expect((await again.login(link)).status).toBe(401);
+    expect((await again.get('/console')).status).toBe(401);
+  });
+
+  it('approves from the inbox through the chat path: card updated, e-mail sent once, CSRF required', async () => {
+    const { test, client } = await loggedIn();
+    const { spine, chat } = test;
+    await test.say(EMAIL);
+    const [approval] = await spine.repos.approvals.listPending(spine.operator.id);
+    if (!approval) throw new Error('expected a pending approval');
+    const inbox = await (await client.get('/console/approvals')).text();
+    expect(inbox).toContain(`Approval #${approval.id}`);
+    expect(inbox).toContain('dana@example.com');
+    expect(inbox).toContain('Approvals (1)');
+
+    // Without the CSRF token: refused, nothing decided.
+    const forged = await client.request('POST', `/console/approvals/${approval.id}/decide`, {
+      decision: 'approve',
+    });
+    expect(forged.status).toBe(403);
+    expect((await spine.repos.approvals.get(approval.id))?.status).toBe('pending');
+
+    // Edit first (the same fields as chat), then approve twice: one decision, one e-mail.
+    const edit = await (await client.get(`/console/approvals/${approval.id}/edit`)).text();
+    expect(edit).toContain('name="field.subject"');
+    const edited = await client.post(
+      `/console/approvals/${approval.id}/edit`,
+      { 'field.subject': 'Tuesday <3pm>' },
+      '/console/approvals',
+    );
+    expect(edited.status).toBe(303);
+    expect((await spine.repos.actions.get(approval.actionId))?.params.subject).toBe('Tuesday <3pm>');
+    expect(await (await client.get('/console/approvals')).text()).toContain('Tuesday &lt;3pm&gt;');
+
+    for (let click = 0; click < 2; click += 1) {
+      const response = await client.post(
+        `/console/approvals/${approval.id}/decide`,
+        { decision: 'approve' },
+        '/console/goals',
+      );
+      expect(response.status).toBe(303);
+      expect(response.headers.get('location')).toBe(`/console/approvals?notice=approval&id=${approval.id}`);
+    }
+    await spine.runner.idle();
+    const decided = await spine.repos.approvals.get(approval.id);
+    expect(decided).toMatchObject({ status: 'approved', decidedVia: 'web', decidedBy: 'web:console:local' });
+    expect((await spine.repos.actions.get(approval.actionId))?.status).toBe('succeeded');
+    expect(outboxFiles(test.outboxDir)).toHaveLength(1);
+    const card = chat.updates.filter((update) => update.message.text.startsWith('Approved:')).at(-1);
+    expect(card?.message.blocks?.some((block) => block.type === 'buttons')).toBe(false);
+    expect(JSON.stringify(card?.message.blocks)).toContain('via the web console');
+    const notice = await (await client.get(`/console/approvals?notice=approval&id=${approval.id}`)).text();
+    expect(notice).toContain(`Approval #${approval.id} is approved via the web console.`);
+
+    const goal = await (await client.get(`/console/goals/${approval.goalId}`)).text();
+    expect(goal).toContain('email.send_email');
+    expect(goal).toContain('Tuesday &lt;3pm&gt;');
+    expect(goal).toContain('succeeded');
+    const otherGoal = await client.get(`/console/goals/${approval.goalId + 1000}`);
+    expect(otherGoal.status).toBe(404);
+
+    // The plain metrics source counts today's work: one e-mail (5 manual minutes), one approval, one edit.
+    const days = await new DatabaseMetricsSource(spine.db.pool, spine.config.digest.minutesSaved).daily(
+      spine.operator.id,
+      { days: 30 },
+    );
+    expect(days).toHaveLength(30);
+    expect(days.at(-1)).toMatchObject({
+      minutesSaved: 5,
+      approvalsApproved: 1,
+      approvalsEdited: 1,
+      approvalsRejected: 0,
+      errorsIntroduced: 0,
+    });
+    expect(days.at(-1)?.actionsExecuted).toBeGreaterThanOrEqual(1);
+  });
+
+  it('filters and pages the timeline, applies failure remedies, draws metrics, and logs out', async () => {
+    const { test, client } = await loggedIn(async (test) => {
+      for (let index = 0; index < 30; index += 1)
+        await test.say(`remember that fact ${index} is <b>${index}</b>`);
+    });
+    const { spine } = test;
+    const filtered = await (await client.get('/console?text=fact+7+is')).text();
+    expect(filtered).toContain('fact 7 is &lt;b&gt;7&lt;/b&gt;');
+    expect(filtered).not.toContain('fact 8 is');
+    const first = await (await client.get('/console')).text();
+    const older = /href="(\/console\?before=\d+)"/.exec(first.replaceAll('&amp;', '&'))?.[1];
+    expect(older).toBeDefined();
+    const second = await (await client.get(older ?? '')).text();
+    expect(first).toContain('logged in to the web console');
+    expect(first).not.toContain('fact 0 is');
+    expect(second).toContain('fact 0 is');
+    const byActor = await (await client.get('/console?actor=spine')).text();
+    expect(byActor).not.toContain('You logged in');
+
+    const failure = await spine.repos.failures.insert({
+      goalId: null,
+      actionId: null,
+      operatorId: spine.operator.id,
+      kind: 'digest_failed',
+      message: 'The digest could not be sent <today>.',
+      evidence: {},
+      remediation: ['retry', 'dismiss'],
+    });
+    const failures = await (await client.get('/console/failures')).text();
+    expect(failures).toContain('The digest could not be sent &lt;today&gt;.');
+    const dismissed = await client.post(`/console/failures/${failure.id}/remedy`, { remedy: 'dismiss' });
+    expect(dismissed.status).toBe(303);
+    expect((await spine.repos.failures.get(failure.id))?.status).toBe('dismissed');
+
+    const metrics = await (await client.get('/console/metrics')).text();
+    expect(metrics).toContain('<svg class="chart"');
+    expect(metrics).toContain('Minutes saved');
+
+    const logout = await client.post('/console/logout', {});
+    expect(logout.headers.get('set-cookie')).toContain('Max-Age=0');
+    expect((await client.get('/console')).status).toBe(401);
+  });
+});
