@@ -56,6 +56,9 @@ export async function startChatApp(db: Database, options: ChatAppOptions = {}): 
     SPINE_OPERATOR_NAME: 'Ada',
     SPINE_TIMEZONE: 'UTC',
     PORT: '0',
+    // The job-level "Working on goal …" message would interleave with replies on a loaded machine;
+    // these tests check the adapters' own progress (typing, "working…"), not the job's.
+    SPINE_PROGRESS_AFTER_MS: '600000',
     SPINE_OWNER: OWNER,
     SLACK_BOT_TOKEN,
     SLACK_SIGNING_SECRET,
