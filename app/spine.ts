@@ -25,7 +25,7 @@ import { enqueueDueDigests } from '../jobs/digest-schedule.ts';
 import { InProcessRunner } from '../jobs/in-process-runner.ts';
 import { recordJobFailure } from '../jobs/job-failure.ts';
 import { createJobHandler } from '../jobs/job-handler.ts';
-import { handleMemoryJob, isMemoryJob } from '../jobs/memory-jobs.ts';
+import { handleMemoryJob, isMemoryJob, type Sweeper } from '../jobs/memory-jobs.ts';
 import { recoverUnfinishedWork } from '../jobs/recovery.ts';
 import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
 import { DatabaseMetricsSource } from '../web/database-metrics.ts';
@@ -207,7 +207,9 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
           : undefined,
     });
     // Memory jobs (re-embedding, the TTL sweep of memories and cached model answers) run on the same runners as goal and digest jobs.
-    const memoryJobDeps = { memory, repos, clock, logger, llmCache: new LlmCacheRepository(db.pool) };
+    const llmCache = new LlmCacheRepository(db.pool);
+    const sweepers: Sweeper[] = [{ what: 'cached model answers', sweep: (now) => llmCache.sweep(now) }];
+    const memoryJobDeps = { memory, repos, clock, logger, sweepers };
     const handler: typeof jobHandler = (job, context) =>
       isMemoryJob(job) ? handleMemoryJob(memoryJobDeps, job) : jobHandler(job, context);
     const onFailed = (job: Parameters<typeof handler>[0], error: unknown) =>
@@ -247,6 +249,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       editor: new ApprovalEditor({ pool: db.pool, connectors, chat, logger }),
       metrics: new DatabaseMetricsSource(db.pool, config.digest.minutesSaved),
     });
+    sweepers.push({ what: 'console logins and sessions', sweep: (now) => webConsole.auth.sweep(now) });
     const connectorCommands = new ConnectorCommands({
       repos,
       runtime: connectors,

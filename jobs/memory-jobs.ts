@@ -2,16 +2,21 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import type { SpineJob } from '../core/jobs.ts';
 import type { Repositories } from '../db/repositories/index.ts';
-import type { LlmCacheRepository } from '../db/repositories/llm-cache.ts';
 import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
+
+/** Deletes rows that expired (returns how many); run by the hourly sweep. */
+export interface Sweeper {
+  what: string;
+  sweep(now: Date): Promise<number>;
+}
 
 export interface MemoryJobDeps {
   memory: PgvectorMemoryStore;
   repos: Repositories;
   clock: Clock;
   logger: Logger;
-  /** The model answer cache: its expired rows go with the same hourly sweep. */
-  llmCache?: LlmCacheRepository;
+  /** Other expired rows deleted by the same hourly sweep (cached model answers, console logins). */
+  sweepers?: readonly Sweeper[];
   /** Memories re-embedded per batch. */
   batchSize?: number;
   /** Called after every batch: the progress the operator sees (`status`, the story). */
@@ -64,7 +69,9 @@ export async function handleMemoryJob(deps: MemoryJobDeps, job: SpineJob): Promi
     const now = deps.clock.now();
     const deleted = await deps.memory.sweepExpired(now);
     if (deleted > 0) deps.logger.info({ deleted }, 'expired memories deleted');
-    const answers = (await deps.llmCache?.sweep(now)) ?? 0;
-    if (answers > 0) deps.logger.info({ deleted: answers }, 'expired cached model answers deleted');
+    for (const sweeper of deps.sweepers ?? []) {
+      const swept = await sweeper.sweep(now);
+      if (swept > 0) deps.logger.info({ deleted: swept }, `expired ${sweeper.what} deleted`);
+    }
   }
 }

@@ -171,6 +171,19 @@ export class ConsoleAuth {
     };
   }
 
+  /** Delete links that were used or expired and sessions that ended or expired; returns how many. */
+  async sweep(now: Date): Promise<number> {
+    const tokens = await this.#options.db.query(
+      'DELETE FROM console_login_tokens WHERE used_at IS NOT NULL OR expires_at <= $1',
+      [now],
+    );
+    const sessions = await this.#options.db.query(
+      'DELETE FROM console_sessions WHERE ended_at IS NOT NULL OR expires_at <= $1',
+      [now],
+    );
+    return (tokens.rowCount ?? 0) + (sessions.rowCount ?? 0);
+  }
+
   /** End a session (logout); logged as an event. */
   async logout(sessionId: string): Promise<void> {
     const ended = await this.#options.db.query(

@@ -67,6 +67,26 @@ describe.each(DATABASE_KINDS)('web console login links and sessions (%s)', { tim
     expect(await auth.session(fresh.sessionId)).toBeNull();
   });
 
+  it('deletes used and expired links and ended or expired sessions in the hourly sweep', async () => {
+    const { auth, clock, spine } = await setup();
+    const used = await auth.login(tokenOf(await auth.issueLink('console', 'local')));
+    if (used.kind !== 'logged_in') throw new Error('expected a session');
+    await auth.issueLink('console', 'local'); // expires unused
+    const ended = await auth.login(tokenOf(await auth.issueLink('console', 'local')));
+    if (ended.kind !== 'logged_in') throw new Error('expected a session');
+    await auth.logout(ended.sessionId);
+    clock.advance(11 * 60_000);
+    const live = tokenOf(await auth.issueLink('console', 'local'));
+    await spine.runner.enqueue({ name: 'sweep-memories', data: { at: 'console-sweep' } });
+    await spine.runner.idle();
+    const count = async (table: string) =>
+      Number((await spine.db.pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n);
+    expect(await count('console_login_tokens')).toBe(1);
+    expect(await count('console_sessions')).toBe(1);
+    expect(await auth.session(used.sessionId)).not.toBeNull();
+    expect(await auth.login(live)).toMatchObject({ kind: 'logged_in' });
+  });
+
   it('gives no link to a stranger and no session to an identity that is no longer the operator’s', async () => {
     const { spine, auth } = await setup();
     await expect(auth.issueLink('slack', 'U999')).rejects.toMatchObject({ code: 'console.not_operator' });
