@@ -28,6 +28,7 @@ import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
 import { type BuiltConnectors, buildConnectors } from './build-connectors.ts';
 import { calendarSchedule } from './calendar-schedule.ts';
 import type { Config } from './config.ts';
+import { ledgerGoalText } from './ledger-commands.ts';
 import { createMemoryStore } from './memory-setup.ts';
 import { createModels, type InjectedModels, type Models } from './model-wiring.ts';
 import { type ProcessRole, QueueMode } from './queue-mode.ts';
@@ -251,6 +252,8 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       connectorCommands,
       memory,
       usageReport: (operatorId) => models.usage.text(operatorId),
+      goalForensics: (operatorId, goalId) =>
+        ledgerGoalText({ db: db.pool, checkpointer }, repos, operatorId, goalId),
     });
     intakeRef = intake;
     if (reembedNeeded) {

@@ -2,7 +2,7 @@ import type { Channel, NewEvent, SpineEvent } from '../../core/domain.ts';
 import type { Queryable } from '../database.ts';
 import { toDate } from './rows.ts';
 
-function toEvent(row: Record<string, unknown>): SpineEvent {
+export function toEvent(row: Record<string, unknown>): SpineEvent {
   return {
     id: Number(row.id),
     at: toDate(row.at),
