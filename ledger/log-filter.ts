@@ -44,7 +44,15 @@ export function parseWhen(input: string, options: { now: Date; timezone: string;
     return new Date(options.now.getTime() - Number(ago[1]) * unit);
   }
   if (/^\d{4}-\d{2}-\d{2}$/.test(text) && !Number.isNaN(Date.parse(text))) return day(text);
-  if (/^\d{4}-\d{2}-\d{2}[t ]\d{2}:\d{2}/.test(text)) {
+  // A local date-time without a zone is the operator's wall clock; with `Z` or an offset, an instant.
+  const local = /^(\d{4}-\d{2}-\d{2})[t ](\d{2}):(\d{2})$/.exec(text);
+  if (local && !Number.isNaN(Date.parse(local[1] ?? '')))
+    return zonedInstant(
+      local[1] ?? '',
+      { hour: Number(local[2]), minute: Number(local[3]) },
+      options.timezone,
+    );
+  if (/^\d{4}-\d{2}-\d{2}[t ]\d{2}:\d{2}.*(z|[+-]\d{2}:?\d{2})$/.test(text)) {
     const parsed = new Date(text.replace(' ', 'T').toUpperCase());
     if (!Number.isNaN(parsed.getTime())) return parsed;
   }

@@ -15,6 +15,8 @@ describe('parseWhen', () => {
     ['30m', '2026-07-01T07:30:00.000Z'],
     ['2026-06-20', '2026-06-19T22:00:00.000Z'],
     ['2026-06-20T12:00:00Z', '2026-06-20T12:00:00.000Z'],
+    ['2026-06-20 12:00', '2026-06-20T10:00:00.000Z'],
+    ['2026-06-20T12:00+05:30', '2026-06-20T06:30:00.000Z'],
   ])('%s starts at %s (operator time zone)', (input, expected) => {
     expect(parseWhen(input, context).toISOString()).toBe(expected);
   });
