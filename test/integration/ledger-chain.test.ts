@@ -139,6 +139,28 @@ describe.each(DATABASE_KINDS)('the hash-chained event ledger on %s Postgres', (k
     expect(ids).toEqual([1, 2, 3]);
   });
 
+  it('keeps restored rows as they were (a dump reloaded through the trigger), and verification still checks them', async () => {
+    const source = await migrated();
+    await appendEvents(source, 3);
+    const target = await migrated();
+    // Newest first, as a reload need not follow id order; the copy keeps Postgres' microseconds.
+    await target.pool.query(
+      `INSERT INTO ${target.schema}.events SELECT * FROM ${source.schema}.events ORDER BY id DESC`,
+    );
+    await target.pool.query(`SELECT setval('events_id_seq', 3)`);
+    await appendEvents(target, 1);
+    expect(await verifyLedger(target.pool)).toMatchObject({ intact: true, count: 4 });
+    // A row forged with made-up hashes is kept as well, and verification names it.
+    await target.pool.query(
+      `INSERT INTO events (id, actor, verb, object, prev_hash, hash)
+       SELECT 5, 'spine', 'did', 'forged', hash, repeat('f', 64) FROM events WHERE id = 4`,
+    );
+    expect(await verifyLedger(target.pool)).toMatchObject({
+      intact: false,
+      broken: { eventId: 5, kind: 'hash', found: 'f'.repeat(64) },
+    });
+  });
+
   it('hashes the time as an instant: the session time zone and date style do not change it', async () => {
     const db = await migrated();
     await appendEvents(db, 2);
