@@ -38,6 +38,18 @@ describe('chat command grammar', () => {
     expect(parseChatCommand(input)).toMatchObject({ kind: 'log', args });
   });
 
+  it.each([
+    ['goal 41', 41],
+    ['goal #41', 41],
+    ['/Goal #7', 7],
+  ])('%j asks for the forensics of goal %i', (input, goalId) => {
+    expect(parseChatCommand(input)).toEqual({ kind: 'goal', goalId });
+  });
+
+  it('leaves "goal: more clients" to the planner', () => {
+    expect(parseChatCommand('goal: more clients')).toBeNull();
+  });
+
   it('leaves "log the call with Dana" to the planner', () => {
     expect(parseChatCommand('log the call with Dana')).toBeNull();
   });
