@@ -162,6 +162,8 @@ export async function goalForensics(
 /**
  * Each checkpoint names the nodes it triggers (`branch:to:<node>` channels) and holds their writes
  * as pending writes, so one checkpoint with its writes is one step, even when the node paused.
+ * The goal graph runs one node per step; were two to run in parallel, each would be shown with
+ * the writes of both (a write names its task id, not its node).
  */
 function stepsOf(tuples: CheckpointTuple[], modelCalls: ModelCall[]): ForensicStep[] {
   const steps: ForensicStep[] = [];
