@@ -9,6 +9,7 @@ import { migrate } from '../db/migrate.ts';
 import { type ChatAdapters, createChatAdapters } from './chat-adapters.ts';
 import { type Config, loadConfig, readEnvironment } from './config.ts';
 import { startHttpServer } from './http-server.ts';
+import { runGoalCli, runLogCli } from './ledger-commands.ts';
 import { createLogger } from './logger.ts';
 import { commandDigest, commandQueue, commandWorker, queueHealth } from './queue-commands.ts';
 import { createSpine, type Spine } from './spine.ts';
@@ -19,7 +20,11 @@ Commands:
   start            Run Spine: the HTTP server (health, Slack/Telegram webhooks), every configured chat
                    adapter, and the console chat when run in a terminal
   chat             Talk to Spine in this terminal (also reads a scripted conversation from piped input)
-  log [--limit N]  Print the story of what happened, newest last (default 50 events)
+  log [options]    Print the story of what happened, newest last (default 50 events). Filters:
+                   --goal N --connector X --actor X --since D --until D --text T (D: today,
+                   yesterday, 7d, 2026-11-20, ISO time); --page N --limit N --before ID; --json;
+                   --verify checks the tamper-evident hash chain (exit code 1 when broken)
+  goal <id> [--json]  A goal step by step: nodes, memory read, model calls and cost, approval, connector calls
   connectors       List the connectors with their operations and health (circuit state, last error)
   migrate          Apply database migrations and exit
   worker           Run jobs from the queue (queue mode: REDIS_URL and DATABASE_URL); any number of them
@@ -137,22 +142,15 @@ async function commandStart(config: Config): Promise<void> {
   // Runs until SIGTERM/SIGINT.
 }
 
-async function commandLog(config: Config, args: string[]): Promise<void> {
-  const limitIndex = args.indexOf('--limit');
-  const limit = limitIndex >= 0 ? Number(args[limitIndex + 1]) : 50;
-  if (!Number.isInteger(limit) || limit <= 0) {
-    throw new SpineError(
-      'cli.bad_argument',
-      '--limit needs a positive whole number, e.g. spine log --limit 100',
-      {
-        category: 'user',
-      },
-    );
-  }
-  const logger = createLogger({ level: 'warn', file: logFile(config) });
-  const spine = await createSpine(config, { logger });
+async function commandLedger(config: Config, command: 'log' | 'goal', args: string[]): Promise<void> {
+  const spine = await createSpine(config, { logger: createLogger({ level: 'warn', file: logFile(config) }) });
   try {
-    process.stdout.write(`${await spine.intake.log(spine.operator.id, limit)}\n`);
+    const { output, exitCode } =
+      command === 'log'
+        ? await runLogCli(spine, args)
+        : { output: await runGoalCli(spine, args), exitCode: 0 };
+    process.stdout.write(`${output}\n`);
+    process.exitCode = exitCode;
   } finally {
     await spine.close();
   }
@@ -265,7 +263,8 @@ async function main(argv: string[]): Promise<void> {
     case 'chat':
       return commandChat(config);
     case 'log':
-      return commandLog(config, args);
+    case 'goal':
+      return commandLedger(config, command, args);
     case 'migrate':
       return commandMigrate(config);
     case 'worker':

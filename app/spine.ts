@@ -33,6 +33,7 @@ import { WebConsole } from '../web/web-console.ts';
 import { type BuiltConnectors, buildConnectors } from './build-connectors.ts';
 import { calendarSchedule } from './calendar-schedule.ts';
 import type { Config } from './config.ts';
+import { ledgerGoalText } from './ledger-commands.ts';
 import { createMemoryStore } from './memory-setup.ts';
 import { createModels, type InjectedModels, type Models } from './model-wiring.ts';
 import { type ProcessRole, QueueMode } from './queue-mode.ts';
@@ -274,6 +275,8 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       memory,
       usageReport: (operatorId) => models.usage.text(operatorId),
       consoleLogin: (channel, userId) => webConsole.loginReply(channel, userId),
+      goalForensics: (operatorId, goalId) =>
+        ledgerGoalText({ db: db.pool, checkpointer }, repos, operatorId, goalId),
     });
     intakeRef = intake;
     if (reembedNeeded) {

@@ -7,10 +7,11 @@ import type { ApprovalDecision, Channel, Identity, ThreadRef } from '../core/dom
 import { parseFailureButton } from '../core/failure-card.ts';
 import type { JobQueue } from '../core/jobs.ts';
 import type { ChatSender, OutboundMessage } from '../core/message.ts';
-import { channelLabel, renderNarrative } from '../core/narrative.ts';
+import { channelLabel } from '../core/narrative.ts';
 import { OPERATIONS_HELP, parseOperationsCommand } from '../core/operations-commands.ts';
 import { recordGoalOnce } from '../db/repositories/goal-intake.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
+import { answerLogCommand } from '../ledger/log-command.ts';
 import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
 import type { ConnectorCommands } from './connector-commands.ts';
 import { MemoryCommands, type SharedFile } from './memory-commands.ts';
@@ -48,6 +49,8 @@ export interface IntakeDeps {
   logger: Logger;
   /** The `usage` command's text (model calls, tokens, cost, budget); injected by the app. */
   usageReport?: (operatorId: number) => Promise<string>;
+  /** The `goal <id>` command's text (ledger forensics from the goal's checkpoints); injected by the app. */
+  goalForensics?: (operatorId: number, goalId: number) => Promise<string>;
   /** Longest message accepted as a goal. */
   maxMessageLength?: number;
   /** Told when an operator changes their digest time (queue mode moves the job scheduler). */
@@ -218,7 +221,14 @@ export class Intake {
           await this.#deps.chat.post(message.thread, await this.status(identity.operatorId));
           break;
         case 'log':
-          await this.#reply(message.thread, await this.log(identity.operatorId, command.limit));
+          await this.#reply(message.thread, await this.log(identity.operatorId, command.args));
+          break;
+        case 'goal':
+          await this.#reply(
+            message.thread,
+            (await this.#deps.goalForensics?.(identity.operatorId, command.goalId)) ??
+              'Goal forensics are not available here.',
+          );
           break;
         case 'usage':
           await this.#reply(
@@ -492,11 +502,11 @@ export class Intake {
     return true;
   }
 
-  /** The narrative event log, newest last. */
-  async log(operatorId: number, limit: number): Promise<string> {
+  /** The narrative event log, newest last: the newest `n` events, or the filters of `log …` (ledger/). */
+  async log(operatorId: number, request: number | string): Promise<string> {
     const operator = await this.#repos.operators.get(operatorId);
-    const events = await this.#repos.events.list({ operatorId, limit });
-    return renderNarrative(events, { timezone: operator?.timezone ?? 'UTC' });
+    const db = { db: this.#deps.pool, clock: this.#deps.clock };
+    return answerLogCommand(db, { id: operatorId, timezone: operator?.timezone ?? 'UTC' }, String(request));
   }
 
   async #refuseStranger(

@@ -5,8 +5,11 @@
 export type ChatCommand =
   | { kind: 'help' }
   | { kind: 'status' }
-  | { kind: 'log'; limit: number }
+  /** `args`: the filters after `log` (goal, connector, actor, since, until, text, page), parsed by ledger/. */
+  | { kind: 'log'; limit: number; args: string }
   | { kind: 'usage' }
+  /** `goal 41` / `goal #41`: the goal step by step (ledger forensics). */
+  | { kind: 'goal'; goalId: number }
   | { kind: 'decide'; decision: 'approved' | 'rejected'; approvalId: number | null }
   | { kind: 'forget'; query: string }
   | { kind: 'forget_decide'; requestId: number | null; confirm: boolean }
@@ -55,6 +58,8 @@ export function parseConnectorCommand(input: string): ConnectorCommand | null {
 }
 
 const DEFAULT_LOG_LIMIT = 30;
+const LOG_FILTERS =
+  /^log\s+((?:goal|connector|actor|by|since|from|until|page|limit|text|verify)\b[\s\S]*|["“'][\s\S]*)$/i;
 
 export function parseChatCommand(input: string): ChatCommand | null {
   const connectorCommand = parseConnectorCommand(input);
@@ -67,7 +72,12 @@ export function parseChatCommand(input: string): ChatCommand | null {
   if (/^(usage|costs?|spend(ing)?|budget)\??$/.test(text)) return { kind: 'usage' };
   if (/^(web )?console( link| login)?$/.test(text)) return { kind: 'console' };
   const log = /^(?:log|history|story)(?:\s+(\d{1,4}))?$/.exec(text);
-  if (log) return { kind: 'log', limit: log[1] ? Number(log[1]) : DEFAULT_LOG_LIMIT };
+  const goal = /^goal\s+#?(\d{1,15})$/.exec(text);
+  if (goal) return { kind: 'goal', goalId: Number(goal[1]) };
+  if (log) return { kind: 'log', limit: log[1] ? Number(log[1]) : DEFAULT_LOG_LIMIT, args: log[1] ?? '' };
+  // Only known filter words (or quoted text): "log the call with Dana" stays a request.
+  const filtered = LOG_FILTERS.exec(input.trim().replace(/^\//, ''));
+  if (filtered) return { kind: 'log', limit: DEFAULT_LOG_LIMIT, args: filtered[1] ?? '' };
   // "1"/"2" answer the numbered choices of the most recent card.
   if (text === '1') return { kind: 'decide', decision: 'approved', approvalId: null };
   if (text === '2') return { kind: 'decide', decision: 'rejected', approvalId: null };
@@ -121,7 +131,9 @@ export const HELP_TEXT = [
   '• cancel #id — cancel a scheduled action before it runs ("at 9:00 tomorrow, email …" schedules one)',
   '• connectors — the connectors and their health',
   '• retry / dismiss [#failure] — answer the latest failure; always allow [#approval] — approve and trust',
-  '• log [n] — the story of what happened, newest last',
+  '• log [n] — the story of what happened, newest last; filters: log goal 41 | connector email | actor spine |',
+  '  since yesterday | until 2026-11-20 | "dana" | page 2; log verify checks the tamper-evident chain',
+  '• goal #id — a goal step by step: what it read, planned, asked, called and what it cost',
   '• usage — language-model calls, tokens and cost today, against the daily budget',
   '• console — a one-time login link to the web console (timeline, goals, approvals, failures, metrics)',
   '• help — this list',

@@ -12,7 +12,29 @@ export interface NarrativeOptions {
 function actorLabel(actor: string, operatorLabel: string): string {
   if (actor === 'operator') return operatorLabel;
   if (actor === 'spine') return 'Spine';
+  // A chat account that is not the operator's, stored as `channel:user id`.
+  const stranger = /^(slack|telegram|console|web):(.+)$/.exec(actor);
+  if (stranger) return `Someone on ${channelLabel(stranger[1] ?? '')} (${stranger[2]})`;
   return actor;
+}
+
+/**
+ * How the reason joins the sentence. Most reasons are causes ("because you asked Spine to send it");
+ * a failure's reason is the error and an edit's is what changed, which read better after a colon.
+ */
+const REASON_JOINERS: Record<string, string> = {
+  'failed at': ': ',
+  'could not send': ': ',
+  'could not finish': ': ',
+  'asked to retry after': ': ',
+  edited: ': ',
+};
+
+/** The reason in the reader's voice: Spine's own reasons were written to the operator ("you asked me"). */
+function reason(event: SpineEvent): string {
+  if (!event.why) return '';
+  const why = event.actor === 'spine' ? event.why.replace(/\bme\b/g, 'Spine') : event.why;
+  return `${REASON_JOINERS[event.verb] ?? ' because '}${why}`;
 }
 
 /** `14:03` or `25 Nov 14:03` in the operator's time zone. */
@@ -65,8 +87,7 @@ export function channelLabel(channel: string): string {
 export function renderEvent(event: SpineEvent, options: NarrativeOptions): string {
   const time = formatEventTime(event.at, options.timezone, options.withDate ?? false);
   const actor = actorLabel(event.actor, options.operatorLabel ?? 'You');
-  const why = event.why ? ` because ${event.why}` : '';
-  return `${time} ${actor} ${event.verb} ${event.object}${why}${references(event)}`;
+  return `${time} ${actor} ${event.verb} ${event.object}${reason(event)}${references(event)}`;
 }
 
 /** The calendar day in a time zone, year included (1 Jul 2025 and 1 Jul 2026 are different days). */

@@ -2,7 +2,7 @@ import type { Approval, ApprovalDecision, ApprovalStatus, Channel, MessageRef } 
 import type { Queryable } from '../database.ts';
 import { toDate, toDateOrNull } from './rows.ts';
 
-function toApproval(row: Record<string, unknown>): Approval {
+export function toApproval(row: Record<string, unknown>): Approval {
   return {
     id: Number(row.id),
     actionId: Number(row.action_id),

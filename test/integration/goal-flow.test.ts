@@ -147,7 +147,9 @@ describe.each(DATABASE_KINDS)('goal flow on %s Postgres', (kind) => {
     expect(chat.texts().at(-1)).toContain('I only work for my operator');
     expect(outboxFiles(outboxDir)).toHaveLength(0);
     expect((await spine.repos.approvals.get(pending!.id))?.status).toBe('pending');
-    expect(await spine.intake.log(spine.operator.id, 5)).toContain('slack:U_STRANGER was refused');
+    expect(await spine.intake.log(spine.operator.id, 5)).toContain(
+      'Someone on Slack (U_STRANGER) was refused',
+    );
   });
 
   it('resumes after a crash between the approval and the execution, and executes once', async () => {

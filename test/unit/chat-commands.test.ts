@@ -24,7 +24,34 @@ describe('chat command grammar', () => {
     ['log 5', 5],
     ['log 9999', 9999],
   ])('%j asks for the log (limit %i)', (input, limit) => {
-    expect(parseChatCommand(input)).toEqual({ kind: 'log', limit });
+    expect(parseChatCommand(input)).toMatchObject({ kind: 'log', limit });
+  });
+
+  it.each([
+    ['log goal 41', 'goal 41'],
+    ['log connector email', 'connector email'],
+    ['Log since yesterday until today', 'since yesterday until today'],
+    ['log "Dana"', '"Dana"'],
+    ['log page 2', 'page 2'],
+    ['log verify', 'verify'],
+  ])('%j asks for the log with filters %j', (input, args) => {
+    expect(parseChatCommand(input)).toMatchObject({ kind: 'log', args });
+  });
+
+  it.each([
+    ['goal 41', 41],
+    ['goal #41', 41],
+    ['/Goal #7', 7],
+  ])('%j asks for the forensics of goal %i', (input, goalId) => {
+    expect(parseChatCommand(input)).toEqual({ kind: 'goal', goalId });
+  });
+
+  it('leaves "goal: more clients" to the planner', () => {
+    expect(parseChatCommand('goal: more clients')).toBeNull();
+  });
+
+  it('leaves "log the call with Dana" to the planner', () => {
+    expect(parseChatCommand('log the call with Dana')).toBeNull();
   });
 
   it.each(['log 12345', 'log five', 'log -3'])('%j is not a log command', (input) => {

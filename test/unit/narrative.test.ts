@@ -74,7 +74,7 @@ describe('renderEvent', () => {
       renderEvent(event({ at, verb: 'proposed', object: 'an e-mail', why: 'you asked me to send it' }), {
         timezone: 'UTC',
       }),
-    ).toBe('09:14 Spine proposed an e-mail because you asked me to send it');
+    ).toBe('09:14 Spine proposed an e-mail because you asked Spine to send it');
     expect(
       renderEvent(event({ at, actor: 'email', verb: 'bounced', object: 'a message' }), { timezone: 'UTC' }),
     ).toBe('09:14 email bounced a message');
