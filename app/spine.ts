@@ -24,6 +24,9 @@ import { recordJobFailure } from '../jobs/job-failure.ts';
 import { createJobHandler } from '../jobs/job-handler.ts';
 import { handleMemoryJob, isMemoryJob } from '../jobs/memory-jobs.ts';
 import { recoverUnfinishedWork } from '../jobs/recovery.ts';
+import { BusinessAlerts } from '../ledger/alerts.ts';
+import { startAlertLoop } from '../ledger/alerts-loop.ts';
+import { BusinessMetrics, describeBusinessDay } from '../ledger/business-metrics.ts';
 import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
 import { type BuiltConnectors, buildConnectors } from './build-connectors.ts';
 import { calendarSchedule } from './calendar-schedule.ts';
@@ -78,6 +81,10 @@ export interface Spine {
   settle(): Promise<void>;
   /** Send a digest now, not counted as the daily one. */
   sendDigestNow(thread?: ThreadRef): Promise<void>;
+  /** Time saved, errors introduced, approvals and spend per day (the digest, /metrics, the console). */
+  businessMetrics: BusinessMetrics;
+  /** Alerts on business thresholds (evaluated by startBackground's alert loop). */
+  alerts: BusinessAlerts;
 }
 
 export interface SpineOptions {
@@ -143,6 +150,8 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     );
     const guardrails = config.connectors.guardrails;
     const chat = new ChatRouter(logger);
+    const businessMetrics = new BusinessMetrics(db.pool, { minutesSaved: config.digest.minutesSaved });
+    let alertLoop: ReturnType<typeof startAlertLoop> | undefined;
     const models = await createModels({
       config,
       db: db.pool,
@@ -175,6 +184,8 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       clock,
       logger,
       minutesSaved: config.digest.minutesSaved,
+      businessDay: async (operatorId, localDate) =>
+        describeBusinessDay(await businessMetrics.day(operatorId, localDate)),
       ...(built.calendar ? { schedule: calendarSchedule(built.calendar) } : {}),
       ...(models.gateway
         ? { modelUsage: async (operatorId: number) => (await models.usage.forDigest(operatorId)).line }
@@ -200,8 +211,11 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     const memoryJobDeps = { memory, repos, clock, logger };
     const handler: typeof jobHandler = (job, context) =>
       isMemoryJob(job) ? handleMemoryJob(memoryJobDeps, job) : jobHandler(job, context);
-    const onFailed = (job: Parameters<typeof handler>[0], error: unknown) =>
-      recordJobFailure({ repos, chat, logger }, job, error);
+    const onFailed = async (job: Parameters<typeof handler>[0], error: unknown) => {
+      await recordJobFailure({ repos, chat, logger }, job, error);
+      // A failure may cross an alert threshold: evaluate now rather than at the next tick.
+      void alertLoop?.tick();
+    };
     const runner = new InProcessRunner({
       handler: (job) => handler(job),
       groupOf: jobGroupOf,
@@ -253,6 +267,26 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       usageReport: (operatorId) => models.usage.text(operatorId),
     });
     intakeRef = intake;
+    const alerts = new BusinessAlerts({
+      db: db.pool,
+      chat,
+      clock,
+      logger,
+      rules: config.connectors.alerts,
+      dailyBudgetUsd: config.models.dailyBudgetUsd,
+    });
+    const startAlerts = (evaluate: boolean) => {
+      alertLoop ??= startAlertLoop({
+        db: db.pool,
+        clock,
+        logger,
+        everyMs: config.connectors.alerts.intervalMs,
+        health: () => connectors.health(),
+        ...(evaluate ? { alerts } : {}),
+      });
+    };
+    // Workers only report their connector circuits; main processes evaluate (startBackground).
+    if (options.role === 'worker') startAlerts(false);
     if (reembedNeeded) {
       await jobs.enqueue({ name: 'reembed-memories', data: { embedderId: memory.embedder.id } });
     }
@@ -293,8 +327,11 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       jobs,
       queueMode,
       digestGraph,
+      businessMetrics,
+      alerts,
       async startBackground() {
         await recover();
+        startAlerts(true);
         if (queueMode) {
           await queueMode.subscriber?.ready();
           for (const each of await repos.digests.operators())
@@ -340,6 +377,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
         if (closed) return;
         closed = true;
         if (digestTimer) clearInterval(digestTimer);
+        alertLoop?.stop();
         await scheduler.stop();
         await queueMode?.close();
         clearInterval(sweep);

@@ -14,6 +14,8 @@ export interface DigestGraphDeps {
   schedule?: ScheduleProvider;
   /** Minutes saved per `connector.operation` (plus `goal.answered`), for the estimate. */
   minutesSaved: Record<string, number>;
+  /** A local day's business metrics as one line (ledger/business-metrics.ts); the digest shows yesterday's. */
+  businessDay?: (operatorId: number, localDate: string) => Promise<string>;
   /** Yesterday's model spend as one line; absent without a language model. */
   modelUsage?: (operatorId: number) => Promise<string>;
 }

@@ -39,6 +39,8 @@ export interface DigestFacts {
   minutesSaved: number;
   /** Yesterday's model spend, when a model is configured. */
   modelUsage?: string | null;
+  /** Yesterday's business metrics as one line (time saved, actions, errors, approvals). */
+  businessDay?: string | null;
 }
 
 /** Replace the channel's value with the node's output. */

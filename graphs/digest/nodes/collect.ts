@@ -1,3 +1,4 @@
+import { addDays } from '../../../core/local-time.ts';
 import type { DigestGraphDeps } from '../deps.ts';
 import type { DigestStateType, DigestStateUpdate } from '../state.ts';
 
@@ -59,6 +60,9 @@ export function collectNode(deps: DigestGraphDeps) {
         counts,
         minutesSaved: Math.round(minutes),
         modelUsage: deps.modelUsage ? await deps.modelUsage(operator.id) : null,
+        businessDay: deps.businessDay
+          ? await deps.businessDay(operator.id, addDays(state.localDate, -1))
+          : null,
       },
     };
   };
