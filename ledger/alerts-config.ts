@@ -51,10 +51,17 @@ export const alertsSectionSchema = z
 export const metricsSectionSchema = z
   .object({
     minutesSaved: z
-      .record(
-        z.string().regex(/^[\w-]+\.[\w-]+$/, 'keys are connector.operation, e.g. email.send_email'),
-        z.number().min(0).max(1440),
-      )
+      .record(z.string(), z.number().min(0).max(1440))
+      .superRefine((table, context) => {
+        for (const key of Object.keys(table)) {
+          if (!/^[\w-]+\.[\w-]+$/.test(key))
+            context.addIssue({
+              code: 'custom',
+              path: [key],
+              message: `"${key}": keys are connector.operation, e.g. email.send_email`,
+            });
+        }
+      })
       .default({}),
   })
   .strict()

@@ -7,6 +7,7 @@ import type { Database } from '../../db/database.ts';
 import { migrate } from '../../db/migrate.ts';
 import { BusinessAlerts, reportCircuits } from '../../ledger/alerts.ts';
 import { type AlertRules, DEFAULT_ALERT_RULES } from '../../ledger/alerts-config.ts';
+import { PROCESS_NAME, startAlertLoop } from '../../ledger/alerts-loop.ts';
 import { RecordingChat } from '../fakes/recording-chat.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
 import { LedgerSeed } from '../support/ledger-seed.ts';
@@ -234,6 +235,46 @@ describe.each(DATABASE_KINDS)('business alerts on %s Postgres', (kind) => {
         'the most. To allow more, raise SPINE_DAILY_BUDGET_USD (or `alerts.spendOverBudget` in spine.config.yaml) ' +
         'and restart; the budget resets at midnight.',
     ]);
+  });
+
+  it("the alert loop's tick reports this process's circuits, then evaluates the rules", async () => {
+    const { db, clock, chat, alerts } = await setup(
+      { circuitOpenMinutes: 15 },
+      { start: '2026-03-02T10:00:00Z' },
+    );
+    let circuit: 'open' | 'closed' = 'open';
+    const loop = startAlertLoop({
+      db: db.pool,
+      clock,
+      logger: pino({ level: 'silent' }),
+      everyMs: 3_600_000,
+      health: () => [
+        {
+          connector: 'crm',
+          circuit,
+          consecutiveFailures: 5,
+          lastError: 'down',
+          lastErrorAt: null,
+          lastSuccessAt: null,
+        },
+      ],
+      alerts,
+    });
+    try {
+      await loop.tick();
+      expect((await db.pool.query('SELECT process, state FROM connector_circuits')).rows).toEqual([
+        { process: PROCESS_NAME, state: 'open' },
+      ]);
+      clock.advance(15 * 60_000);
+      await loop.tick();
+      await loop.tick();
+      expect(chat.posts).toHaveLength(1);
+      circuit = 'closed';
+      await loop.tick();
+      expect((await db.pool.query('SELECT * FROM connector_circuits')).rows).toEqual([]);
+    } finally {
+      loop.stop();
+    }
   });
 
   it('stays quiet when a rule is turned off', async () => {
