@@ -24,9 +24,9 @@ import { recordJobFailure } from '../jobs/job-failure.ts';
 import { createJobHandler } from '../jobs/job-handler.ts';
 import { handleMemoryJob, isMemoryJob } from '../jobs/memory-jobs.ts';
 import { recoverUnfinishedWork } from '../jobs/recovery.ts';
-import { BusinessAlerts } from '../ledger/alerts.ts';
-import { startAlertLoop } from '../ledger/alerts-loop.ts';
-import { BusinessMetrics, describeBusinessDay } from '../ledger/business-metrics.ts';
+import type { BusinessAlerts } from '../ledger/alerts.ts';
+import { createBusinessLedger } from '../ledger/alerts-loop.ts';
+import { type BusinessMetrics, describeBusinessDay } from '../ledger/business-metrics.ts';
 import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
 import { type BuiltConnectors, buildConnectors } from './build-connectors.ts';
 import { calendarSchedule } from './calendar-schedule.ts';
@@ -150,8 +150,16 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     );
     const guardrails = config.connectors.guardrails;
     const chat = new ChatRouter(logger);
-    const businessMetrics = new BusinessMetrics(db.pool, { minutesSaved: config.digest.minutesSaved });
-    let alertLoop: ReturnType<typeof startAlertLoop> | undefined;
+    const ledger = createBusinessLedger({
+      db: db.pool,
+      chat,
+      clock,
+      logger,
+      minutesSaved: config.digest.minutesSaved,
+      rules: config.connectors.alerts,
+      dailyBudgetUsd: config.models.dailyBudgetUsd,
+      health: () => connectors.health(),
+    });
     const models = await createModels({
       config,
       db: db.pool,
@@ -185,7 +193,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       logger,
       minutesSaved: config.digest.minutesSaved,
       businessDay: async (operatorId, localDate) =>
-        describeBusinessDay(await businessMetrics.day(operatorId, localDate)),
+        describeBusinessDay(await ledger.metrics.day(operatorId, localDate)),
       ...(built.calendar ? { schedule: calendarSchedule(built.calendar) } : {}),
       ...(models.gateway
         ? { modelUsage: async (operatorId: number) => (await models.usage.forDigest(operatorId)).line }
@@ -214,7 +222,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     const onFailed = async (job: Parameters<typeof handler>[0], error: unknown) => {
       await recordJobFailure({ repos, chat, logger }, job, error);
       // A failure may cross an alert threshold: evaluate now rather than at the next tick.
-      void alertLoop?.tick();
+      ledger.tick();
     };
     const runner = new InProcessRunner({
       handler: (job) => handler(job),
@@ -267,26 +275,8 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       usageReport: (operatorId) => models.usage.text(operatorId),
     });
     intakeRef = intake;
-    const alerts = new BusinessAlerts({
-      db: db.pool,
-      chat,
-      clock,
-      logger,
-      rules: config.connectors.alerts,
-      dailyBudgetUsd: config.models.dailyBudgetUsd,
-    });
-    const startAlerts = (evaluate: boolean) => {
-      alertLoop ??= startAlertLoop({
-        db: db.pool,
-        clock,
-        logger,
-        everyMs: config.connectors.alerts.intervalMs,
-        health: () => connectors.health(),
-        ...(evaluate ? { alerts } : {}),
-      });
-    };
     // Workers only report their connector circuits; main processes evaluate (startBackground).
-    if (options.role === 'worker') startAlerts(false);
+    if (options.role === 'worker') ledger.start(false);
     if (reembedNeeded) {
       await jobs.enqueue({ name: 'reembed-memories', data: { embedderId: memory.embedder.id } });
     }
@@ -327,11 +317,11 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       jobs,
       queueMode,
       digestGraph,
-      businessMetrics,
-      alerts,
+      businessMetrics: ledger.metrics,
+      alerts: ledger.alerts,
       async startBackground() {
         await recover();
-        startAlerts(true);
+        ledger.start(true);
         if (queueMode) {
           await queueMode.subscriber?.ready();
           for (const each of await repos.digests.operators())
@@ -377,7 +367,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
         if (closed) return;
         closed = true;
         if (digestTimer) clearInterval(digestTimer);
-        alertLoop?.stop();
+        ledger.stop();
         await scheduler.stop();
         await queueMode?.close();
         clearInterval(sweep);

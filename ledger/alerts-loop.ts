@@ -2,8 +2,11 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { ConnectorHealth } from '../connectors/resilience.ts';
 import type { Clock } from '../core/clock.ts';
+import type { ChatSender } from '../core/message.ts';
 import type { Queryable } from '../db/database.ts';
-import { type BusinessAlerts, reportCircuits } from './alerts.ts';
+import { BusinessAlerts, reportCircuits } from './alerts.ts';
+import type { AlertRules } from './alerts-config.ts';
+import { BusinessMetrics, type MinutesSavedTable } from './business-metrics.ts';
 
 /** This process's name in `connector_circuits`. */
 export const PROCESS_NAME = `${hostname()}:${process.pid}`;
@@ -48,4 +51,58 @@ export function startAlertLoop(options: AlertLoopOptions): { tick(): Promise<voi
   const timer = setInterval(() => void tick(), options.everyMs);
   timer.unref();
   return { tick, stop: () => clearInterval(timer) };
+}
+
+/** The ledger's running parts, built once per process by the composition root. */
+export interface BusinessLedger {
+  metrics: BusinessMetrics;
+  alerts: BusinessAlerts;
+  /** Start the alert tick: `evaluate` in main processes; workers only report their circuits. */
+  start(evaluate: boolean): void;
+  /** Run a tick now (after a failure); does nothing before `start`. */
+  tick(): void;
+  stop(): void;
+}
+
+/** Business metrics and alerts over one database, posting alerts through `chat`. */
+export function createBusinessLedger(options: {
+  db: Queryable;
+  chat: ChatSender;
+  clock: Clock;
+  logger: Logger;
+  minutesSaved: MinutesSavedTable;
+  rules: AlertRules;
+  dailyBudgetUsd: number | null;
+  health: () => ConnectorHealth[];
+}): BusinessLedger {
+  const { db, chat, clock, logger, rules } = options;
+  const alerts = new BusinessAlerts({
+    db,
+    chat,
+    clock,
+    logger,
+    rules,
+    dailyBudgetUsd: options.dailyBudgetUsd,
+  });
+  let loop: ReturnType<typeof startAlertLoop> | undefined;
+  return {
+    metrics: new BusinessMetrics(db, { minutesSaved: options.minutesSaved }),
+    alerts,
+    start(evaluate) {
+      loop ??= startAlertLoop({
+        db,
+        clock,
+        logger,
+        everyMs: rules.intervalMs,
+        health: options.health,
+        ...(evaluate ? { alerts } : {}),
+      });
+    },
+    tick() {
+      void loop?.tick();
+    },
+    stop() {
+      loop?.stop();
+    },
+  };
 }

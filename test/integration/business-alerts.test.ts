@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConnectorResilience } from '../../connectors/resilience.ts';
@@ -11,6 +14,7 @@ import { PROCESS_NAME, startAlertLoop } from '../../ledger/alerts-loop.ts';
 import { RecordingChat } from '../fakes/recording-chat.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
 import { LedgerSeed } from '../support/ledger-seed.ts';
+import { createTestSpine } from '../support/test-spine.ts';
 
 const ALL_OFF: AlertRules = {
   intervalMs: 60_000,
@@ -274,6 +278,30 @@ describe.each(DATABASE_KINDS)('business alerts on %s Postgres', (kind) => {
       expect((await db.pool.query('SELECT * FROM connector_circuits')).rows).toEqual([]);
     } finally {
       loop.stop();
+    }
+  });
+
+  it("is wired into Spine: rules from spine.config.yaml, the alert in the operator's chat and in the log", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spine-alerts-'));
+    writeFileSync(join(dir, 'spine.config.yaml'), 'alerts:\n  failuresPerDay: 1\n');
+    const test = await createTestSpine(await databases.open(), {
+      clock: new ManualClock('2026-03-02T12:00:00Z'),
+      env: { SPINE_CONFIG: join(dir, 'spine.config.yaml') },
+    });
+    try {
+      const { spine } = test;
+      const seed = new LedgerSeed(spine.db.pool);
+      await seed.failure(spine.operator.id, { at: '2026-03-02T10:00:00Z' });
+      await seed.failure(spine.operator.id, { at: '2026-03-02T11:00:00Z' });
+      expect((await spine.alerts.evaluate()).map((alert) => alert.rule)).toEqual(['failures_per_day']);
+      expect(test.chat.texts()).toHaveLength(1);
+      expect(test.chat.posts[0]?.thread).toEqual({ channel: 'console', conversation: 'local' });
+      const [event] = (await spine.repos.events.list({ operatorId: spine.operator.id })).filter(
+        (entry) => entry.verb === 'alerted you',
+      );
+      expect(event?.ref).toMatch(/^alert #\d+$/);
+    } finally {
+      await test.spine.close();
     }
   });
 
