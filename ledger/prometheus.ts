@@ -130,6 +130,20 @@ export function createMetricsRegistry(options: MetricsRegistryOptions): Registry
       for (const row of result.rows) this.inc({ rule: String(row.rule) }, Number(row.count));
     },
   });
+  new Gauge({
+    name: 'spine_connector_circuits_open',
+    help: 'Processes whose circuit breaker for the connector is open (reported in the last 5 minutes).',
+    labelNames: ['connector'],
+    registers,
+    async collect() {
+      const result = await options.db.query(
+        `SELECT connector, count(*)::int AS count FROM connector_circuits
+         WHERE reported_at >= now() - interval '5 minutes' GROUP BY connector`,
+      );
+      this.reset();
+      for (const row of result.rows) this.set({ connector: String(row.connector) }, Number(row.count));
+    },
+  });
   if (options.connectorHealth) {
     const health = options.connectorHealth;
     new Gauge({

@@ -75,6 +75,9 @@ describe.each(DATABASE_KINDS)('/metrics on %s Postgres', (kind) => {
       `INSERT INTO alerts (operator_id, rule, dedupe_key, message, fired_at) VALUES ($1, 'money_action_failed', 'k', 'm', now())`,
       [operatorId],
     );
+    await db.pool.query(
+      `INSERT INTO connector_circuits (connector, process, state, opened_at, reported_at) VALUES ('crm', 'worker-a', 'open', now(), now())`,
+    );
     const logger = pino({ level: 'silent' });
     const registry = createMetricsRegistry({
       metrics: new BusinessMetrics(db.pool, { minutesSaved: DEFAULT_MINUTES_SAVED }),
@@ -128,6 +131,7 @@ describe.each(DATABASE_KINDS)('/metrics on %s Postgres', (kind) => {
     expect(sampleValue(samples, 'spine_goals', { status: 'failed' })).toBe(0);
     expect(sampleValue(samples, 'spine_alerts_fired_total', { rule: 'money_action_failed' })).toBe(1);
     expect(sampleValue(samples, 'spine_connector_circuit_open', { connector: 'webhook' })).toBe(1);
+    expect(sampleValue(samples, 'spine_connector_circuits_open', { connector: 'crm' })).toBe(1);
     expect(samples.some((sample) => sample.name.startsWith('spine_process_'))).toBe(true);
 
     // A second scrape reads the same figures (counters are set from the database, not added to).
