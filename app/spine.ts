@@ -191,7 +191,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       chat,
       clock,
       logger,
-      minutesSaved: config.digest.minutesSaved,
+      minutesSaved: (operatorId, since) => ledger.metrics.minutesSavedSince(operatorId, since),
       businessDay: async (operatorId, localDate) =>
         describeBusinessDay(await ledger.metrics.day(operatorId, localDate)),
       ...(built.calendar ? { schedule: calendarSchedule(built.calendar) } : {}),

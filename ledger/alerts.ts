@@ -200,9 +200,10 @@ export class BusinessAlerts {
         text: `Today's digest was due at ${operator.digestTime} and has not been delivered ${minutes} minutes later.`,
         remedy:
           failureId === null
-            ? 'Spine keeps trying on its own. Type `digest` to get it now; if that fails too, check that the ' +
-              'workers are running (`spine queue`).'
-            : 'Retry sends it again; if it keeps failing, check the chat connection and that the workers run (`spine queue`).',
+            ? 'Spine keeps trying on its own. Type `digest` to get it now; if that fails too, check the chat ' +
+              'connection and, in queue mode, that the workers run (`spine queue`).'
+            : 'Retry sends it again; if it keeps failing, check the chat connection and, in queue mode, that the ' +
+              'workers run (`spine queue`).',
         buttons:
           failureId === null
             ? []

@@ -178,15 +178,17 @@ export class BusinessMetrics {
     }));
   }
 
+  /** The time-saved estimate of everything done since an instant (the digest's "Time saved"). */
+  async minutesSavedSince(operatorId: number, since: Date): Promise<number> {
+    const scope: Scope = { operatorId, from: since };
+    return this.#minutesSaved(await this.#executed(scope), await this.#goalsAnswered(scope));
+  }
+
   /** Lifetime totals over every operator (the `/metrics` counters). */
   async snapshot(): Promise<BusinessSnapshot> {
     const all: Scope = {};
     const executed = await this.#executed(all);
-    let minutesSaved = 0;
-    for (const row of executed)
-      minutesSaved += row.kept * (this.#minutes[`${row.connector}.${row.operation}`] ?? 0);
-    for (const row of await this.#goalsAnswered(all))
-      minutesSaved += row.count * (this.#minutes['goal.answered'] ?? 0);
+    const minutesSaved = this.#minutesSaved(executed, await this.#goalsAnswered(all));
     const approvals = { approved: 0, edited: 0, rejected: 0 };
     for (const row of await this.#approvals(all)) approvals[row.decision] += row.count;
     const open = await this.#db.query(`SELECT count(*)::int AS count FROM failures WHERE status = 'open'`);
@@ -197,7 +199,7 @@ export class BusinessMetrics {
         operation: row.operation,
         count: row.executed,
       })),
-      minutesSaved: Math.round(minutesSaved * 10) / 10,
+      minutesSaved,
       errorsIntroduced: sumOf(await this.#errors(all)),
       correctiveActions: sumOf(await this.#corrective(all)),
       approvals,
@@ -205,6 +207,18 @@ export class BusinessMetrics {
       openFailures: Number(open.rows[0]?.count ?? 0),
       goalsByStatus: Object.fromEntries(goals.rows.map((row) => [String(row.status), Number(row.count)])),
     };
+  }
+
+  /** Manual minutes of the kept (not undone) actions and of the goals answered without one. */
+  #minutesSaved(
+    executed: Array<{ connector: string; operation: string; kept: number }>,
+    answered: Array<{ count: number }>,
+  ): number {
+    let minutes = 0;
+    for (const row of executed)
+      minutes += row.kept * (this.#minutes[`${row.connector}.${row.operation}`] ?? 0);
+    for (const row of answered) minutes += row.count * (this.#minutes['goal.answered'] ?? 0);
+    return Math.round(minutes * 10) / 10;
   }
 
   async #timezone(operatorId: number): Promise<string> {

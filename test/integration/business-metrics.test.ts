@@ -94,6 +94,13 @@ describe.each(DATABASE_KINDS)('business metrics on %s Postgres', (kind) => {
     expect(day?.minutesSaved).toBe(20);
   });
 
+  it("estimates the time saved since an instant (the digest's figure since the last digest)", async () => {
+    const { metrics, operatorId } = await metricsWithSeed();
+    // Everything of the 11th but the e-mail sent at 04:30 UTC.
+    expect(await metrics.minutesSavedSince(operatorId, new Date('2026-02-11T05:00:00Z'))).toBe(15);
+    expect(await metrics.minutesSavedSince(operatorId, new Date('2026-02-11T04:00:00Z'))).toBe(20);
+  });
+
   it('gives lifetime totals of every operator for /metrics', async () => {
     const { metrics } = await metricsWithSeed();
     const snapshot = await metrics.snapshot();
