@@ -6,6 +6,7 @@ import { CONSOLE_THREAD, ConsoleAdapter } from '../bot/console/console-adapter.t
 import { SpineError } from '../core/errors.ts';
 import { openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
+import { createMetricsRegistry, metricsRoute } from '../ledger/prometheus.ts';
 import { type ChatAdapters, createChatAdapters } from './chat-adapters.ts';
 import { type Config, loadConfig, readEnvironment } from './config.ts';
 import { startHttpServer } from './http-server.ts';
@@ -17,7 +18,7 @@ import { createSpine, type Spine } from './spine.ts';
 const USAGE = `Usage: spine <command> [options]
 
 Commands:
-  start            Run Spine: the HTTP server (health, Slack/Telegram webhooks), every configured chat
+  start            Run Spine: the HTTP server (health, /metrics, Slack/Telegram webhooks), every configured chat
                    adapter, and the console chat when run in a terminal
   chat             Talk to Spine in this terminal (also reads a scripted conversation from piped input)
   log [options]    Print the story of what happened, newest last (default 50 events). Filters:
@@ -114,7 +115,18 @@ async function commandStart(config: Config): Promise<void> {
       logger,
       health: queueHealth(spine),
       connectorHealth: () => spine.connectors.health(),
-      routes: chat.routes,
+      routes: [
+        ...chat.routes,
+        metricsRoute({
+          registry: createMetricsRegistry({
+            metrics: spine.businessMetrics,
+            db: spine.db.pool,
+            connectorHealth: () => spine.connectors.health(),
+          }),
+          token: config.metrics.token,
+          logger,
+        }),
+      ],
       mounts: [spine.webConsole],
     });
     await chat.start();

@@ -129,6 +129,11 @@ const environmentSchema = z.object({
       )
       .optional(),
   ),
+  /** Set: GET /metrics requires `Authorization: Bearer <token>`. */
+  SPINE_METRICS_TOKEN: z.preprocess(
+    emptyAsUndefined,
+    z.string().min(16, 'must be at least 16 characters').optional(),
+  ),
   SPINE_PROGRESS_AFTER_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).default(3000)),
   // Test hook: a worker holds each finished job this long before completing it (crash tests).
   SPINE_WORKER_TEST_HOLD_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).default(0)),
@@ -239,6 +244,8 @@ export interface Config {
   queue: QueueConfig | undefined;
   jobs: { attempts: number; backoffMs: number; progressAfterMs: number };
   digest: { defaultTime: string; checkIntervalMs: number; minutesSaved: Record<string, number> };
+  /** `/metrics` (Prometheus): the bearer token it requires, if any. */
+  metrics: { token: string | undefined };
   /** Connectors, guardrails and resilience from spine.config.yaml; defaults without the file. */
   connectors: ConnectorsConfig;
   /** The operator's chat identities from SPINE_OWNER, registered at start. */
@@ -300,8 +307,12 @@ function chatProblems(values: z.infer<typeof environmentSchema>): string[] {
   return problems;
 }
 
-function parseMinutesSaved(list: string | undefined): Record<string, number> {
-  const table = { ...DEFAULT_MINUTES_SAVED };
+/** Defaults, then spine.config.yaml `metrics.minutesSaved`, then SPINE_TIME_SAVED_MINUTES. */
+function parseMinutesSaved(
+  list: string | undefined,
+  fromFile: Record<string, number>,
+): Record<string, number> {
+  const table = { ...DEFAULT_MINUTES_SAVED, ...fromFile };
   for (const entry of list?.split(',') ?? []) {
     const [key, value] = entry.split('=').map((part) => part.trim());
     if (key && value) table[key] = Number(value);
@@ -342,6 +353,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       { category: 'user' },
     );
   }
+  const connectors = loadConnectorsConfig(values.SPINE_CONFIG ?? './spine.config.yaml', env, {
+    required: values.SPINE_CONFIG !== undefined,
+  });
   return {
     database: { url: values.DATABASE_URL, dataDir: values.SPINE_DATA_DIR, schema: values.SPINE_DB_SCHEMA },
     operator: {
@@ -378,11 +392,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     digest: {
       defaultTime: values.SPINE_DIGEST_TIME,
       checkIntervalMs: values.SPINE_DIGEST_CHECK_MS,
-      minutesSaved: parseMinutesSaved(values.SPINE_TIME_SAVED_MINUTES),
+      minutesSaved: parseMinutesSaved(values.SPINE_TIME_SAVED_MINUTES, connectors.metrics.minutesSaved),
     },
-    connectors: loadConnectorsConfig(values.SPINE_CONFIG ?? './spine.config.yaml', env, {
-      required: values.SPINE_CONFIG !== undefined,
-    }),
+    metrics: { token: values.SPINE_METRICS_TOKEN },
+    connectors,
     owner: { identities: parseOwner(values.SPINE_OWNER) },
     chat: {
       slack: values.SLACK_BOT_TOKEN

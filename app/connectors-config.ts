@@ -5,6 +5,13 @@ import type { GuardrailSettings } from '../connectors/guardrails.ts';
 import type { ResilienceOptions } from '../connectors/resilience.ts';
 import { RISK_CLASSES } from '../core/domain.ts';
 import { SpineError } from '../core/errors.ts';
+import {
+  type AlertRules,
+  alertRulesFrom,
+  alertsSectionSchema,
+  DEFAULT_ALERT_RULES,
+  metricsSectionSchema,
+} from '../ledger/alerts-config.ts';
 
 const risk = z.enum(RISK_CLASSES as unknown as ['read', 'write', 'money', 'legal', 'destructive']);
 const name = z
@@ -115,6 +122,9 @@ const fileSchema = z
       })
       .strict()
       .default({}),
+    // Business metrics and alerts (README.md, "Business metrics and alerts").
+    metrics: metricsSectionSchema,
+    alerts: alertsSectionSchema,
   })
   .strict();
 
@@ -168,6 +178,9 @@ export interface ConnectorsConfig {
   >;
   guardrails: GuardrailSettings;
   resilience: Partial<ResilienceOptions>;
+  /** Manual minutes per `connector.operation` from the file (on top of the defaults). */
+  metrics: { minutesSaved: Record<string, number> };
+  alerts: AlertRules;
 }
 
 export const DEFAULT_CONNECTORS_CONFIG: ConnectorsConfig = {
@@ -177,6 +190,8 @@ export const DEFAULT_CONNECTORS_CONFIG: ConnectorsConfig = {
   mcp: [],
   guardrails: { trustAfter: 5, undoWindowMs: 3_600_000, limits: {} },
   resilience: {},
+  metrics: { minutesSaved: {} },
+  alerts: DEFAULT_ALERT_RULES,
 };
 
 const RESERVED = new Set(['memory', 'email', 'calendar']);
@@ -323,5 +338,7 @@ function toConfig(source: string, value: z.infer<typeof fileSchema>): Connectors
       limits: value.guardrails.limits,
     },
     resilience,
+    metrics: value.metrics,
+    alerts: alertRulesFrom(value.alerts),
   };
 }

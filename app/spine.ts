@@ -27,8 +27,10 @@ import { recordJobFailure } from '../jobs/job-failure.ts';
 import { createJobHandler } from '../jobs/job-handler.ts';
 import { handleMemoryJob, isMemoryJob, type Sweeper } from '../jobs/memory-jobs.ts';
 import { recoverUnfinishedWork } from '../jobs/recovery.ts';
+import type { BusinessAlerts } from '../ledger/alerts.ts';
+import { createBusinessLedger } from '../ledger/alerts-loop.ts';
+import { type BusinessMetrics, describeBusinessDay } from '../ledger/business-metrics.ts';
 import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
-import { DatabaseMetricsSource } from '../web/database-metrics.ts';
 import { WebConsole } from '../web/web-console.ts';
 import { type BuiltConnectors, buildConnectors } from './build-connectors.ts';
 import { calendarSchedule } from './calendar-schedule.ts';
@@ -86,6 +88,10 @@ export interface Spine {
   sendDigestNow(thread?: ThreadRef): Promise<void>;
   /** The web console, mounted under /console on the HTTP server. */
   webConsole: WebConsole;
+  /** Time saved, errors introduced, approvals and spend per day (the digest, /metrics, the console). */
+  businessMetrics: BusinessMetrics;
+  /** Alerts on business thresholds (evaluated by startBackground's alert loop). */
+  alerts: BusinessAlerts;
 }
 
 export interface SpineOptions {
@@ -151,6 +157,16 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     );
     const guardrails = config.connectors.guardrails;
     const chat = new ChatRouter(logger);
+    const ledger = createBusinessLedger({
+      db: db.pool,
+      chat,
+      clock,
+      logger,
+      minutesSaved: config.digest.minutesSaved,
+      rules: config.connectors.alerts,
+      dailyBudgetUsd: config.models.dailyBudgetUsd,
+      health: () => connectors.health(),
+    });
     const models = await createModels({
       config,
       db: db.pool,
@@ -182,7 +198,9 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       chat,
       clock,
       logger,
-      minutesSaved: config.digest.minutesSaved,
+      minutesSaved: (operatorId, since) => ledger.metrics.minutesSavedSince(operatorId, since),
+      businessDay: async (operatorId, localDate) =>
+        describeBusinessDay(await ledger.metrics.day(operatorId, localDate)),
       ...(built.calendar ? { schedule: calendarSchedule(built.calendar) } : {}),
       ...(models.gateway
         ? {
@@ -213,8 +231,11 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     const memoryJobDeps = { memory, repos, clock, logger, sweepers };
     const handler: typeof jobHandler = (job, context) =>
       isMemoryJob(job) ? handleMemoryJob(memoryJobDeps, job) : jobHandler(job, context);
-    const onFailed = (job: Parameters<typeof handler>[0], error: unknown) =>
-      recordJobFailure({ repos, chat, logger }, job, error);
+    const onFailed = async (job: Parameters<typeof handler>[0], error: unknown) => {
+      await recordJobFailure({ repos, chat, logger }, job, error);
+      // A failure may cross an alert threshold: evaluate now rather than at the next tick.
+      ledger.tick();
+    };
     const runner = new InProcessRunner({
       handler: (job) => handler(job),
       groupOf: jobGroupOf,
@@ -248,7 +269,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       baseUrl: config.publicUrl,
       buttons: { press: async (input) => (await intakeRef?.press(input)) ?? false },
       editor: new ApprovalEditor({ pool: db.pool, connectors, chat, logger }),
-      metrics: new DatabaseMetricsSource(db.pool, config.digest.minutesSaved),
+      metrics: ledger.metrics,
     });
     sweepers.push({ what: 'console logins and sessions', sweep: (now) => webConsole.auth.sweep(now) });
     const connectorCommands = new ConnectorCommands({
@@ -279,6 +300,8 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
         ledgerGoalText({ db: db.pool, checkpointer }, repos, operatorId, goalId),
     });
     intakeRef = intake;
+    // Workers only report their connector circuits; main processes evaluate (startBackground).
+    if (options.role === 'worker') ledger.start(false);
     if (reembedNeeded) {
       await jobs.enqueue({ name: 'reembed-memories', data: { embedderId: memory.embedder.id } });
     }
@@ -320,8 +343,11 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       queueMode,
       digestGraph,
       webConsole,
+      businessMetrics: ledger.metrics,
+      alerts: ledger.alerts,
       async startBackground() {
         await recover();
+        ledger.start(true);
         if (queueMode) {
           await queueMode.subscriber?.ready();
           for (const each of await repos.digests.operators())
@@ -367,6 +393,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
         if (closed) return;
         closed = true;
         if (digestTimer) clearInterval(digestTimer);
+        ledger.stop();
         await scheduler.stop();
         await queueMode?.close();
         clearInterval(sweep);

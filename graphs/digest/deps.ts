@@ -13,8 +13,10 @@ export interface DigestGraphDeps {
   logger: Logger;
   /** The calendar; absent until a calendar connector is configured. */
   schedule?: ScheduleProvider;
-  /** Minutes saved per `connector.operation` (plus `goal.answered`), for the estimate. */
-  minutesSaved: Record<string, number>;
+  /** The time-saved estimate of what was done since an instant (ledger/business-metrics.ts). */
+  minutesSaved: (operatorId: number, since: Date) => Promise<number>;
+  /** A local day's business metrics as one line (ledger/business-metrics.ts); the digest shows yesterday's. */
+  businessDay?: (operatorId: number, localDate: string) => Promise<string>;
   /** Yesterday's model spend as one line; absent without a language model. */
   modelUsage?: (operatorId: number) => Promise<string>;
   /** Opening lines for the digest from the small model; absent without a language model. */

@@ -41,6 +41,8 @@ export interface DigestFacts {
   modelUsage?: string | null;
   /** Opening lines written by the small model, when one is configured and answered. */
   prose?: string | null;
+  /** Yesterday's business metrics as one line (time saved, actions, errors, approvals). */
+  businessDay?: string | null;
 }
 
 /** Replace the channel's value with the node's output. */

@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startHttpServer } from '../../app/http-server.ts';
-import { DatabaseMetricsSource } from '../../web/database-metrics.ts';
 import { ConsoleClient } from '../support/console-client.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
 import { outboxFiles } from '../support/outbox.ts';
@@ -143,18 +142,16 @@ describe.each(DATABASE_KINDS)('web console routes over HTTP (%s)', { timeout: 18
     const otherGoal = await client.get(`/console/goals/${approval.goalId + 1000}`);
     expect(otherGoal.status).toBe(404);
 
-    // The plain metrics source counts today's work: one e-mail (5 manual minutes), one approval, one edit.
-    const days = await new DatabaseMetricsSource(spine.db.pool, spine.config.digest.minutesSaved).daily(
-      spine.operator.id,
-      { days: 30 },
-    );
+    // The console's metrics source (the ledger's) counts today's work: one e-mail (5 manual minutes),
+    // approved after an edit — an edit before approval is a correction of Spine's proposal.
+    const days = await spine.businessMetrics.daily(spine.operator.id, { days: 30 });
     expect(days).toHaveLength(30);
     expect(days.at(-1)).toMatchObject({
       minutesSaved: 5,
-      approvalsApproved: 1,
+      approvalsApproved: 0,
       approvalsEdited: 1,
       approvalsRejected: 0,
-      errorsIntroduced: 0,
+      errorsIntroduced: 1,
     });
     expect(days.at(-1)?.actionsExecuted).toBeGreaterThanOrEqual(1);
   });

@@ -1,3 +1,4 @@
+import { addDays } from '../../../core/local-time.ts';
 import type { DigestGraphDeps } from '../deps.ts';
 import type { DigestStateType, DigestStateUpdate } from '../state.ts';
 
@@ -39,11 +40,7 @@ export function collectNode(deps: DigestGraphDeps) {
       now,
       new Date(now.getTime() + EXPIRING_WITHIN_MS),
     );
-    let minutes = 0;
-    for (const action of actions)
-      minutes += deps.minutesSaved[`${action.connector}.${action.operation}`] ?? 0;
-    // Goals answered without an action (recall, status questions) still saved a look-up.
-    minutes += Math.max(0, counts.goalsDone - actions.length) * (deps.minutesSaved['goal.answered'] ?? 0);
+    const minutes = await deps.minutesSaved(operator.id, since);
     return {
       facts: {
         operatorName: operator.name,
@@ -59,6 +56,9 @@ export function collectNode(deps: DigestGraphDeps) {
         counts,
         minutesSaved: Math.round(minutes),
         modelUsage: deps.modelUsage ? await deps.modelUsage(operator.id) : null,
+        businessDay: deps.businessDay
+          ? await deps.businessDay(operator.id, addDays(state.localDate, -1))
+          : null,
       },
     };
   };

@@ -131,6 +131,7 @@ export function composeDigest(input: {
       { label: 'Time saved', value: `about ${facts.minutesSaved} min` },
     ],
   });
+  if (facts.businessDay) blocks.push({ type: 'context', text: facts.businessDay });
   if (facts.modelUsage) blocks.push({ type: 'context', text: facts.modelUsage });
 
   const text = [
