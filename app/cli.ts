@@ -109,7 +109,7 @@ async function commandStart(config: Config): Promise<void> {
       logger,
       health: queueHealth(spine),
       connectorHealth: () => spine.connectors.health(),
-      routes: chat.routes,
+      routes: [...chat.routes, ...spine.inbound.routes],
     });
     await chat.start();
   } catch (error) {

@@ -8,6 +8,7 @@ import { ConnectorRuntime } from '../connectors/connector-runtime.ts';
 import { createMemoryConnector } from '../connectors/memory-connector.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Channel, Operator, ThreadRef } from '../core/domain.ts';
+import type { InboundSink } from '../core/inbound.ts';
 import { type JobQueue, jobGroupOf } from '../core/jobs.ts';
 import type { ChatSender } from '../core/message.ts';
 import { type Database, openDatabase } from '../db/database.ts';
@@ -28,6 +29,7 @@ import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
 import { type BuiltConnectors, buildConnectors } from './build-connectors.ts';
 import { calendarSchedule } from './calendar-schedule.ts';
 import type { Config } from './config.ts';
+import { createInbound, type Inbound } from './inbound.ts';
 import { createMemoryStore } from './memory-setup.ts';
 import { createModels, type InjectedModels, type Models } from './model-wiring.ts';
 import { type ProcessRole, QueueMode } from './queue-mode.ts';
@@ -78,6 +80,8 @@ export interface Spine {
   settle(): Promise<void>;
   /** Send a digest now, not counted as the daily one. */
   sendDigestNow(thread?: ThreadRef): Promise<void>;
+  /** Inbound e-mail (IMAP) and Stripe webhooks; `setSink` plugs in their consumer. */
+  inbound: Inbound;
 }
 
 export interface SpineOptions {
@@ -89,6 +93,8 @@ export interface SpineOptions {
   role?: ProcessRole;
   /** Chat models to use instead of the configured ones (tests and benchmarks). */
   models?: InjectedModels;
+  /** Where inbound events (e-mail, Stripe) go; logged and dropped when unset. */
+  inboundSink?: InboundSink;
 }
 
 /**
@@ -127,6 +133,15 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
 
     const { memory, reembedNeeded } = await createMemoryStore(config, db.pool, clock, logger);
     const built = await buildConnectors(config, clock, logger);
+    const inbound = createInbound({
+      config,
+      db: db.pool,
+      memory,
+      operatorId: operator.id,
+      logger,
+      clock,
+      sink: options.inboundSink,
+    });
     const connectors = new ConnectorRuntime(
       [createMemoryConnector(memory), ...built.connectors].map((connector) =>
         options.role === 'worker' && config.queue?.testHoldStep === 'connector'
@@ -293,8 +308,10 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       jobs,
       queueMode,
       digestGraph,
+      inbound,
       async startBackground() {
         await recover();
+        inbound.start();
         if (queueMode) {
           await queueMode.subscriber?.ready();
           for (const each of await repos.digests.operators())
@@ -341,6 +358,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
         closed = true;
         if (digestTimer) clearInterval(digestTimer);
         await scheduler.stop();
+        await inbound.stop();
         await queueMode?.close();
         clearInterval(sweep);
         await runner.close();
