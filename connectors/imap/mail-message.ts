@@ -56,18 +56,20 @@ function decodeQuotedPrintable(text: string): Buffer {
 
 /** RFC 2047 encoded words (`=?utf-8?B?…?=`) in a header, as text. */
 export function decodeHeader(value: string): string {
-  const decoded = value.replace(
-    /=\?([^?]+)\?([BbQq])\?([^?]*)\?=(\s+(?==\?))?/g,
-    (_whole, charset: string, encoding: string, text: string) => {
-      const bytes =
-        encoding.toUpperCase() === 'B'
-          ? Buffer.from(text, 'base64')
-          : decodeQuotedPrintable(text.replace(/_/g, ' '));
-      return decodeCharset(bytes, charset.split('*')[0]);
-    },
-  );
-  // Raw 8-bit header bytes are almost always UTF-8 today.
-  return decodeCharset(Buffer.from(decoded, 'latin1'), 'utf-8').trim();
+  // Raw 8-bit header bytes are almost always UTF-8 today; encoded words are plain ASCII.
+  const raw = decodeCharset(Buffer.from(value, 'latin1'), 'utf-8');
+  return raw
+    .replace(
+      /=\?([^?]+)\?([BbQq])\?([^?]*)\?=(\s+(?==\?))?/g,
+      (_whole, charset: string, encoding: string, text: string) => {
+        const bytes =
+          encoding.toUpperCase() === 'B'
+            ? Buffer.from(text, 'base64')
+            : decodeQuotedPrintable(text.replace(/_/g, ' '));
+        return decodeCharset(bytes, charset.split('*')[0]);
+      },
+    )
+    .trim();
 }
 
 /** `type/subtype; a=b; c="d"` → the lower-case type and its parameters. */

@@ -5,6 +5,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -105,15 +106,35 @@ export class DovecotServer {
         '',
       ].join('\n'),
     );
-    this.#process = spawn(DOVECOT, ['-F', '-c', join(this.#dir, 'dovecot.conf')], { stdio: 'ignore' });
+    await this.#launch();
+  }
+
+  async #launch(): Promise<void> {
+    const child = spawn(DOVECOT, ['-F', '-c', join(this.#dir, 'dovecot.conf')], { stdio: 'ignore' });
+    this.#process = child;
     for (let attempt = 0; attempt < 200; attempt += 1) {
-      if (this.#process.exitCode !== null) break;
+      if (child.exitCode !== null) break;
       if (await this.#greets()) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    const log = join(this.#dir, 'dovecot.log');
     const logged = existsSync(log) ? readFileSync(log, 'utf8').slice(-2000) : '(no log)';
     await this.stop();
     throw new Error(`Dovecot did not start on port ${this.port}:\n${logged}`);
+  }
+
+  /**
+   * Stop the server (dropping every connection) and start it again on the same port with the same
+   * mail. With `renumber`, the mailbox's UID list is thrown away, so it comes back with a new UIDVALIDITY.
+   */
+  async restart(options: { renumber?: boolean } = {}): Promise<void> {
+    await stopChild(this.#process);
+    if (options.renumber) {
+      const maildir = join(this.#dir, 'home', 'Maildir');
+      for (const file of readdirSync(maildir))
+        if (file.startsWith('dovecot')) rmSync(join(maildir, file), { recursive: true, force: true });
+    }
+    await this.#launch();
   }
 
   /** True once the server sends its IMAP greeting. */

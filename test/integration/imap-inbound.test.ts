@@ -1,4 +1,5 @@
 import { ImapFlow } from 'imapflow';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InboundEvent } from '../../core/inbound.ts';
 import type { Database } from '../../db/database.ts';
@@ -49,9 +50,10 @@ describe.each(DATABASE_KINDS)('inbound e-mail over IMAP (Dovecot) on %s Postgres
   const dovecot = new DovecotServer();
   let db: Database;
 
-  async function startSpine(events: InboundEvent[]): Promise<TestSpine> {
+  async function startSpine(events: InboundEvent[], logLines: string[] = []): Promise<TestSpine> {
     const test = await createTestSpine(db, {
       env: { IMAP_URL: dovecot.url, SPINE_SIGNING_KEY: SIGNING_KEY },
+      logger: pino({ level: 'info' }, { write: (line: string) => logLines.push(line) }),
     });
     test.spine.inbound.setSink(async (event) => {
       events.push(event);
@@ -147,6 +149,30 @@ describe.each(DATABASE_KINDS)('inbound e-mail over IMAP (Dovecot) on %s Postgres
       'fourth@example.com',
     ]);
     await second.spine.close();
+  }, 180_000);
+
+  it('reconnects after the server dropped the connection, and rescans without duplicates after a UIDVALIDITY change', async () => {
+    const events: InboundEvent[] = [];
+    const logLines: string[] = [];
+    const test = await startSpine(events, logLines);
+    await append('before-drop@example.com', 'Before', 'Sent before the server restarted.');
+    await until(() => events.length === 1, 'the message before the drop');
+    await dovecot.restart();
+    await append('after-drop@example.com', 'After', 'Sent after the server came back.');
+    await until(() => events.length === 2, 'the message after the reconnect');
+    const stored = (await emailMemories()).length;
+    await dovecot.restart({ renumber: true });
+    await append('after-renumber@example.com', 'Renumbered', 'Sent after the UIDs changed.');
+    await until(() => events.length === 3, 'the message after the UIDVALIDITY change');
+    expect(events.map((event) => event.id)).toEqual([
+      'before-drop@example.com',
+      'after-drop@example.com',
+      'after-renumber@example.com',
+    ]);
+    expect(await emailMemories()).toHaveLength(stored + 1);
+    expect(logLines.some((line) => line.includes('UIDVALIDITY changed; rescanning the mailbox'))).toBe(true);
+    expect(logLines.some((line) => line.includes('IMAP connection closed; reconnecting'))).toBe(true);
+    await test.spine.close();
   }, 180_000);
 
   it('keeps a message whose hand-over failed and delivers it once the sink accepts', async () => {
