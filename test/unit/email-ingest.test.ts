@@ -1,27 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ingestEmail } from '../../memory/email-ingest.ts';
-import type { MemoryStore, NewMemory } from '../../memory/memory-store.ts';
-
-function recordingStore(): { store: MemoryStore; written: NewMemory[] } {
-  const written: NewMemory[] = [];
-  const store: MemoryStore = {
-    async remember(entry) {
-      written.push(entry);
-      return {
-        id: written.length,
-        kind: entry.kind,
-        snippet: entry.content,
-        source: entry.provenance.source,
-        sourceRef: entry.provenance.sourceRef ?? null,
-        assertedBy: entry.provenance.assertedBy,
-        occurredAt: new Date().toISOString(),
-        score: 1,
-      };
-    },
-    recall: async () => [],
-  };
-  return { store, written };
-}
+import { recordingMemory } from '../support/recording-memory.ts';
 
 const email = (text: string) => ({
   messageId: 'm1@example.com',
@@ -35,7 +14,7 @@ const email = (text: string) => ({
 
 describe('storing an inbound e-mail in memory', () => {
   it('writes one document with provenance email, deduped on the Message-ID', async () => {
-    const { store, written } = recordingStore();
+    const { memory: store, written } = recordingMemory();
     const { memoryId } = await ingestEmail(store, { operatorId: 1, email: email('We need a website.') });
     expect(memoryId).toBe(1);
     expect(written).toHaveLength(1);
@@ -50,7 +29,7 @@ describe('storing an inbound e-mail in memory', () => {
   });
 
   it('stores a long body as chunks pointing back to the e-mail', async () => {
-    const { store, written } = recordingStore();
+    const { memory: store, written } = recordingMemory();
     const long = Array.from({ length: 60 }, (_, index) => `Sentence number ${index} about the project.`).join(
       ' ',
     );
