@@ -8,6 +8,7 @@ import { decidePolicy } from '../../core/policy.ts';
 import { FakeStripeApi } from '../fakes/fake-stripe-api.ts';
 import { createConnectorHarness } from '../support/connector-harness.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
+import { createTestSpine } from '../support/test-spine.ts';
 
 const KEY = 'sk_test_fake_key_123';
 const NOW = new Date('2026-11-25T10:00:00Z');
@@ -271,6 +272,26 @@ describe.each(DATABASE_KINDS)('payments connector (Stripe) on %s Postgres', (kin
     expect(refused.action.error).toMatchObject({ code: 'connector.rejected' });
     expect(refused.action.error?.message).toContain('Invalid API Key');
     expect(stripe.requests).toHaveLength(1);
+  });
+
+  it('is built from STRIPE_SECRET_KEY and STRIPE_API_URL', async () => {
+    stripe = new FakeStripeApi(KEY);
+    const apiUrl = await stripe.start();
+    stripe.seedInvoice({ customerName: 'Co', customerEmail: 'ap@co.example', amountDue: 100, dueDate: NOW });
+    const test = await createTestSpine(await databases.open(), {
+      env: { STRIPE_SECRET_KEY: KEY, STRIPE_API_URL: apiUrl },
+    });
+    try {
+      const operation = test.spine.connectors.operation('payments', 'list_unpaid_invoices');
+      const result = await operation.execute(
+        {},
+        { idempotencyKey: 'k-wired', signal: new AbortController().signal },
+      );
+      expect(result).toMatchObject({ invoices: [{ customerEmail: 'ap@co.example', amountDue: 1 }] });
+      expect(stripe.requests[0]?.authorization).toBe(`Bearer ${KEY}`);
+    } finally {
+      await test.spine.close();
+    }
   });
 
   it('refuses a money action over the daily amount limit', async () => {
