@@ -52,7 +52,7 @@ export function createInbound(input: {
         const body = await readRawBody(request);
         const header = request.headers['stripe-signature'];
         const answer = await receiveStripeWebhook(
-          { secret, db: input.db, sink, logger },
+          { secret, db: input.db, sink, logger, operatorId: input.operatorId },
           body,
           Array.isArray(header) ? header[0] : header,
         );
@@ -66,6 +66,7 @@ export function createInbound(input: {
         db: input.db,
         ingest: (email) => ingestEmail(input.memory, { operatorId: input.operatorId, email }),
         sink,
+        operatorId: input.operatorId,
         logger,
         clock: input.clock,
       })

@@ -10,6 +10,8 @@ export interface StripeWebhookOptions {
   secret: string;
   db: Queryable;
   sink: InboundSink;
+  /** The operator the Stripe account belongs to, set on every event. */
+  operatorId?: number | undefined;
   logger: Logger;
   /** Oldest accepted signature, in seconds (Stripe's default: 300). */
   toleranceSeconds?: number;
@@ -54,6 +56,7 @@ export async function receiveStripeWebhook(
       source: 'stripe',
       id: event.id,
       type: event.type,
+      ...(options.operatorId === undefined ? {} : { operatorId: options.operatorId }),
       occurredAt: new Date(event.created * 1000),
       payload: event as unknown as Record<string, unknown>,
     });

@@ -30,6 +30,8 @@ export interface ImapSourceOptions {
   /** Store the message (a memory); idempotent per Message-ID. */
   ingest: (email: ReceivedEmail) => Promise<{ memoryId: number }>;
   sink: InboundSink;
+  /** The operator the mailbox belongs to, set on every event. */
+  operatorId?: number | undefined;
   logger: Logger;
   clock: Clock;
   /** On the first start (no stored cursor) or a UIDVALIDITY change: read messages of the last N days. */
@@ -215,6 +217,7 @@ export class ImapSource {
       source: 'email',
       id: messageId,
       type: 'message',
+      ...(this.#options.operatorId === undefined ? {} : { operatorId: this.#options.operatorId }),
       occurredAt: email.date ?? this.#options.clock.now(),
       payload: {
         messageId,

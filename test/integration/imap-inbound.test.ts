@@ -100,6 +100,7 @@ describe.each(DATABASE_KINDS)('inbound e-mail over IMAP (Dovecot) on %s Postgres
       source: 'email',
       id: 'first@example.com',
       type: 'message',
+      operatorId: first.spine.operator.id,
       payload: {
         messageId: 'first@example.com',
         from: { name: 'Dana Scully', address: 'dana@example.com' },

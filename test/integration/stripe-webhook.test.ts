@@ -81,6 +81,7 @@ describe.each(DATABASE_KINDS)('Stripe webhooks on %s Postgres', (kind) => {
       source: 'stripe',
       id: 'evt_valid',
       type: 'invoice.payment_failed',
+      operatorId: test.spine.operator.id,
       occurredAt: new Date(1_795_500_000_000),
       payload: { id: 'evt_valid', data: { object: { id: 'in_123', amount_due: 12_050 } } },
     });
