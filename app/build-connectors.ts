@@ -63,6 +63,12 @@ export async function buildConnectors(
       ),
     );
   }
+  if (config.inbound.stripe) {
+    // Loaded only when configured: the Stripe SDK is large.
+    const { createPaymentsConnector } = await import('../connectors/payments/payments-connector.ts');
+    const { createStripeClient } = await import('../connectors/payments/stripe-client.ts');
+    connectors.push(createPaymentsConnector({ stripe: createStripeClient(config.inbound.stripe), clock }));
+  }
   const mcp = settings.mcp.length > 0 ? await import('../connectors/mcp/mcp-connector.ts') : null;
   for (const server of settings.mcp) {
     if (!mcp) break;

@@ -117,6 +117,7 @@ async function commandStart(config: Config): Promise<void> {
       connectorHealth: () => spine.connectors.health(),
       routes: [
         ...chat.routes,
+        ...spine.inbound.routes,
         metricsRoute({
           registry: createMetricsRegistry({
             metrics: spine.businessMetrics,

@@ -5,6 +5,12 @@ import { z } from 'zod';
 import { SpineError } from '../core/errors.ts';
 import type { ModelsConfig } from '../graphs/models/model-settings.ts';
 import { type ConnectorsConfig, loadConnectorsConfig } from './connectors-config.ts';
+import {
+  type InboundConfig,
+  inboundConfigFrom,
+  inboundEnvironmentShape,
+  inboundProblems,
+} from './inbound-config.ts';
 import { checkModelProviders, modelEnvironmentShape, modelsConfigFrom } from './model-config.ts';
 
 function isTimeZone(value: string): boolean {
@@ -179,6 +185,8 @@ const environmentSchema = z.object({
   ),
   // Models: providers, roles, timeouts, cache and the daily budget (app/model-config.ts).
   ...modelEnvironmentShape,
+  // Stripe (payments connector, webhooks) and the inbound IMAP mailbox (app/inbound-config.ts).
+  ...inboundEnvironmentShape,
   SPINE_EMBEDDINGS: z.preprocess(emptyAsUndefined, z.enum(['local', 'openai', 'ollama']).default('local')),
   SPINE_EMBEDDINGS_MODEL: z.preprocess(emptyAsUndefined, z.string().min(1).optional()),
   SPINE_EMBEDDINGS_BASE_URL: z.preprocess(
@@ -253,6 +261,8 @@ export interface Config {
   chat: ChatConfig;
   /** Language models: providers, the small/large roles, cache, prices and the daily budget. */
   models: ModelsConfig;
+  /** Stripe (payments connector and webhooks) and the inbound IMAP mailbox. */
+  inbound: InboundConfig;
   memory: {
     embeddings: {
       provider: 'local' | 'openai' | 'ollama';
@@ -335,12 +345,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     );
   }
   const values = parsed.data;
-  const problems = chatProblems(values);
+  const problems = [...chatProblems(values), ...inboundProblems(values)];
   if (problems.length > 0) {
     throw new SpineError(
       'config.invalid',
       `Spine cannot start: the configuration has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n` +
-        `${problems.join('\n')}\nFix them in the environment or in .env (see README.md, "Slack and Telegram").`,
+        `${problems.join('\n')}\nFix them in the environment or in .env (see README.md, "Slack and Telegram", "Inbound e-mail (IMAP)").`,
       { category: 'user', details: { problems } },
     );
   }
@@ -418,6 +428,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         : undefined,
     },
     models: modelsConfigFrom(values),
+    inbound: inboundConfigFrom(values),
     memory: {
       embeddings: {
         provider: values.SPINE_EMBEDDINGS,

@@ -194,7 +194,7 @@ export const DEFAULT_CONNECTORS_CONFIG: ConnectorsConfig = {
   alerts: DEFAULT_ALERT_RULES,
 };
 
-const RESERVED = new Set(['memory', 'email', 'calendar']);
+const RESERVED = new Set(['memory', 'email', 'calendar', 'payments']);
 
 /** Replace `${NAME}` with the environment's value; every missing name is reported with its place. */
 function substitute(

@@ -9,6 +9,7 @@ import { ConnectorRuntime } from '../connectors/connector-runtime.ts';
 import { createMemoryConnector } from '../connectors/memory-connector.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Channel, Operator, ThreadRef } from '../core/domain.ts';
+import type { InboundSink } from '../core/inbound.ts';
 import { type JobQueue, jobGroupOf } from '../core/jobs.ts';
 import type { ChatSender } from '../core/message.ts';
 import { type Database, openDatabase } from '../db/database.ts';
@@ -35,6 +36,7 @@ import { WebConsole } from '../web/web-console.ts';
 import { type BuiltConnectors, buildConnectors } from './build-connectors.ts';
 import { calendarSchedule } from './calendar-schedule.ts';
 import type { Config } from './config.ts';
+import { createInbound, type Inbound } from './inbound.ts';
 import { ledgerGoalText } from './ledger-commands.ts';
 import { createMemoryStore } from './memory-setup.ts';
 import { createModels, type InjectedModels, type Models } from './model-wiring.ts';
@@ -92,6 +94,8 @@ export interface Spine {
   businessMetrics: BusinessMetrics;
   /** Alerts on business thresholds (evaluated by startBackground's alert loop). */
   alerts: BusinessAlerts;
+  /** Inbound e-mail (IMAP) and Stripe webhooks; `setSink` plugs in their consumer. */
+  inbound: Inbound;
 }
 
 export interface SpineOptions {
@@ -103,6 +107,8 @@ export interface SpineOptions {
   role?: ProcessRole;
   /** Chat models to use instead of the configured ones (tests and benchmarks). */
   models?: InjectedModels;
+  /** Where inbound events (e-mail, Stripe) go; logged and dropped when unset. */
+  inboundSink?: InboundSink;
 }
 
 /**
@@ -141,6 +147,15 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
 
     const { memory, reembedNeeded } = await createMemoryStore(config, db.pool, clock, logger);
     const built = await buildConnectors(config, clock, logger);
+    const inbound = createInbound({
+      config,
+      db: db.pool,
+      memory,
+      operatorId: operator.id,
+      logger,
+      clock,
+      sink: options.inboundSink,
+    });
     const connectors = new ConnectorRuntime(
       [createMemoryConnector(memory), ...built.connectors].map((connector) =>
         options.role === 'worker' && config.queue?.testHoldStep === 'connector'
@@ -345,9 +360,11 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       webConsole,
       businessMetrics: ledger.metrics,
       alerts: ledger.alerts,
+      inbound,
       async startBackground() {
         await recover();
         ledger.start(true);
+        inbound.start();
         if (queueMode) {
           await queueMode.subscriber?.ready();
           for (const each of await repos.digests.operators())
@@ -395,6 +412,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
         if (digestTimer) clearInterval(digestTimer);
         ledger.stop();
         await scheduler.stop();
+        await inbound.stop();
         await queueMode?.close();
         clearInterval(sweep);
         await runner.close();

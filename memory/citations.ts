@@ -11,6 +11,7 @@ function sourceLabel(pointer: MemoryPointer): string {
     return `from the document “${source.slice('document:'.length)}”${part}`;
   }
   if (source === 'console') return 'in the console';
+  if (source === 'email') return 'in an e-mail';
   if (source === 'slack') return 'in Slack';
   if (source === 'telegram') return 'in Telegram';
   if (source === 'web') return 'in the web console';

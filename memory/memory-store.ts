@@ -4,8 +4,8 @@ export type MemoryKind = 'fact' | 'note' | 'document' | 'episode';
 
 /** Where a memory came from: enough to cite it ("you told me in the console on 25 Nov"). */
 export interface Provenance {
-  /** `console`, `slack`, `telegram`, or `connector:<name>`. */
-  source: Channel | `connector:${string}` | `document:${string}`;
+  /** `console`, `slack`, `telegram`, `email` (an inbound e-mail), or `connector:<name>`. */
+  source: Channel | 'email' | `connector:${string}` | `document:${string}`;
   /** A link or id of the message or document, when there is one. */
   sourceRef?: string | undefined;
   /** Who asserted it: `operator`, a chat user id, or a connector. */

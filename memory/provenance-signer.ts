@@ -14,9 +14,9 @@ export interface SignedFields {
   sensitivity: string;
 }
 
-/** Only memories written by connectors are signed: they come from outside and must not be altered. */
+/** Memories written by connectors and inbound e-mail are signed: they come from outside and must not be altered. */
 export function needsSignature(source: string): boolean {
-  return source.startsWith('connector:');
+  return source.startsWith('connector:') || source === 'email';
 }
 
 function canonical(fields: SignedFields): string {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopChild } from '../support/child-process.ts';
 import { freePort } from '../support/free-port.ts';
 
 /**
@@ -63,13 +64,7 @@ export class RadicaleServer {
   }
 
   async stop(): Promise<void> {
-    const child = this.#process;
-    if (child && child.exitCode === null) {
-      await new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      });
-    }
+    await stopChild(this.#process);
     rmSync(this.#dir, { recursive: true, force: true });
   }
 }

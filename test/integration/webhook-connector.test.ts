@@ -2,10 +2,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { recordCompensation } from '../../connectors/compensation.ts';
 import { createWebhookConnector } from '../../connectors/webhook/webhook-connector.ts';
 import { systemClock } from '../../core/clock.ts';
-import type { MemoryStore, NewMemory } from '../../memory/memory-store.ts';
 import { FakeWebhookServer } from '../fakes/fake-webhook-server.ts';
 import { createConnectorHarness } from '../support/connector-harness.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
+import { recordingMemory } from '../support/recording-memory.ts';
 
 const SECRET = 'whsec-test-secret';
 
@@ -13,23 +13,7 @@ describe.each(DATABASE_KINDS)('webhook connector on %s Postgres', (kind) => {
   const databases = new TestDatabases(kind);
   let server: FakeWebhookServer;
 
-  const remembered: NewMemory[] = [];
-  const memory: MemoryStore = {
-    async remember(entry) {
-      remembered.push(entry);
-      return {
-        id: remembered.length,
-        kind: entry.kind,
-        snippet: entry.content,
-        source: entry.provenance.source,
-        sourceRef: entry.provenance.sourceRef ?? null,
-        assertedBy: entry.provenance.assertedBy,
-        occurredAt: new Date().toISOString(),
-        score: 1,
-      };
-    },
-    recall: async () => [],
-  };
+  const { memory, written: remembered } = recordingMemory();
 
   async function setup(resilience: Record<string, number> = {}) {
     server = new FakeWebhookServer(SECRET);
