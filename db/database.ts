@@ -107,6 +107,32 @@ function unreachable(url: string, error: unknown): SpineError {
   );
 }
 
+/**
+ * `pg.Pool#query` destroys its client when the query fails. PGlite's node-postgres shim shares one
+ * connection among all clients, and a destroyed client's 'end' arrives late, at the next client:
+ * that one then fails with "Connection terminated unexpectedly" and reads answers out of step (seen
+ * with PGlite 0.5.14: one `SELECT 1/0` and the following queries fail or return wrong rows, then the
+ * process crashes). An error from Postgres leaves the embedded connection healthy, so pooled queries
+ * here release their client normally. Callback-style calls keep pg's behaviour.
+ */
+function keepClientsOnQueryErrors(pool: pg.Pool): pg.Pool {
+  const original = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  const query = (config: unknown, values?: unknown, callback?: unknown) => {
+    if (typeof values === 'function' || typeof callback === 'function')
+      return original(config, values, callback);
+    return (async () => {
+      const client = await pool.connect();
+      try {
+        return await client.query(config as string, values as unknown[] | undefined);
+      } finally {
+        client.release();
+      }
+    })();
+  };
+  pool.query = query as typeof pool.query;
+  return pool;
+}
+
 async function openEmbedded(dataDir: string, schema: string): Promise<Database> {
   const dir = resolve(dataDir);
   mkdirSync(dir, { recursive: true });
@@ -116,7 +142,9 @@ async function openEmbedded(dataDir: string, schema: string): Promise<Database> 
     pglite = await PGlite.create(join(dir, 'pgdata'), { extensions: { vector } });
     if (schema !== 'public')
       await pglite.exec(`CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path TO ${schema}, public;`);
-    const pool = new pg.Pool(Object.assign(createPgConfig(pglite), { types }) as pg.PoolConfig);
+    const pool = keepClientsOnQueryErrors(
+      new pg.Pool(Object.assign(createPgConfig(pglite), { types }) as pg.PoolConfig),
+    );
     const owned = pglite;
     return {
       pool,
