@@ -24,6 +24,9 @@ import { recordJobFailure } from '../jobs/job-failure.ts';
 import { createJobHandler } from '../jobs/job-handler.ts';
 import { handleMemoryJob, isMemoryJob } from '../jobs/memory-jobs.ts';
 import { recoverUnfinishedWork } from '../jobs/recovery.ts';
+import { FailureDesk } from '../ledger/failures.ts';
+import { NormalizingMemoryStore } from '../ledger/normalizers/normalizing-memory-store.ts';
+import { NormalizerRegistry } from '../ledger/normalizers/registry.ts';
 import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
 import { type BuiltConnectors, buildConnectors } from './build-connectors.ts';
 import { calendarSchedule } from './calendar-schedule.ts';
@@ -59,6 +62,12 @@ export interface Spine {
   models: Models;
   /** Memory: facts, notes, documents, episodes; layered retrieval. */
   memory: PgvectorMemoryStore;
+  /** Failures with their remedies (retry, undo, edit and retry, dismiss): `failures`, `spine failures`. */
+  failures: FailureDesk;
+  /** The normalizers inbound fact values pass through (`spine renormalize`). */
+  normalizers: NormalizerRegistry;
+  /** Memory as chat and connectors write facts: values normalised, one event per normalisation. */
+  facts: NormalizingMemoryStore;
   /** Register a chat adapter for a channel (before `recover`, so recovered goals can reply). */
   registerAdapter(channel: Channel, sender: ChatSender): void;
   /** Re-enqueue work a crash left unfinished. */
@@ -127,8 +136,10 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
 
     const { memory, reembedNeeded } = await createMemoryStore(config, db.pool, clock, logger);
     const built = await buildConnectors(config, clock, logger);
+    const normalizers = new NormalizerRegistry();
+    const facts = new NormalizingMemoryStore({ store: memory, registry: normalizers, db: db.pool, logger });
     const connectors = new ConnectorRuntime(
-      [createMemoryConnector(memory), ...built.connectors].map((connector) =>
+      [createMemoryConnector(facts), ...built.connectors].map((connector) =>
         options.role === 'worker' && config.queue?.testHoldStep === 'connector'
           ? (holdAfterConnectorCalls([connector], config.queue.testHoldMs)[0] ?? connector)
           : connector,
@@ -201,7 +212,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     const handler: typeof jobHandler = (job, context) =>
       isMemoryJob(job) ? handleMemoryJob(memoryJobDeps, job) : jobHandler(job, context);
     const onFailed = (job: Parameters<typeof handler>[0], error: unknown) =>
-      recordJobFailure({ repos, chat, logger }, job, error);
+      recordJobFailure({ repos, chat, logger, clock, undoWindowMs: guardrails.undoWindowMs }, job, error);
     const runner = new InProcessRunner({
       handler: (job) => handler(job),
       groupOf: jobGroupOf,
@@ -228,7 +239,17 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     const jobs = jobQueue;
     const intakeChat = queueMode?.intakeChat ?? chat;
     let intakeRef: Intake | undefined;
+    const failures = new FailureDesk({
+      repos,
+      runtime: connectors,
+      queue: jobs,
+      chat: intakeChat,
+      clock,
+      logger,
+      guardrails,
+    });
     const connectorCommands = new ConnectorCommands({
+      failures,
       repos,
       runtime: connectors,
       chat: intakeChat,
@@ -239,6 +260,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
         (await intakeRef?.decide({ ...input, decision: 'approved' }))?.kind === 'decided',
     });
     const intake = new Intake({
+      failures,
       pool: db.pool,
       queue: jobs,
       chat: intakeChat,
@@ -288,6 +310,9 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       logger,
       models,
       memory,
+      failures,
+      normalizers,
+      facts,
       registerAdapter: (channel, sender) => chat.register(channel, sender),
       recover,
       jobs,

@@ -1,0 +1,7 @@
+-- Failures as first-class objects: which remedy closed a failure and who chose it.
+ALTER TABLE failures ADD COLUMN IF NOT EXISTS remedy text;
+ALTER TABLE failures ADD COLUMN IF NOT EXISTS resolved_by text;
+
+-- Normalizers: `spine renormalize` replays the normalisation events of one normalizer.
+CREATE INDEX IF NOT EXISTS events_normalised_idx ON events ((payload->>'normalizer'), id)
+  WHERE verb = 'normalised';
