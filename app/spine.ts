@@ -27,6 +27,7 @@ import { recoverUnfinishedWork } from '../jobs/recovery.ts';
 import { FailureDesk } from '../ledger/failures.ts';
 import { NormalizingMemoryStore } from '../ledger/normalizers/normalizing-memory-store.ts';
 import { NormalizerRegistry } from '../ledger/normalizers/registry.ts';
+import { RenormalizeCommands } from '../ledger/renormalize-commands.ts';
 import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
 import { type BuiltConnectors, buildConnectors } from './build-connectors.ts';
 import { calendarSchedule } from './calendar-schedule.ts';
@@ -261,6 +262,13 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     });
     const intake = new Intake({
       failures,
+      renormalize: new RenormalizeCommands({
+        db: db.pool,
+        memory,
+        registry: normalizers,
+        clock,
+        chat: intakeChat,
+      }),
       pool: db.pool,
       queue: jobs,
       chat: intakeChat,

@@ -13,6 +13,12 @@ import { recordGoalOnce } from '../db/repositories/goal-intake.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
 import { FAILURES_HELP, parseFailureCommand } from '../ledger/failure-commands.ts';
 import type { FailureDesk, RemedyOutcome } from '../ledger/failures.ts';
+import {
+  parseRenormalizeButton,
+  parseRenormalizeCommand,
+  RENORMALIZE_HELP,
+  type RenormalizeCommands,
+} from '../ledger/renormalize-commands.ts';
 import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
 import type { ConnectorCommands } from './connector-commands.ts';
 import { MemoryCommands } from './memory-commands.ts';
@@ -58,6 +64,8 @@ export interface IntakeDeps {
   memory?: PgvectorMemoryStore;
   /** Failures with their remedies (retry, undo, edit and retry, dismiss with a reason): ledger/failures.ts. */
   failures?: FailureDesk;
+  /** `renormalize <normalizer>`: the diff of past facts, applied after Confirm (ledger/renormalize-commands.ts). */
+  renormalize?: RenormalizeCommands;
 }
 
 const DEFAULT_MAX_MESSAGE_LENGTH = 20_000;
@@ -169,6 +177,11 @@ export class Intake {
       });
       return { kind: 'command' };
     }
+    const renormalize = this.#deps.renormalize ? parseRenormalizeCommand(text) : null;
+    if (renormalize) {
+      await this.#deps.renormalize?.handle(renormalize, { ...identity, thread: message.thread });
+      return { kind: 'command' };
+    }
     const operations = parseOperationsCommand(text);
     if (operations) {
       await this.#operations.handle(operations, identity, message.thread);
@@ -178,7 +191,10 @@ export class Intake {
     if (command) {
       switch (command.kind) {
         case 'help':
-          await this.#reply(message.thread, `${HELP_TEXT}\n${OPERATIONS_HELP}\n${FAILURES_HELP}`);
+          await this.#reply(
+            message.thread,
+            `${HELP_TEXT}\n${OPERATIONS_HELP}\n${FAILURES_HELP}\n${RENORMALIZE_HELP}`,
+          );
           break;
         case 'status':
           await this.#deps.chat.post(message.thread, await this.status(identity.operatorId));
@@ -427,6 +443,11 @@ export class Intake {
     }
     if (button?.kind === 'failure') {
       await this.#remedyFailure(button.failureId, button.remedy, identity, input.userId, input.thread);
+      return true;
+    }
+    const renormalize = this.#deps.renormalize ? parseRenormalizeButton(input.action) : null;
+    if (renormalize) {
+      await this.#deps.renormalize?.handle(renormalize, { ...identity, thread: input.thread });
       return true;
     }
     if (!button || !this.#deps.connectorCommands) {

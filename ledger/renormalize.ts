@@ -1,10 +1,9 @@
 import type { Clock } from '../core/clock.ts';
 import { SpineError } from '../core/errors.ts';
 import type { Queryable } from '../db/database.ts';
-import { EventRepository } from '../db/repositories/events.ts';
 import type { Provenance, Sensitivity } from '../memory/memory-store.ts';
 import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
-import { type NormalizedValue, withValue } from './normalizers/normalizing-memory-store.ts';
+import { appendOnce, type NormalizedValue, withValue } from './normalizers/normalizing-memory-store.ts';
 import type { NormalizerRegistry } from './normalizers/registry.ts';
 
 export interface RenormalizeDeps {
@@ -109,7 +108,6 @@ export async function applyRenormalize(
   plan: RenormalizePlan,
   actor: string,
 ): Promise<Array<FactChange & { newFactId: number }>> {
-  const events = new EventRepository(deps.db);
   const applied: Array<FactChange & { newFactId: number }> = [];
   for (const change of plan.changes) {
     const row = await factRow(deps.db, change.factId);
@@ -133,7 +131,7 @@ export async function applyRenormalize(
       dedupeKey: `renormalize:${change.factId}:${plan.normalizer}@${plan.version}`,
       occurredAt: deps.clock.now(),
     });
-    await events.append({
+    const appended = await appendOnce(deps.db, {
       operatorId: change.operatorId,
       actor,
       verb: 'renormalised',
@@ -151,7 +149,8 @@ export async function applyRenormalize(
         replayOf: change.eventId,
       },
     });
-    applied.push({ ...change, newFactId: pointer.id });
+    // Applied twice at once (Confirm tapped twice): the write and its event happened once.
+    if (appended) applied.push({ ...change, newFactId: pointer.id });
   }
   return applied;
 }

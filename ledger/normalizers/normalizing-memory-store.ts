@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { NewEvent } from '../../core/domain.ts';
 import { describeError } from '../../core/errors.ts';
 import type { Queryable } from '../../db/database.ts';
 import { EventRepository } from '../../db/repositories/events.ts';
@@ -15,6 +16,27 @@ export interface NormalizedValue {
   raw: string;
   /** The value stored. */
   value: string;
+}
+
+/**
+ * Append a (re)normalisation event unless the fact already has one. The look-up answers the usual
+ * repeat (a job run twice); a unique index on the verb and the fact id (migration 008) settles a
+ * race between processes. Returns whether it was appended.
+ */
+export async function appendOnce(db: Queryable, event: NewEvent): Promise<boolean> {
+  const factId = String(event.payload?.factId ?? '');
+  const existing = await db.query(
+    `SELECT 1 FROM events WHERE verb = $1 AND payload->>'factId' = $2 LIMIT 1`,
+    [event.verb, factId],
+  );
+  if (existing.rows.length > 0) return false;
+  try {
+    await new EventRepository(db).append(event);
+    return true;
+  } catch (error) {
+    if ((error as { code?: string }).code === '23505') return false;
+    throw error;
+  }
 }
 
 /** Replace a fact's value at the end of its sentence; the canonical sentence when it is not there. */
@@ -47,14 +69,12 @@ export class NormalizingMemoryStore implements MemoryStore {
   readonly #store: MemoryStore;
   readonly #registry: NormalizerRegistry;
   readonly #db: Queryable;
-  readonly #events: EventRepository;
   readonly #logger: Logger;
 
   constructor(deps: { store: MemoryStore; registry: NormalizerRegistry; db: Queryable; logger: Logger }) {
     this.#store = deps.store;
     this.#registry = deps.registry;
     this.#db = deps.db;
-    this.#events = new EventRepository(deps.db);
     this.#logger = deps.logger;
   }
 
@@ -81,8 +101,7 @@ export class NormalizingMemoryStore implements MemoryStore {
       metadata: { ...(memory.metadata ?? {}), normalized },
     });
     // A deduplicated write (the same action run again) returns the first fact: its event exists.
-    if (await this.#recorded(pointer.id)) return pointer;
-    await this.#events.append({
+    await appendOnce(this.#db, {
       operatorId: memory.operatorId,
       actor: 'spine',
       verb: 'normalised',
@@ -111,13 +130,5 @@ export class NormalizingMemoryStore implements MemoryStore {
       );
       return raw;
     }
-  }
-
-  async #recorded(factId: number): Promise<boolean> {
-    const result = await this.#db.query(
-      `SELECT 1 FROM events WHERE verb = 'normalised' AND payload->>'factId' = $1 LIMIT 1`,
-      [String(factId)],
-    );
-    return result.rows.length > 0;
   }
 }

@@ -186,6 +186,50 @@ describe.each(DATABASE_KINDS)('renormalize on %s Postgres', (kind) => {
     );
   });
 
+  it('in chat: `renormalize email` shows the diff with Confirm; Confirm applies it once', async () => {
+    const test = await createTestSpine(await databases.open());
+    running.push(test);
+    const { spine, chat } = test;
+    spine.normalizers.register(buggyEmailV1);
+    await test.say("remember that Dana's email is Dana@Example.com");
+    spine.normalizers.register(fixedEmailV2);
+    await test.say('renormalize email');
+    const diff = chat.posts.at(-1)?.message;
+    expect(diff?.text).toContain(
+      'Renormalize with email v2: 1 of 1 current fact would change.\n• Dana / email: Dana@Example.com → dana@example.com',
+    );
+    expect(diff?.blocks?.at(-1)).toEqual({
+      type: 'buttons',
+      buttons: [{ action: 'renormalize:apply:email:2', label: 'Confirm', style: 'primary' }],
+    });
+    expect((await spine.memory.lookupFact(spine.operator.id, 'Dana', 'email'))?.snippet).toBe(
+      "Dana's email is Dana@Example.com",
+    );
+    const confirm = () =>
+      spine.intake.press({
+        action: 'renormalize:apply:email:2',
+        channel: 'console',
+        userId: 'local',
+        thread: { channel: 'console', conversation: 'local' },
+      });
+    await Promise.all([confirm(), confirm()]);
+    expect(chat.texts()).toContain('Renormalized 1 fact with email v2; the old values stay in history.');
+    expect((await spine.memory.lookupFact(spine.operator.id, 'Dana', 'email'))?.snippet).toBe(
+      "Dana's email is dana@example.com",
+    );
+    expect(await spine.memory.factHistory(spine.operator.id, 'Dana', 'email')).toHaveLength(2);
+    const events = await spine.repos.events.list({ operatorId: spine.operator.id, limit: 100 });
+    expect(events.filter((event) => event.verb === 'renormalised')).toHaveLength(1);
+    await confirm();
+    expect(chat.texts().at(-1)).toBe('Renormalize with email v2: 0 of 1 current fact would change.');
+    const stranger = await spine.intake.press({
+      action: 'renormalize:apply:email:2',
+      channel: 'slack',
+      userId: 'U_STRANGER',
+    });
+    expect(stranger).toBe(false);
+  });
+
   it('refuses an unknown normalizer with the known ones listed', async () => {
     const test = await createTestSpine(await databases.open());
     running.push(test);
