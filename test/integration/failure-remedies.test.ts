@@ -107,8 +107,8 @@ describe.each(DATABASE_KINDS)('failures and their remedies on %s Postgres', (kin
     await databases.closeAll();
   });
 
-  async function setup() {
-    const test = await createTestSpine(await databases.open());
+  async function setup(env: Record<string, string> = {}) {
+    const test = await createTestSpine(await databases.open(), { env });
     running.push(test);
     const vault = new Vault();
     test.spine.connectors.add(vault.connector());
@@ -268,6 +268,21 @@ describe.each(DATABASE_KINDS)('failures and their remedies on %s Postgres', (kin
       before: { to: 'dana@exmaple.com', subject: 'Lead' },
       after: { to: 'dana@example.com', subject: 'Lead: Finn' },
     });
+  });
+
+  it('Edit and retry runs at once when the guard allows it (after probation, trusted target)', async () => {
+    const { test, vault, goal } = await setup({ SPINE_PROBATION_DAYS: '0' });
+    await test.say('trust vault send dana@example.com');
+    const { failure } = await send(test, goal, 'dana@exmaple.com', 'Lead', `g${goal.id}-1`);
+    await test.say(`edit failure #${failure?.id} to="dana@example.com"`);
+    expect(vault.sent).toEqual([{ to: 'dana@example.com', subject: 'Lead' }]);
+    expect(test.chat.texts().at(-1)).toBe('Done after your edit: sent “Lead” to dana@example.com.');
+    expect(await test.spine.repos.approvals.listPending(test.spine.operator.id)).toEqual([]);
+    // A different recipient is not trusted: the guard asks for approval again.
+    const second = await send(test, goal, 'finn@exmaple.com', 'Lead', `g${goal.id}-2`);
+    await test.say(`edit failure #${second.failure?.id} to="finn@example.com"`);
+    expect(test.chat.texts().at(-1)).toMatch(/^Approval #\d+ needed: Send “Lead” to finn@example\.com$/);
+    expect(vault.sent).toHaveLength(1);
   });
 
   it('Dismiss with a reason closes the failure and records who, what and why', async () => {

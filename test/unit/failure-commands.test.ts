@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { renderForConsole } from '../../bot/console/render.ts';
 import type { Action, Failure } from '../../core/domain.ts';
 import { failureCard, parseFailureButton } from '../../core/failure-card.ts';
 import { parseAssignments, parseFailureCommand } from '../../ledger/failure-commands.ts';
@@ -115,5 +116,26 @@ describe('failure commands', () => {
         { action: 'failure:dismiss:7', label: 'Dismiss' },
       ],
     });
+  });
+
+  it('tells the console what to type for each button', () => {
+    const text = renderForConsole({
+      text: 'x',
+      blocks: [
+        {
+          type: 'buttons',
+          buttons: [
+            { action: 'failure:retry:7', label: 'Retry' },
+            { action: 'failure:undo:7', label: 'Undo what was done' },
+            { action: 'failure:edit:7', label: 'Edit and retry' },
+            { action: 'renormalize:apply:email:2', label: 'Confirm' },
+          ],
+        },
+      ],
+    });
+    expect(text).toContain('[Retry: type `retry 7`]');
+    expect(text).toContain('[Undo what was done: type `undo failure 7`]');
+    expect(text).toContain('[Edit and retry: type `edit failure 7 field="…"`]');
+    expect(text).toContain('[Confirm: type `renormalize email confirm`]');
   });
 });
