@@ -1,12 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type Connector, defineOperation } from '../../connectors/connector.ts';
 import type { Action, Goal } from '../../core/domain.ts';
 import type { MessageBlock, OutboundMessage } from '../../core/message.ts';
 import { executeAction } from '../../graphs/agents/executor.ts';
 import type { GoalGraphDeps } from '../../graphs/goal/deps.ts';
-import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
-import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
+import { DATABASE_KINDS } from '../support/databases.ts';
+import { useTestSpines } from '../support/spine-suite.ts';
+import type { TestSpine } from '../support/test-spine.ts';
 
 const THREAD = { channel: 'console' as const, conversation: 'local' };
 
@@ -95,21 +96,10 @@ function buttonsOf(message: OutboundMessage | undefined): string[] {
 }
 
 describe.each(DATABASE_KINDS)('failures and their remedies on %s Postgres', (kind) => {
-  const databases = new TestDatabases(kind);
-  const running: TestSpine[] = [];
-
-  beforeAll(async () => {
-    await databases.open();
-  }, 180_000);
-
-  afterAll(async () => {
-    for (const test of running) await test.spine.close();
-    await databases.closeAll();
-  });
+  const spines = useTestSpines(kind);
 
   async function setup(env: Record<string, string> = {}) {
-    const test = await createTestSpine(await databases.open(), { env });
-    running.push(test);
+    const test = await spines.fresh({ env });
     const vault = new Vault();
     test.spine.connectors.add(vault.connector());
     const goal = await test.spine.repos.goals.insert({

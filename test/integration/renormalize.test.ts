@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type Connector, defineOperation } from '../../connectors/connector.ts';
 import { emailNormalizer } from '../../ledger/normalizers/email.ts';
@@ -6,8 +6,8 @@ import type { Normalizer } from '../../ledger/normalizers/normalizer.ts';
 import { factSentence } from '../../ledger/normalizers/normalizing-memory-store.ts';
 import { applyRenormalize, planRenormalize, renderPlan } from '../../ledger/renormalize.ts';
 import type { MemoryStore } from '../../memory/memory-store.ts';
-import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
-import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
+import { DATABASE_KINDS } from '../support/databases.ts';
+import { useTestSpines } from '../support/spine-suite.ts';
 
 /** The bug: v1 took `mailto:` off but never lower-cased, so the same person had several addresses. */
 const buggyEmailV1: Normalizer = {
@@ -49,21 +49,10 @@ function crmConnector(facts: MemoryStore): Connector {
 }
 
 describe.each(DATABASE_KINDS)('renormalize on %s Postgres', (kind) => {
-  const databases = new TestDatabases(kind);
-  const running: TestSpine[] = [];
-
-  beforeAll(async () => {
-    await databases.open();
-  }, 180_000);
-
-  afterAll(async () => {
-    for (const test of running) await test.spine.close();
-    await databases.closeAll();
-  });
+  const spines = useTestSpines(kind);
 
   it('a normalizer bug fixed once corrects every past fact, from chat and from a connector', async () => {
-    const test = await createTestSpine(await databases.open());
-    running.push(test);
+    const test = await spines.fresh();
     const { spine } = test;
     const operatorId = spine.operator.id;
     spine.normalizers.register(buggyEmailV1);
@@ -187,8 +176,7 @@ describe.each(DATABASE_KINDS)('renormalize on %s Postgres', (kind) => {
   });
 
   it('in chat: `renormalize email` shows the diff with Confirm; Confirm applies it once', async () => {
-    const test = await createTestSpine(await databases.open());
-    running.push(test);
+    const test = await spines.fresh();
     const { spine, chat } = test;
     spine.normalizers.register(buggyEmailV1);
     await test.say("remember that Dana's email is Dana@Example.com");
@@ -231,8 +219,7 @@ describe.each(DATABASE_KINDS)('renormalize on %s Postgres', (kind) => {
   });
 
   it('refuses an unknown normalizer with the known ones listed', async () => {
-    const test = await createTestSpine(await databases.open());
-    running.push(test);
+    const test = await spines.fresh();
     const deps = {
       db: test.spine.db.pool,
       memory: test.spine.memory,
