@@ -10,6 +10,7 @@ import { createMetricsRegistry, metricsRoute } from '../ledger/prometheus.ts';
 import { type ChatAdapters, createChatAdapters } from './chat-adapters.ts';
 import { type Config, loadConfig, readEnvironment } from './config.ts';
 import { startHttpServer } from './http-server.ts';
+import { commandFailures, commandRenormalize } from './ledger-cli.ts';
 import { runGoalCli, runLogCli } from './ledger-commands.ts';
 import { createLogger } from './logger.ts';
 import { commandDigest, commandQueue, commandWorker, queueHealth } from './queue-commands.ts';
@@ -27,6 +28,10 @@ Commands:
                    --verify checks the tamper-evident hash chain (exit code 1 when broken)
   goal <id> [--json]  A goal step by step: nodes, memory read, model calls and cost, approval, connector calls
   connectors       List the connectors with their operations and health (circuit state, last error)
+  failures         List the open failures with their remedies (retry, undo, edit and retry, dismiss)
+  renormalize --normalizer <name> [--apply]
+                   Replay a normalizer's history through its current version: the facts that would
+                   change (a dry run), written as new fact versions with --apply
   migrate          Apply database migrations and exit
   worker           Run jobs from the queue (queue mode: REDIS_URL and DATABASE_URL); any number of them
   queue            Show the queue: jobs per state, failed jobs with their reasons, workers, schedules
@@ -288,6 +293,10 @@ async function main(argv: string[]): Promise<void> {
       return commandDigest(config, args, logFile(config));
     case 'connectors':
       return commandConnectors(config);
+    case 'failures':
+      return commandFailures(config, createLogger({ level: 'warn', file: logFile(config) }));
+    case 'renormalize':
+      return commandRenormalize(config, args, createLogger({ level: 'warn', file: logFile(config) }));
     default:
       throw new SpineError('cli.unknown_command', `Unknown command "${command}".\n\n${USAGE}`, {
         category: 'user',

@@ -31,6 +31,10 @@ import { recoverUnfinishedWork } from '../jobs/recovery.ts';
 import type { BusinessAlerts } from '../ledger/alerts.ts';
 import { createBusinessLedger } from '../ledger/alerts-loop.ts';
 import { type BusinessMetrics, describeBusinessDay } from '../ledger/business-metrics.ts';
+import { FailureDesk } from '../ledger/failures.ts';
+import { NormalizingMemoryStore } from '../ledger/normalizers/normalizing-memory-store.ts';
+import { NormalizerRegistry } from '../ledger/normalizers/registry.ts';
+import { RenormalizeCommands } from '../ledger/renormalize-commands.ts';
 import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
 import { WebConsole } from '../web/web-console.ts';
 import { type BuiltConnectors, buildConnectors } from './build-connectors.ts';
@@ -69,6 +73,12 @@ export interface Spine {
   models: Models;
   /** Memory: facts, notes, documents, episodes; layered retrieval. */
   memory: PgvectorMemoryStore;
+  /** Failures with their remedies (retry, undo, edit and retry, dismiss): `failures`, `spine failures`. */
+  failures: FailureDesk;
+  /** The normalizers inbound fact values pass through (`spine renormalize`). */
+  normalizers: NormalizerRegistry;
+  /** Memory as chat and connectors write facts: values normalised, one event per normalisation. */
+  facts: NormalizingMemoryStore;
   /** Register a chat adapter for a channel (before `recover`, so recovered goals can reply). */
   registerAdapter(channel: Channel, sender: ChatSender): void;
   /** Re-enqueue work a crash left unfinished. */
@@ -156,8 +166,10 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       clock,
       sink: options.inboundSink,
     });
+    const normalizers = new NormalizerRegistry();
+    const facts = new NormalizingMemoryStore({ store: memory, registry: normalizers, db: db.pool, logger });
     const connectors = new ConnectorRuntime(
-      [createMemoryConnector(memory), ...built.connectors].map((connector) =>
+      [createMemoryConnector(facts), ...built.connectors].map((connector) =>
         options.role === 'worker' && config.queue?.testHoldStep === 'connector'
           ? (holdAfterConnectorCalls([connector], config.queue.testHoldMs)[0] ?? connector)
           : connector,
@@ -247,7 +259,11 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     const handler: typeof jobHandler = (job, context) =>
       isMemoryJob(job) ? handleMemoryJob(memoryJobDeps, job) : jobHandler(job, context);
     const onFailed = async (job: Parameters<typeof handler>[0], error: unknown) => {
-      await recordJobFailure({ repos, chat, logger }, job, error);
+      await recordJobFailure(
+        { repos, chat, logger, clock, undoWindowMs: guardrails.undoWindowMs },
+        job,
+        error,
+      );
       // A failure may cross an alert threshold: evaluate now rather than at the next tick.
       ledger.tick();
     };
@@ -287,7 +303,17 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       metrics: ledger.metrics,
     });
     sweepers.push({ what: 'console logins and sessions', sweep: (now) => webConsole.auth.sweep(now) });
+    const failures = new FailureDesk({
+      repos,
+      runtime: connectors,
+      queue: jobs,
+      chat: intakeChat,
+      clock,
+      logger,
+      guardrails,
+    });
     const connectorCommands = new ConnectorCommands({
+      failures,
       repos,
       runtime: connectors,
       chat: intakeChat,
@@ -298,6 +324,14 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
         (await intakeRef?.decide({ ...input, decision: 'approved' }))?.kind === 'decided',
     });
     const intake = new Intake({
+      failures,
+      renormalize: new RenormalizeCommands({
+        db: db.pool,
+        memory,
+        registry: normalizers,
+        clock,
+        chat: intakeChat,
+      }),
       pool: db.pool,
       queue: jobs,
       chat: intakeChat,
@@ -352,6 +386,9 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       logger,
       models,
       memory,
+      failures,
+      normalizers,
+      facts,
       registerAdapter: (channel, sender) => chat.register(channel, sender),
       recover,
       jobs,

@@ -1,16 +1,18 @@
 import type { Logger } from 'pino';
 import { recordCompensation } from '../connectors/compensation.ts';
-import { type ConnectorRuntime, hashParams } from '../connectors/connector-runtime.ts';
+import type { ConnectorRuntime } from '../connectors/connector-runtime.ts';
 import type { GuardrailSettings } from '../connectors/guardrails.ts';
-import { type ConnectorButton, undoButtonAction } from '../core/cards.ts';
+import type { ConnectorButton } from '../core/cards.ts';
 import type { Clock } from '../core/clock.ts';
 import type { ConnectorCommand } from '../core/commands.ts';
 import type { Action, Channel, ThreadRef } from '../core/domain.ts';
 import { describeError, SpineError } from '../core/errors.ts';
-import { failureCard } from '../core/failure-card.ts';
+import { type FailureRemedy, failureCard } from '../core/failure-card.ts';
 import type { ChatSender, OutboundMessage } from '../core/message.ts';
 import { isTrustable } from '../core/policy.ts';
 import type { Repositories } from '../db/repositories/index.ts';
+import type { FailureDesk } from '../ledger/failures.ts';
+import { actionDoneEvent } from '../ledger/failures-record.ts';
 
 export interface ConnectorCommandsDeps {
   repos: Repositories;
@@ -19,6 +21,8 @@ export interface ConnectorCommandsDeps {
   clock: Clock;
   logger: Logger;
   guardrails: GuardrailSettings;
+  /** Failures and their remedies (retry, undo, edit and retry, dismiss). */
+  failures: FailureDesk;
   /** Approve an approval as the clicker (Intake.decide), for "Always allow". */
   approve: (input: {
     approvalId: number;
@@ -195,16 +199,7 @@ export class ConnectorCommands {
     const stored = outcome.action;
     if (outcome.status === 'succeeded') {
       if (!outcome.replayed) {
-        await repos.events.append({
-          operatorId: actor.operatorId,
-          actor: 'spine',
-          verb: stored.preview.done.split(' ')[0] ?? 'undid',
-          object: stored.preview.done.split(' ').slice(1).join(' '),
-          why: `you asked to undo action #${original.id}`,
-          ref: `action #${stored.id}`,
-          goalId: stored.goalId,
-          actionId: stored.id,
-        });
+        await repos.events.append(actionDoneEvent(stored, `you asked to undo action #${original.id}`));
       }
       await this.#reply(actor, `Undone: ${stored.preview.done}.`);
       return { status: 'undone' };
@@ -219,27 +214,10 @@ export class ConnectorCommands {
   }
 
   async #fail(action: Action, actor: Actor): Promise<void> {
-    const message = action.error?.message ?? 'unknown error';
-    const failure = await this.#deps.repos.failures.insert({
-      goalId: action.goalId,
-      actionId: action.id,
-      operatorId: action.operatorId,
-      kind: 'action_failed',
-      message: `I could not finish ${action.preview.doing}: ${message}`,
-      evidence: { connector: action.connector, operation: action.operation, error: action.error },
-      remediation: ['retry', 'dismiss'],
-    });
-    await this.#deps.repos.events.append({
-      operatorId: action.operatorId,
-      actor: 'spine',
-      verb: 'failed at',
-      object: action.preview.doing,
-      why: message,
-      ref: `action #${action.id}`,
-      goalId: action.goalId,
-      actionId: action.id,
-    });
-    await this.#reply(actor, failureCard(failure));
+    const failure = await this.#deps.failures.recordActionFailure(action);
+    if (!actor.thread) return;
+    const ref = await this.#deps.chat.post(actor.thread, failureCard(failure));
+    await this.#deps.repos.failures.addCard(failure.id, ref);
   }
 
   /** "Always allow": approve the card, then trust its operation and target from now on. */
@@ -366,68 +344,9 @@ export class ConnectorCommands {
     await this.#reply(actor, `Cancelled: ${cancelled.preview.title}. It will not run.`);
   }
 
-  /** Remediation of a failure: dismiss it, or retry the action under a new key. */
-  async remedy(remedy: 'retry' | 'dismiss', failureId: number, actor: Actor): Promise<void> {
-    const { repos } = this.#deps;
-    const now = this.#deps.clock.now();
-    const resolved = await repos.connectorState.resolveFailure(
-      actor.operatorId,
-      failureId,
-      remedy === 'retry' ? 'resolved' : 'dismissed',
-      remedy === 'retry' ? 'retried' : 'dismissed',
-      now,
-    );
-    if (!resolved) {
-      await this.#reply(actor, `Failure #${failureId} is not open any more.`);
-      return;
-    }
-    await repos.events.append({
-      operatorId: actor.operatorId,
-      actor: 'operator',
-      verb: remedy === 'retry' ? 'asked to retry after' : 'dismissed',
-      object: `failure #${failureId}`,
-      goalId: resolved.goalId,
-      actionId: resolved.actionId,
-      channel: actor.channel,
-    });
-    if (remedy === 'dismiss' || resolved.actionId === null) {
-      await this.#reply(actor, `Dismissed failure #${failureId}.`);
-      return;
-    }
-    const failed = await repos.actions.get(resolved.actionId);
-    if (!failed) return;
-    const retry = await repos.connectorState.insertRetry(failed, hashParams(failed.params));
-    const outcome = await this.#deps.runtime.execute(retry.id);
-    if (outcome.status === 'succeeded') {
-      await repos.events.append({
-        operatorId: actor.operatorId,
-        actor: 'spine',
-        verb: outcome.action.preview.done.split(' ')[0] ?? 'did',
-        object: outcome.action.preview.done.split(' ').slice(1).join(' '),
-        why: `you asked to retry after failure #${failureId}`,
-        ref: `action #${outcome.action.id}`,
-        goalId: outcome.action.goalId,
-        actionId: outcome.action.id,
-      });
-      const text = `Done on retry: ${outcome.action.preview.done}.`;
-      await this.#reply(
-        actor,
-        outcome.action.reversible
-          ? {
-              text,
-              blocks: [
-                { type: 'section', text },
-                {
-                  type: 'buttons',
-                  buttons: [{ action: undoButtonAction(outcome.action.id), label: 'Undo' }],
-                },
-              ],
-            }
-          : text,
-      );
-      return;
-    }
-    await this.#fail(outcome.action, actor);
+  /** Remediation of a failure: the ledger's failure desk applies it (ledger/failures.ts). */
+  async remedy(remedy: FailureRemedy, failureId: number, actor: Actor): Promise<void> {
+    await this.#deps.failures.remedy({ remedy, failureId }, actor);
   }
 
   /** Lines for `status`: scheduled actions, trust rules, and connectors whose circuit is not closed. */

@@ -4,18 +4,26 @@ import { decidedCard, parseApprovalButton, parseConnectorButton } from '../core/
 import type { Clock } from '../core/clock.ts';
 import { type ChatCommand, HELP_TEXT, parseChatCommand } from '../core/commands.ts';
 import type { ApprovalDecision, Channel, Identity, ThreadRef } from '../core/domain.ts';
-import { parseFailureButton } from '../core/failure-card.ts';
+import { type FailureRemedy, parseFailureButton } from '../core/failure-card.ts';
 import type { JobQueue } from '../core/jobs.ts';
 import type { ChatSender, OutboundMessage } from '../core/message.ts';
 import { channelLabel } from '../core/narrative.ts';
 import { OPERATIONS_HELP, parseOperationsCommand } from '../core/operations-commands.ts';
 import { recordGoalOnce } from '../db/repositories/goal-intake.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
+import { FAILURES_HELP, parseFailureCommand } from '../ledger/failure-commands.ts';
+import type { FailureDesk, RemedyOutcome } from '../ledger/failures.ts';
 import { answerLogCommand } from '../ledger/log-command.ts';
+import {
+  parseRenormalizeButton,
+  parseRenormalizeCommand,
+  RENORMALIZE_HELP,
+  type RenormalizeCommands,
+} from '../ledger/renormalize-commands.ts';
 import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
 import type { ConnectorCommands } from './connector-commands.ts';
 import { MemoryCommands, type SharedFile } from './memory-commands.ts';
-import { type FailureOutcome, Operations } from './operations.ts';
+import { Operations } from './operations.ts';
 
 /** A message from a chat platform, already verified by its adapter. */
 export interface InboundMessage {
@@ -61,6 +69,10 @@ export interface IntakeDeps {
   memory?: PgvectorMemoryStore;
   /** The `console` command's reply: a one-time web console login link for this identity. */
   consoleLogin?: (channel: Channel, userId: string) => Promise<string>;
+  /** Failures with their remedies (retry, undo, edit and retry, dismiss with a reason): ledger/failures.ts. */
+  failures?: FailureDesk;
+  /** `renormalize <normalizer>`: the diff of past facts, applied after Confirm (ledger/renormalize-commands.ts). */
+  renormalize?: RenormalizeCommands;
 }
 
 const DEFAULT_MAX_MESSAGE_LENGTH = 20_000;
@@ -93,7 +105,7 @@ export class Intake {
     channel: Channel;
     userId: string;
     thread?: ThreadRef;
-  }): Promise<DecisionOutcome | { kind: 'failure'; outcome: FailureOutcome } | { kind: 'unknown' }> {
+  }): Promise<DecisionOutcome | { kind: 'failure'; outcome: RemedyOutcome } | { kind: 'unknown' }> {
     const approval = parseApprovalButton(input.action);
     if (approval)
       return this.decide({
@@ -124,43 +136,22 @@ export class Intake {
     return { kind: 'failure', outcome };
   }
 
-  /**
-   * Retry or dismiss a failure. A failed action is retried by the connector commands (the action
-   * again, under a new key); a failed job (no action) by re-running its job.
-   */
+  /** A failure remedy (button or typed): the ledger's failure desk applies it (ledger/failures.ts). */
   async #remedyFailure(
     failureId: number,
-    choice: 'retry' | 'dismiss',
+    choice: FailureRemedy,
     identity: Identity,
     userId: string,
     thread: ThreadRef | undefined,
-  ): Promise<FailureOutcome> {
-    const failure = await this.#repos.failures.get(failureId);
-    if (
-      failure &&
-      failure.operatorId === identity.operatorId &&
-      failure.actionId !== null &&
-      this.#deps.connectorCommands
-    ) {
-      if (failure.status !== 'open') {
-        if (thread) await this.#reply(thread, `Failure #${failureId} is not open any more.`);
-        return 'already_closed';
-      }
-      await this.#deps.connectorCommands.remedy(choice, failureId, {
-        operatorId: identity.operatorId,
-        channel: identity.channel,
-        userId,
-        thread,
-      });
-      return choice === 'retry' ? 'retried' : 'dismissed';
+  ): Promise<RemedyOutcome> {
+    if (!this.#deps.failures) {
+      if (thread) await this.#reply(thread, 'Failure remedies are not set up in this process.');
+      return 'not_offered';
     }
-    return this.#operations.decideFailure({
-      failureId,
-      choice,
-      operatorId: identity.operatorId,
-      channel: identity.channel,
-      ...(thread ? { thread } : {}),
-    });
+    return this.#deps.failures.remedy(
+      { remedy: choice, failureId },
+      { operatorId: identity.operatorId, channel: identity.channel, userId, thread },
+    );
   }
 
   async handleMessage(message: InboundMessage): Promise<IntakeResult> {
@@ -190,22 +181,33 @@ export class Intake {
       );
       return { kind: 'refused', reason: 'invalid' };
     }
+    const failureCommand = this.#deps.failures ? parseFailureCommand(text) : null;
+    const renormalize = this.#deps.renormalize ? parseRenormalizeCommand(text) : null;
     const operations = parseOperationsCommand(text);
-    const command = operations ? null : parseChatCommand(text);
+    const command = parseChatCommand(text);
     // Goals are deduplicated in the statement that records them; a command is answered once too
     // (a platform's retry of `status` or `approve` must not answer or act twice).
-    if ((operations || command) && !(await this.#repos.inbox.accept(message.channel, message.deliveryId))) {
+    if (
+      (failureCommand || renormalize || operations || command) &&
+      !(await this.#repos.inbox.accept(message.channel, message.deliveryId))
+    ) {
       this.#deps.logger.info(
         { channel: message.channel, deliveryId: message.deliveryId },
         'duplicate command delivery ignored',
       );
       return { kind: 'command', duplicate: true };
     }
-    if (operations?.kind === 'failure') {
-      const failureId =
-        operations.failureId ?? (await this.#repos.failures.listOpen(identity.operatorId)).at(-1)?.id ?? null;
-      if (failureId === null) await this.#reply(message.thread, 'There is no open failure.');
-      else await this.#remedyFailure(failureId, operations.choice, identity, message.userId, message.thread);
+    if (failureCommand && this.#deps.failures) {
+      await this.#deps.failures.handle(failureCommand, {
+        operatorId: identity.operatorId,
+        channel: message.channel,
+        userId: message.userId,
+        thread: message.thread,
+      });
+      return { kind: 'command' };
+    }
+    if (renormalize) {
+      await this.#deps.renormalize?.handle(renormalize, { ...identity, thread: message.thread });
       return { kind: 'command' };
     }
     if (operations) {
@@ -215,7 +217,10 @@ export class Intake {
     if (command) {
       switch (command.kind) {
         case 'help':
-          await this.#reply(message.thread, `${HELP_TEXT}\n${OPERATIONS_HELP}`);
+          await this.#reply(
+            message.thread,
+            `${HELP_TEXT}\n${OPERATIONS_HELP}\n${FAILURES_HELP}\n${RENORMALIZE_HELP}`,
+          );
           break;
         case 'status':
           await this.#deps.chat.post(message.thread, await this.status(identity.operatorId));
@@ -429,6 +434,8 @@ export class Intake {
       name: 'resume-goal',
       data: { goalId: approval.goalId, approvalId: approval.id },
     });
+    // An edited retry of a failure is approved after its goal's graph finished: the desk runs it.
+    await this.#deps.failures?.afterDecision(approval.id, input.thread);
     return { kind: 'decided', approvalId, decision: input.decision };
   }
 
@@ -487,6 +494,11 @@ export class Intake {
     }
     if (button?.kind === 'failure') {
       await this.#remedyFailure(button.failureId, button.remedy, identity, input.userId, input.thread);
+      return true;
+    }
+    const renormalize = this.#deps.renormalize ? parseRenormalizeButton(input.action) : null;
+    if (renormalize) {
+      await this.#deps.renormalize?.handle(renormalize, { ...identity, thread: input.thread });
       return true;
     }
     if (!button || !this.#deps.connectorCommands) {

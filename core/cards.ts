@@ -1,5 +1,5 @@
 import type { Action, Approval } from './domain.ts';
-import { parseFailureButton } from './failure-card.ts';
+import { type FailureRemedy, parseFailureButton } from './failure-card.ts';
 import type { OutboundMessage } from './message.ts';
 import { channelLabel } from './narrative.ts';
 
@@ -76,7 +76,7 @@ export type ConnectorButton =
   | { kind: 'always_allow'; approvalId: number }
   | { kind: 'undo'; actionId: number }
   | { kind: 'cancel'; actionId: number }
-  | { kind: 'failure'; remedy: 'retry' | 'dismiss'; failureId: number };
+  | { kind: 'failure'; remedy: FailureRemedy; failureId: number };
 
 export function parseConnectorButton(action: string): ConnectorButton | null {
   let match = /^trust:allow:(\d{1,15})$/.exec(action);

@@ -172,4 +172,10 @@ export interface Failure {
   remediation: string[];
   status: FailureStatus;
   createdAt: Date;
+  /** How it was closed, in words ("dismissed because it was a duplicate"). */
+  resolution?: string | null;
+  /** The remedy that closed it (`retry`, `undo`, `edit`, `dismiss`). */
+  remedy?: string | null;
+  /** Who closed it (`console:local`, `slack:U123`). */
+  resolvedBy?: string | null;
 }

@@ -1,51 +1,85 @@
 import type { Failure } from './domain.ts';
-import type { OutboundMessage } from './message.ts';
+import type { MessageButton, OutboundMessage } from './message.ts';
 
-/** Button actions carry only the failure id: `failure:retry:<id>`, `failure:dismiss:<id>`. */
-export function failureButtonAction(choice: 'retry' | 'dismiss', failureId: number): string {
+/**
+ * What the operator can do about a failure: run the step again, undo what the goal already did,
+ * change the failed action's parameters and run it again, or close it with a reason.
+ */
+export type FailureRemedy = 'retry' | 'undo' | 'edit' | 'dismiss';
+
+export const FAILURE_REMEDIES: readonly FailureRemedy[] = ['retry', 'undo', 'edit', 'dismiss'];
+
+function isRemedy(value: string): value is FailureRemedy {
+  return (FAILURE_REMEDIES as readonly string[]).includes(value);
+}
+
+/** Button actions carry only the remedy and the failure id: `failure:retry:<id>`, `failure:undo:<id>` … */
+export function failureButtonAction(choice: FailureRemedy, failureId: number): string {
   return `failure:${choice}:${failureId}`;
 }
 
-/** Parse `failure:<retry|dismiss>:<id>`; null for anything else. */
-export function parseFailureButton(
-  action: string,
-): { choice: 'retry' | 'dismiss'; failureId: number } | null {
-  const match = /^failure:(retry|dismiss):(\d{1,15})$/.exec(action);
-  if (!match) return null;
-  return { choice: match[1] === 'retry' ? 'retry' : 'dismiss', failureId: Number(match[2]) };
+/** Parse `failure:<remedy>:<id>`; null for anything else. */
+export function parseFailureButton(action: string): { choice: FailureRemedy; failureId: number } | null {
+  const match = /^failure:(retry|undo|edit|dismiss):(\d{1,15})$/.exec(action);
+  if (!match || !isRemedy(match[1] ?? '')) return null;
+  return { choice: match[1] as FailureRemedy, failureId: Number(match[2]) };
 }
 
-/** The failure card: what went wrong in plain words, with its remedies as buttons (Retry / Dismiss). */
+const BUTTONS: Record<FailureRemedy, Omit<MessageButton, 'action'>> = {
+  retry: { label: 'Retry', style: 'primary' },
+  undo: { label: 'Undo what was done' },
+  edit: { label: 'Edit and retry' },
+  dismiss: { label: 'Dismiss' },
+};
+
+const HINTS: Record<FailureRemedy, string> = {
+  retry: 'Retry runs it again from where it stopped',
+  undo: 'Undo reverts what the goal already did',
+  edit: 'Edit and retry lets you change it first',
+  dismiss: 'Dismiss closes it',
+};
+
+/** The remedies a failure offers, in the order it lists them (unknown ones are left out). */
+export function failureRemedies(failure: Pick<Failure, 'remediation'>): FailureRemedy[] {
+  return failure.remediation.filter(isRemedy);
+}
+
+/** The failure card: what went wrong in plain words, with its remedies as buttons. */
 export function failureCard(failure: Failure): OutboundMessage {
-  // The remedies the failure offers, in the order it lists them.
-  const buttons = failure.remediation
-    .filter((remedy): remedy is 'retry' | 'dismiss' => remedy === 'retry' || remedy === 'dismiss')
-    .map((remedy) =>
-      remedy === 'retry'
-        ? { action: failureButtonAction('retry', failure.id), label: 'Retry', style: 'primary' as const }
-        : { action: failureButtonAction('dismiss', failure.id), label: 'Dismiss' },
-    );
+  const remedies = failureRemedies(failure);
+  const buttons = remedies.map((remedy) => ({
+    action: failureButtonAction(remedy, failure.id),
+    ...BUTTONS[remedy],
+  }));
+  const hints = remedies.map((remedy) => HINTS[remedy]);
   return {
     text: `Failure #${failure.id}: ${failure.message}`,
     blocks: [
       { type: 'section', text: `Failure #${failure.id} — ${failure.message}` },
       {
         type: 'context',
-        text: 'Retry runs it again from where it stopped; Dismiss closes it. (Or type `retry` / `dismiss`.)',
+        text: `${hints.join('; ')}. (Or type \`failures\` to list them, \`dismiss #${failure.id} because …\` to give a reason.)`,
       },
       ...(buttons.length > 0 ? [{ type: 'buttons' as const, buttons }] : []),
     ],
   };
 }
 
+const OUTCOMES: Record<FailureRemedy, string> = {
+  retry: 'Retrying',
+  undo: 'Undoing what was done',
+  edit: 'Edited and retrying',
+  dismiss: 'Dismissed',
+};
+
 /** The failure card after a choice: no live buttons left. */
-export function closedFailureCard(failure: Failure, choice: 'retry' | 'dismiss'): OutboundMessage {
-  const outcome = choice === 'retry' ? 'Retrying' : 'Dismissed';
+export function closedFailureCard(failure: Failure, choice: FailureRemedy, reason?: string): OutboundMessage {
+  const outcome = OUTCOMES[choice];
   return {
     text: `${outcome}: failure #${failure.id}`,
     blocks: [
       { type: 'section', text: `Failure #${failure.id} — ${failure.message}` },
-      { type: 'context', text: `${outcome}.` },
+      { type: 'context', text: `${outcome}${reason ? ` because ${reason}` : ''}.` },
     ],
   };
 }

@@ -1,9 +1,12 @@
 import type { Logger } from 'pino';
+import { DEFAULT_GUARDRAILS } from '../connectors/guardrails.ts';
+import { type Clock, systemClock } from '../core/clock.ts';
 import { describeError } from '../core/errors.ts';
 import { failureCard } from '../core/failure-card.ts';
 import type { SpineJob } from '../core/jobs.ts';
 import type { ChatSender } from '../core/message.ts';
 import type { Repositories } from '../db/repositories/index.ts';
+import { offeredRemedies } from '../ledger/failure-remedies.ts';
 
 function plainReason(error: unknown): string {
   const reason = describeError(error).replace(/\s+/g, ' ').trim();
@@ -15,7 +18,7 @@ function plainReason(error: unknown): string {
  * Retry / Dismiss. The job is kept in the failure's evidence so Retry can run it again.
  */
 export async function recordJobFailure(
-  deps: { repos: Repositories; chat: ChatSender; logger: Logger },
+  deps: { repos: Repositories; chat: ChatSender; logger: Logger; clock?: Clock; undoWindowMs?: number },
   job: SpineJob,
   error: unknown,
 ): Promise<void> {
@@ -33,7 +36,12 @@ export async function recordJobFailure(
       kind: 'job_failed',
       message: `I could not finish goal #${goal.id} (“${text.length > 60 ? `${text.slice(0, 59)}…` : text}”) because of an error: ${reason}`,
       evidence: { job, error: reason },
-      remediation: ['retry', 'dismiss'],
+      remediation: await offeredRemedies(
+        repos,
+        { kind: 'job_failed', goalId: goal.id, actionId: null, retryable: true },
+        (deps.clock ?? systemClock).now(),
+        deps.undoWindowMs ?? DEFAULT_GUARDRAILS.undoWindowMs,
+      ),
     });
     await repos.events.append({
       operatorId: goal.operatorId,

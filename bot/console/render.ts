@@ -40,6 +40,9 @@ function typedForm(action: string, label: string): string {
   const [kind, second, third] = action.split(':');
   if (kind === 'approval') return `[${label}: type \`${second} ${third}\`]`;
   if (kind === 'trust') return `[${label}: type \`always allow ${third}\`]`;
+  if (kind === 'failure' && (second === 'undo' || second === 'edit'))
+    return `[${label}: type \`${second} failure ${third}${second === 'edit' ? ' field="…"' : ''}\`]`;
+  if (kind === 'renormalize') return `[${label}: type \`renormalize ${third} confirm\`]`;
   if (kind === 'failure') return `[${label}: type \`${second} ${third}\`]`;
   if (kind === 'undo' || kind === 'cancel') return `[${label}: type \`${kind} ${second}\`]`;
   return `[${label}]`;

@@ -14,6 +14,9 @@ function toFailure(row: Record<string, unknown>): Failure {
     remediation: (row.remediation as string[]) ?? [],
     status: row.status as FailureStatus,
     createdAt: toDate(row.created_at),
+    resolution: (row.resolution as string | null | undefined) ?? null,
+    remedy: (row.remedy as string | null | undefined) ?? null,
+    resolvedBy: (row.resolved_by as string | null | undefined) ?? null,
   };
 }
 
@@ -61,6 +64,28 @@ export class FailureRepository {
       `UPDATE failures SET status = $2, resolution = $3, resolved_at = now()
        WHERE id = $1 AND status = 'open' RETURNING *`,
       [id, status, resolution],
+    );
+    return result.rows[0] ? toFailure(result.rows[0]) : null;
+  }
+
+  /**
+   * Close an open failure with the remedy chosen and who chose it. A compare-and-set from `open`:
+   * of any number of concurrent clicks, exactly one gets the row back.
+   */
+  async resolve(
+    id: number,
+    input: {
+      status: 'resolved' | 'dismissed';
+      remedy: string;
+      resolution: string;
+      resolvedBy: string;
+      at: Date;
+    },
+  ): Promise<Failure | null> {
+    const result = await this.db.query(
+      `UPDATE failures SET status = $2, remedy = $3, resolution = $4, resolved_by = $5, resolved_at = $6
+       WHERE id = $1 AND status = 'open' RETURNING *`,
+      [id, input.status, input.remedy, input.resolution, input.resolvedBy, input.at],
     );
     return result.rows[0] ? toFailure(result.rows[0]) : null;
   }

@@ -1,5 +1,7 @@
+import { DEFAULT_GUARDRAILS } from '../../connectors/guardrails.ts';
 import type { Action } from '../../core/domain.ts';
 import { hasCode } from '../../core/errors.ts';
+import { recordActionFailure } from '../../ledger/failures-record.ts';
 import type { GoalGraphDeps } from '../goal/deps.ts';
 import type { ActionOutcome } from '../goal/state.ts';
 
@@ -74,26 +76,11 @@ export async function executeAction(deps: GoalGraphDeps, action: Action): Promis
   const message = stored.error?.message ?? 'unknown error';
   let failureId: number | undefined;
   if (!outcome.replayed) {
-    const failure = await deps.repos.failures.insert({
-      goalId: stored.goalId,
-      actionId: stored.id,
-      operatorId: stored.operatorId,
-      kind: 'action_failed',
-      message: `I could not finish ${stored.preview.doing}: ${message}`,
-      evidence: { connector: stored.connector, operation: stored.operation, error: stored.error },
-      remediation: ['retry', 'dismiss'],
+    const failure = await recordActionFailure(deps.repos, stored, {
+      now: deps.clock.now(),
+      undoWindowMs: (deps.guardrails ?? DEFAULT_GUARDRAILS).undoWindowMs,
     });
     failureId = failure.id;
-    await deps.repos.events.append({
-      operatorId: stored.operatorId,
-      actor: 'spine',
-      verb: 'failed at',
-      object: stored.preview.doing,
-      why: message,
-      ref: `action #${stored.id}`,
-      goalId: stored.goalId,
-      actionId: stored.id,
-    });
   }
   return {
     actionId: stored.id,
