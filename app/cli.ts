@@ -10,6 +10,7 @@ import { type ChatAdapters, createChatAdapters } from './chat-adapters.ts';
 import { type Config, loadConfig, readEnvironment } from './config.ts';
 import { startHttpServer } from './http-server.ts';
 import { createLogger } from './logger.ts';
+import { commandPlaybook } from './playbook-cli.ts';
 import { commandDigest, commandQueue, commandWorker, queueHealth } from './queue-commands.ts';
 import { createSpine, type Spine } from './spine.ts';
 
@@ -25,6 +26,7 @@ Commands:
   worker           Run jobs from the queue (queue mode: REDIS_URL and DATABASE_URL); any number of them
   queue            Show the queue: jobs per state, failed jobs with their reasons, workers, schedules
   digest --now     Send the digest now (not counted as the daily one)
+  playbook …       Playbooks: list, show <name>, add <file.yaml>, enable|disable <name>, shadow <name> [days N], run <name>
   help             Show this help
   version          Print Spine's version
 
@@ -109,7 +111,7 @@ async function commandStart(config: Config): Promise<void> {
       logger,
       health: queueHealth(spine),
       connectorHealth: () => spine.connectors.health(),
-      routes: chat.routes,
+      routes: [...chat.routes, ...spine.playbooks.routes],
     });
     await chat.start();
   } catch (error) {
@@ -275,6 +277,8 @@ async function main(argv: string[]): Promise<void> {
       return commandDigest(config, args, logFile(config));
     case 'connectors':
       return commandConnectors(config);
+    case 'playbook':
+      return commandPlaybook(config, args, createLogger({ level: 'warn', file: logFile(config) }));
     default:
       throw new SpineError('cli.unknown_command', `Unknown command "${command}".\n\n${USAGE}`, {
         category: 'user',

@@ -30,6 +30,12 @@ import { calendarSchedule } from './calendar-schedule.ts';
 import type { Config } from './config.ts';
 import { createMemoryStore } from './memory-setup.ts';
 import { createModels, type InjectedModels, type Models } from './model-wiring.ts';
+import {
+  type PlaybooksSetup,
+  schedulerOf,
+  setupPlaybooks,
+  startPlaybookSchedules,
+} from './playbooks-setup.ts';
 import { type ProcessRole, QueueMode } from './queue-mode.ts';
 import { holdAfterConnectorCalls } from './test-hooks.ts';
 
@@ -78,6 +84,8 @@ export interface Spine {
   settle(): Promise<void>;
   /** Send a digest now, not counted as the daily one. */
   sendDigestNow(thread?: ThreadRef): Promise<void>;
+  /** Playbooks: store, triggers (and the inbound sink), runs, commands, webhook routes. */
+  playbooks: PlaybooksSetup;
 }
 
 export interface SpineOptions {
@@ -182,7 +190,20 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     });
     await repos.digests.applyDefaultTime(config.digest.defaultTime);
     let jobQueue: JobQueue | undefined;
+    const playbooks = await setupPlaybooks({
+      db: db.pool,
+      dataDir: config.database.dataDir,
+      operatorId: operator.id,
+      goalDeps,
+      checkpointer,
+      chat,
+      queue: () => jobQueue ?? runner,
+      gateway: models.gateway,
+      onChanged: async (changed) =>
+        queueMode?.queue.upsertPlaybookScheduler(changed.id, await schedulerOf(playbooks, changed)),
+    });
     const jobHandler = createJobHandler({
+      playbooks: playbooks.jobs,
       goalGraph: graph,
       digestGraph,
       repos,
@@ -251,6 +272,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       connectorCommands,
       memory,
       usageReport: (operatorId) => models.usage.text(operatorId),
+      playbooks: playbooks.commands,
     });
     intakeRef = intake;
     if (reembedNeeded) {
@@ -268,6 +290,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       return count + (await enqueueDueDigests({ repos, queue: jobs, clock, logger }));
     };
     let digestTimer: NodeJS.Timeout | undefined;
+    let stopPlaybookSchedules: (() => void) | undefined;
 
     let closed = false;
     return {
@@ -293,8 +316,18 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       jobs,
       queueMode,
       digestGraph,
+      playbooks,
       async startBackground() {
         await recover();
+        stopPlaybookSchedules ??= await startPlaybookSchedules({
+          setup: playbooks,
+          jobs,
+          now: () => clock.now(),
+          logger,
+          ...(queueMode
+            ? { upsertScheduler: (id, schedule) => queueMode.queue.upsertPlaybookScheduler(id, schedule) }
+            : {}),
+        });
         if (queueMode) {
           await queueMode.subscriber?.ready();
           for (const each of await repos.digests.operators())
@@ -340,6 +373,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
         if (closed) return;
         closed = true;
         if (digestTimer) clearInterval(digestTimer);
+        stopPlaybookSchedules?.();
         await scheduler.stop();
         await queueMode?.close();
         clearInterval(sweep);

@@ -12,9 +12,11 @@ import { OPERATIONS_HELP, parseOperationsCommand } from '../core/operations-comm
 import { recordGoalOnce } from '../db/repositories/goal-intake.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
 import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
+import { PLAYBOOK_HELP } from '../playbooks/playbook-command.ts';
 import type { ConnectorCommands } from './connector-commands.ts';
 import { MemoryCommands } from './memory-commands.ts';
 import { type FailureOutcome, Operations } from './operations.ts';
+import type { PlaybookCommands } from './playbook-commands.ts';
 
 /** A message from a chat platform, already verified by its adapter. */
 export interface InboundMessage {
@@ -54,6 +56,8 @@ export interface IntakeDeps {
   connectorCommands?: ConnectorCommands;
   /** Memory, for `forget`, `ingest` and re-embedding progress in `status`. */
   memory?: PgvectorMemoryStore;
+  /** The `playbook …` commands and proposal buttons. */
+  playbooks?: PlaybookCommands;
 }
 
 const DEFAULT_MAX_MESSAGE_LENGTH = 20_000;
@@ -188,11 +192,14 @@ export class Intake {
       await this.#operations.handle(operations, identity, message.thread);
       return { kind: 'command' };
     }
+    const origin = { operatorId: identity.operatorId, channel: message.channel, thread: message.thread };
+    if (await this.#deps.playbooks?.handle(text, { ...origin, deliveryId: message.deliveryId }))
+      return { kind: 'command' };
     const command = parseChatCommand(text);
     if (command) {
       switch (command.kind) {
         case 'help':
-          await this.#reply(message.thread, `${HELP_TEXT}\n${OPERATIONS_HELP}`);
+          await this.#reply(message.thread, `${HELP_TEXT}\n${OPERATIONS_HELP}\n${PLAYBOOK_HELP}`);
           break;
         case 'status':
           await this.#deps.chat.post(message.thread, await this.status(identity.operatorId));
@@ -437,6 +444,15 @@ export class Intake {
       await this.#refuseStranger(input.channel, input.userId, `press ${input.action}`, input.thread);
       return false;
     }
+    if (
+      identity.operatorId &&
+      (await this.#deps.playbooks?.press(input.action, {
+        operatorId: identity.operatorId,
+        channel: input.channel,
+        thread: input.thread ?? { channel: input.channel, conversation: input.userId },
+      }))
+    )
+      return true;
     if (button?.kind === 'failure') {
       await this.#remedyFailure(button.failureId, button.remedy, identity, input.userId, input.thread);
       return true;

@@ -121,5 +121,6 @@ export const HELP_TEXT = [
   '• retry / dismiss [#failure] — answer the latest failure; always allow [#approval] — approve and trust',
   '• log [n] — the story of what happened, newest last',
   '• usage — language-model calls, tokens and cost today, against the daily budget',
+  '• playbook list|show|add|enable|disable|shadow|run — recurring work as playbooks (details below)',
   '• help — this list',
 ].join('\n');

@@ -24,6 +24,8 @@ export interface StoredPlaybook {
   shadowUntil: Date | null;
   current: PlaybookVersion;
   createdAt: Date;
+  /** Last enabled, disabled or edited: a schedule owes no firing from before then. */
+  enabledSince: Date;
 }
 
 export type RunStatus = 'running' | 'waiting' | 'done' | 'stopped' | 'failed';
@@ -72,6 +74,7 @@ function toPlaybook(row: Record<string, unknown>): StoredPlaybook {
     webhookSecret: String(row.webhook_secret),
     shadowUntil: toDateOrNull(row.shadow_until),
     createdAt: toDate(row.created_at),
+    enabledSince: toDate(row.updated_at),
     current: toVersion({
       id: row.version_id,
       playbook_id: row.id,
@@ -146,7 +149,7 @@ export class PlaybookStore {
          SELECT p.id, COALESCE((SELECT max(version) FROM playbook_versions WHERE playbook_id = p.id), 0) + 1,
                 $3, $4, $5 FROM p RETURNING id, playbook_id
        )
-       UPDATE playbooks SET current_version_id = v.id, updated_at = now() FROM v WHERE playbooks.id = v.playbook_id`,
+       UPDATE playbooks SET current_version_id = v.id FROM v WHERE playbooks.id = v.playbook_id`,
       [input.operatorId, input.name, input.source, input.hash, input.origin],
     );
     const saved = await this.get(input.operatorId, input.name);
@@ -178,8 +181,13 @@ export class PlaybookStore {
     return result.rows.map(toPlaybook);
   }
 
-  async setEnabled(id: number, enabled: boolean): Promise<void> {
-    await this.db.query('UPDATE playbooks SET enabled = $2, updated_at = now() WHERE id = $1', [id, enabled]);
+  /** Enable or disable at `at` (the clock's now): a schedule owes nothing from before. */
+  async setEnabled(id: number, enabled: boolean, at: Date): Promise<void> {
+    await this.db.query('UPDATE playbooks SET enabled = $2, updated_at = $3 WHERE id = $1', [
+      id,
+      enabled,
+      at,
+    ]);
   }
 
   async setShadowUntil(id: number, until: Date | null): Promise<void> {
@@ -301,6 +309,16 @@ export class PlaybookStore {
       [playbookId, limit],
     );
     return result.rows.map(toRun);
+  }
+
+  /** What an operation last returned for real (shadow mode answers read steps with it). */
+  async latestResult(operatorId: number, connector: string, operation: string): Promise<unknown> {
+    const result = await this.db.query(
+      `SELECT result FROM actions WHERE operator_id = $1 AND connector = $2 AND operation = $3
+       AND status = 'succeeded' ORDER BY id DESC LIMIT 1`,
+      [operatorId, connector, operation],
+    );
+    return result.rows[0]?.result ?? null;
   }
 
   /** The latest run started by a schedule (its key is `schedule:<ISO instant>`). */
