@@ -93,6 +93,16 @@ export async function simulateRun(
       } else if ('action' in step) {
         const results: unknown[] = [];
         for (const proposal of await actionProposals(step, scope, context)) {
+          if (proposal.connector === 'memory') {
+            // Spine's own memory needs the run's goal to validate; its effect is plain to say.
+            run.actions.push({
+              connector: 'memory',
+              operation: proposal.operation,
+              done: `remembered “${String(proposal.params.text ?? '')}”`,
+            });
+            results.push(null);
+            continue;
+          }
           const prepared = await deps.connectors.prepare(proposal);
           if (prepared.risk === 'read') {
             const known = await deps.store.latestResult(operatorId, prepared.connector, prepared.operation);
