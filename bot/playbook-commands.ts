@@ -17,6 +17,9 @@ import type { PlaybookStore, StoredPlaybook } from '../playbooks/playbook-store.
 import { shadowReplay } from '../playbooks/shadow.ts';
 import type { PlaybookTriggers } from '../playbooks/triggers.ts';
 
+const RECURRING =
+  /^(?:every|each)\s+(?:day|morning|evening|week|weekday|month|hour|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b[\s\S]*\b(?:draft|send|remind|check|summari[sz]e|triage|collect|chase)\b/i;
+
 /** A model's draft of a playbook from a description (YAML), or why there is none. */
 export type PlaybookProposer = (
   description: string,
@@ -55,7 +58,12 @@ export class PlaybookCommands {
 
   /** Handle the text when it is a playbook command; false when it is not one. */
   async handle(text: string, origin: CommandOrigin): Promise<boolean> {
-    const command = parsePlaybookCommand(text);
+    const command =
+      parsePlaybookCommand(text) ??
+      // "every Friday at 4pm, draft reminders for unpaid invoices": a recurring chore, when a model can draft it.
+      (this.#deps.propose && RECURRING.test(text.trim())
+        ? { kind: 'propose' as const, description: text.trim() }
+        : null);
     if (!command) return false;
     if (command.kind === 'run' && !(await this.#deps.store.get(origin.operatorId, command.name))) {
       // `run <something>` that names no playbook is an ordinary request for the planner.
@@ -198,7 +206,7 @@ export class PlaybookCommands {
       );
     }
     return {
-      text: lines.join('\n'),
+      text: `${lines.join('\n')}\n${playbook.current.source}`,
       blocks: [
         { type: 'section', text: lines.join('\n') },
         { type: 'preformatted', text: playbook.current.source },

@@ -105,6 +105,11 @@ function flattenIssues(issues: z.core.$ZodIssue[], prefix: Path): Array<{ path: 
         continue;
       }
     }
+    if (issue.code === 'unrecognized_keys') {
+      // Point at each unknown key itself (its line), not at the mapping that holds it.
+      for (const key of issue.keys) out.push({ path: [...path, key], message: 'unknown field' });
+      continue;
+    }
     out.push({ path, message: humanise(issue) });
   }
   return out;

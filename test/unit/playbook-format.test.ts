@@ -55,7 +55,7 @@ describe('playbook format', () => {
   it('reports unknown fields, missing fields and YAML syntax errors with their lines', () => {
     expect(problemsOf(VALID.replace('description: Chase unpaid invoices\n', 'descripton: typo\n'))).toEqual([
       'invoices.yaml line 1, description: expected string, received undefined',
-      'invoices.yaml line 1: unknown field “descripton”',
+      'invoices.yaml line 2, descripton: unknown field',
     ]);
     const syntax = problemsOf('name: x\n  bad: [\n');
     expect(syntax[0]).toMatch(/^invoices\.yaml line \d+: /);
