@@ -69,10 +69,9 @@ export async function setupPlaybooks(input: {
         await triggers.timezoneOf(playbook.operatorId),
         trigger,
       );
-      await input.chat.post(
-        { channel: 'console', conversation: 'local' },
-        { text: shadowReport(playbook.name, 0, [run]).replace(/over the last 0 days/, 'live') },
-      );
+      await input.chat.post(await triggers.homeThread(playbook.operatorId), {
+        text: shadowReport(playbook.name, 0, [run]).replace('over the last 0 days', 'live'),
+      });
     },
   });
   const gateway = input.gateway;

@@ -102,7 +102,7 @@ export class PlaybookTriggers {
       by?: string;
     },
   ): Promise<number | null> {
-    const thread = input.thread ?? (await this.#homeThread(playbook.operatorId));
+    const thread = input.thread ?? (await this.homeThread(playbook.operatorId));
     const started = await this.#deps.store.startRun({
       playbook,
       triggerKey: input.triggerKey,
@@ -174,7 +174,7 @@ export class PlaybookTriggers {
   }
 
   /** Where an operator hears from Spine unprompted: the thread of their latest goal, else the console. */
-  async #homeThread(operatorId: number): Promise<ThreadRef> {
+  async homeThread(operatorId: number): Promise<ThreadRef> {
     const [latest] = await this.#deps.repos.goals.recent(operatorId, 1);
     return latest
       ? { channel: latest.thread.channel, conversation: latest.thread.conversation }

@@ -211,6 +211,51 @@ describe.each(DATABASE_KINDS)('playbooks on %s Postgres', (kind) => {
     expect(await spine.playbooks.store.recentRuns(playbook?.id ?? 0, 10)).toHaveLength(0);
   });
 
+  it('sleeps at a wait step and continues when the schedule check finds its time has come', async () => {
+    const clock = new ManualClock('2026-11-25T10:00:00Z');
+    const { say, spine, chat, settle } = await freshSpine(undefined, clock);
+    await say(
+      'playbook add name: follow-up\ndescription: Nudge later\ntrigger:\n  chat: { command: nudge }\nsteps:\n  - id: first\n    draft: { template: "now" }\n  - id: pause\n    wait: { for: 2h }\n  - id: second\n    draft: { template: "{{ steps.first }} and later" }\n',
+    );
+    await say('run follow-up');
+    await settle();
+    const playbook = await spine.playbooks.store.get(spine.operator.id, 'follow-up');
+    const [waiting] = await spine.playbooks.store.recentRuns(playbook?.id ?? 0, 1);
+    expect(waiting?.status).toBe('waiting');
+    expect(waiting?.wakeAt?.toISOString()).toBe('2026-11-25T12:00:00.000Z');
+    clock.set('2026-11-25T11:00:00Z');
+    await spine.playbooks.triggers.fireDue();
+    await settle();
+    expect(chat.texts().some((text) => text.includes('Playbook follow-up finished.'))).toBe(false);
+    clock.set('2026-11-25T12:00:01Z');
+    await spine.playbooks.triggers.fireDue();
+    await settle();
+    expect(chat.texts().at(-1)).toContain('Playbook follow-up finished.');
+    const [done] = await spine.playbooks.store.recentRuns(playbook?.id ?? 0, 1);
+    expect(done?.status).toBe('done');
+  });
+
+  it('live shadow mode simulates each live trigger and reports it, running nothing', async () => {
+    const { say, spine, chat, outboxDir, settle } = await freshSpine();
+    await say(`playbook add ${example('inbound-lead-triage')}`);
+    await say('playbook shadow inbound-lead-triage live 3 days');
+    expect(chat.texts().at(-1)).toContain('runs in shadow for 3 days');
+    await spine.playbooks.sink({
+      source: 'email',
+      id: '<live-shadow@example.com>',
+      type: 'message',
+      occurredAt: new Date(),
+      payload: { from: { name: 'Dana', address: 'dana@example.com' }, subject: 'A quote please', text: 'Hi' },
+    });
+    await settle();
+    expect(chat.texts().at(-1)).toContain(
+      'would have sent an e-mail to dana@example.com about “Re: A quote please”',
+    );
+    expect(outboxFiles(outboxDir)).toHaveLength(0);
+    const playbook = await spine.playbooks.store.get(spine.operator.id, 'inbound-lead-triage');
+    expect(await spine.playbooks.store.recentRuns(playbook?.id ?? 0, 10)).toHaveLength(0);
+  });
+
   it('fires a schedule once at its time in the operator time zone (fake clock), and never before it was enabled', async () => {
     const clock = new ManualClock('2026-11-27T14:00:00Z'); // Friday
     const { say, spine, payments, settle } = await freshSpine(undefined, clock);
