@@ -34,20 +34,24 @@ export function buildPlaybookGraph(
 ) {
   // Node names are dynamic (the step ids), so the builder is typed loosely here.
   const graph = new StateGraph(PlaybookState) as unknown as LooseGraph;
-  const firsts = playbook.steps.map((step) => step.id);
+  // Node names get a prefix: a step id may equal a state field (`notes`, `steps`), which LangGraph refuses.
+  const firsts = playbook.steps.map((step) => nodeName(step.id));
   const nextOf = (index: number) => firsts[index + 1] ?? 'finish';
   graph.addNode('finish', finishNode(deps));
   for (const [index, step] of playbook.steps.entries()) {
-    const id = step.id;
+    const id = nodeName(step.id);
     const next = nextOf(index);
     if ('action' in step || 'checkpoint' in step) {
       const approve = `${id}__approve`;
       const wait = `${id}__await`;
       const after = `${id}__done`;
       graph.addNode(id, 'action' in step ? proposeNode(deps, step) : checkpointNode(deps, step));
-      graph.addNode(approve, requestStepApprovalNode(deps, id));
-      graph.addNode(wait, awaitStepApprovalNode(deps, id));
-      graph.addNode(after, 'action' in step ? executeStepNode(deps, step) : checkpointDecisionNode(deps, id));
+      graph.addNode(approve, requestStepApprovalNode(deps, step.id));
+      graph.addNode(wait, awaitStepApprovalNode(deps, step.id));
+      graph.addNode(
+        after,
+        'action' in step ? executeStepNode(deps, step) : checkpointDecisionNode(deps, step.id),
+      );
       graph.addEdge(id, approve);
       graph.addEdge(approve, wait);
       graph.addConditionalEdges(wait, routeAfterAwait(after, wait), [after, wait]);
@@ -55,11 +59,11 @@ export function buildPlaybookGraph(
     } else if ('wait' in step) {
       const sleep = `${id}__sleep`;
       graph.addNode(id, planWaitNode(deps, step));
-      graph.addNode(sleep, sleepNode(deps, id));
+      graph.addNode(sleep, sleepNode(deps, step.id));
       graph.addEdge(id, sleep);
       graph.addConditionalEdges(
         sleep,
-        (state: PlaybookStateType) => sleepRoute(state, id, deps, next, sleep),
+        (state: PlaybookStateType) => sleepRoute(state, step.id, deps, next, sleep),
         [next, sleep],
       );
     } else {
@@ -70,6 +74,11 @@ export function buildPlaybookGraph(
   graph.addEdge(START, firsts[0] ?? 'finish');
   graph.addEdge('finish', END);
   return graph.compile({ checkpointer }) as unknown as PlaybookGraph;
+}
+
+/** The graph node of a step. */
+export function nodeName(stepId: string): string {
+  return `step_${stepId}`;
 }
 
 /** After a wake-up: sleep again until the time has come. */

@@ -112,6 +112,44 @@ describe.each(DATABASE_KINDS)('playbooks on %s Postgres', (kind) => {
     expect(run?.status).toBe('done');
   });
 
+  it('a run that crashed mid-way continues from its last checkpoint on its original version after an edit', async () => {
+    const db = await databases.open();
+    const test = await createTestSpine(db, { env: { SPINE_JOB_ATTEMPTS: '1' } });
+    running.push(test);
+    const { say, spine, chat } = test;
+    const v1 =
+      'name: digest-notes\ndescription: Notes\ntrigger:\n  chat: { command: notes }\nsteps:\n  - id: intro\n    draft: { template: "version one" }\n  - id: notes\n    recall: { query: "notes" }\n  - id: summary\n    draft: { template: "{{ steps.intro }}: {{ steps.notes.count }} notes" }\n  - id: review\n    checkpoint: { message: "Keep {{ steps.summary }}?" }\n';
+    await say(`playbook add ${v1}`);
+    // The process "dies" inside the recall step: the job fails for good, the goal stays open.
+    const recall = spine.memory.recall.bind(spine.memory);
+    spine.memory.recall = async () => {
+      throw new Error('killed mid-way');
+    };
+    await say('run digest-notes');
+    await spine.runner.idle();
+    expect(chat.texts().some((text) => text.includes('finished'))).toBe(false);
+    expect(chat.texts().at(-1)).toContain('because of an error: killed mid-way');
+    spine.memory.recall = recall;
+    await say(`playbook add ${v1.replace('version one', 'version two')}`);
+    expect(chat.texts().at(-1)).toContain('is now v2');
+    // Retry (the failure card's button) re-runs the goal: its graph continues from the checkpoint after `intro`.
+    await say('retry');
+    await spine.runner.idle();
+    // The edit changed `intro`, but this run was compiled from v1.
+    expect(chat.texts().at(-1)).toContain('Playbook digest-notes: Keep version one: 0 notes?');
+    await say('approve');
+    await spine.runner.idle();
+    expect(chat.texts().at(-1)).toContain('Playbook digest-notes finished.');
+    const playbook = await spine.playbooks.store.get(spine.operator.id, 'digest-notes');
+    const [run] = await spine.playbooks.store.recentRuns(playbook?.id ?? 0, 1);
+    expect((await spine.playbooks.store.version(run?.versionId ?? 0))?.version).toBe(1);
+    const graphState = await spine.db.pool.query(
+      'SELECT count(*)::int AS n FROM checkpoints WHERE thread_id = $1',
+      [`playbook-${run?.goalId}`],
+    );
+    expect(graphState.rows[0]?.n).toBeGreaterThan(0);
+  });
+
   it('starts one run per inbound e-mail through the sink, however often it is delivered', async () => {
     const { say, spine, chat, settle } = await freshSpine();
     await say(`playbook add ${example('inbound-lead-triage')}`);
