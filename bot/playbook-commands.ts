@@ -64,7 +64,7 @@ export class PlaybookCommands {
       (this.#deps.propose && RECURRING.test(text.trim())
         ? { kind: 'propose' as const, description: text.trim() }
         : null);
-    if (!command) return false;
+    if (!command) return this.#chatTrigger(text, origin);
     if (command.kind === 'run' && !(await this.#deps.store.get(origin.operatorId, command.name))) {
       // `run <something>` that names no playbook is an ordinary request for the planner.
       if (!/^playbook\s/i.test(text.trim())) return false;
@@ -78,6 +78,21 @@ export class PlaybookCommands {
       );
     }
     return true;
+  }
+
+  /** A playbook whose trigger is `chat: { command }` runs when the operator says exactly that. */
+  async #chatTrigger(text: string, origin: CommandOrigin): Promise<boolean> {
+    const said = text.trim().toLowerCase();
+    if (said.length === 0 || said.length > 80 || said.includes('\n')) return false;
+    for (const playbook of await this.#deps.store.list(origin.operatorId)) {
+      if (!playbook.enabled) continue;
+      const parsed = safeParse(playbook);
+      if (!parsed || !('chat' in parsed.trigger) || parsed.trigger.chat.command.trim().toLowerCase() !== said)
+        continue;
+      await this.handle(`playbook run ${playbook.name}`, origin);
+      return true;
+    }
+    return false;
   }
 
   /** A proposal's Approve / Reject button. */
@@ -279,10 +294,19 @@ export class PlaybookCommands {
   }
 }
 
+const parsedVersions = new Map<number, ReturnType<typeof parsePlaybook>['playbook'] | null>();
+
+/** A stored version parsed once (versions never change), null when it no longer validates. */
 function safeParse(playbook: StoredPlaybook) {
+  const cached = parsedVersions.get(playbook.current.id);
+  if (cached !== undefined) return cached;
+  let parsed: ReturnType<typeof parsePlaybook>['playbook'] | null;
   try {
-    return parsePlaybook(playbook.current.source).playbook;
+    parsed = parsePlaybook(playbook.current.source).playbook;
   } catch {
-    return null;
+    parsed = null;
   }
+  if (parsedVersions.size > 500) parsedVersions.clear();
+  parsedVersions.set(playbook.current.id, parsed);
+  return parsed;
 }

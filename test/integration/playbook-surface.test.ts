@@ -111,6 +111,21 @@ describe.each(DATABASE_KINDS)('playbook webhooks, chat commands and proposals on
     expect(chat.texts().at(-1)).toContain('needs a language model');
   });
 
+  it('writes a draft from its prompt with the configured model, and from its template without one', async () => {
+    const source = `name: newsletter\ndescription: News\ntrigger:\n  chat: { command: news }\nsteps:\n  - id: text\n    draft:\n      prompt: "Write news for {{ playbook.name }}"\n      template: "Offline news"\n  - id: review\n    checkpoint: { message: "Keep it?", show: steps.text }\n`;
+    const model = fakeModel().respond(new AIMessage('Model-written news'));
+    const withModel = await fresh({ models: { small: model, large: model } });
+    await withModel.say(`playbook add ${source}`);
+    await withModel.say('run newsletter');
+    await withModel.spine.runner.idle();
+    expect(JSON.stringify(withModel.chat.posts.at(-1)?.message.blocks)).toContain('Model-written news');
+    const offline = await fresh();
+    await offline.say(`playbook add ${source}`);
+    await offline.say('run newsletter');
+    await offline.spine.runner.idle();
+    expect(JSON.stringify(offline.chat.posts.at(-1)?.message.blocks)).toContain('Offline news');
+  });
+
   it('turns "every Friday at 4pm, draft reminders…" into a proposed playbook, retrying an invalid answer once', async () => {
     const yaml = (name: string, extra = '') =>
       `\`\`\`yaml\nname: ${name}\ndescription: Draft reminders\ntrigger:\n  schedule: { every: friday, at: "16:00" }${extra}\nsteps:\n  - id: draft\n    draft: { template: "Reminder" }\n\`\`\``;

@@ -255,7 +255,9 @@ describe.each(DATABASE_KINDS)('playbooks on %s Postgres', (kind) => {
     await say(
       'playbook add name: follow-up\ndescription: Nudge later\ntrigger:\n  chat: { command: nudge }\nsteps:\n  - id: first\n    draft: { template: "now" }\n  - id: pause\n    wait: { for: 2h }\n  - id: second\n    draft: { template: "{{ steps.first }} and later" }\n',
     );
-    await say('run follow-up');
+    await say('playbook enable follow-up');
+    // Its chat trigger: saying the command runs it.
+    await say('Nudge');
     await settle();
     const playbook = await spine.playbooks.store.get(spine.operator.id, 'follow-up');
     const [waiting] = await spine.playbooks.store.recentRuns(playbook?.id ?? 0, 1);
