@@ -45,6 +45,7 @@ describe.each(DATABASE_KINDS)('playbooks on %s Postgres', (kind) => {
     expect(checkpoint?.text).toContain('Playbook unpaid-invoice-reminders: Send 2 payment reminders?');
     const fields = checkpoint?.blocks?.find((block) => block.type === 'fields');
     expect(JSON.stringify(fields)).toContain('invoice A-1001 for 1200 EUR was due on 2026-11-10');
+    expect(JSON.stringify(checkpoint?.blocks)).toContain('a checkpoint of the playbook: it always asks you');
     expect(outboxFiles(outboxDir)).toHaveLength(0);
 
     await say('approve');

@@ -1,5 +1,6 @@
 import { interrupt } from '@langchain/langgraph';
 import { hashParams, type PreparedAction } from '../../../connectors/connector-runtime.ts';
+import { CHECKPOINT_CONNECTOR } from '../../../core/policy.ts';
 import type { PlaybookStep } from '../../../playbooks/playbook-format.ts';
 import {
   actionProposals,
@@ -83,7 +84,7 @@ export function checkpointNode(deps: PlaybookGraphDeps, step: StepOf<'checkpoint
       shown: content.shown,
     };
     const prepared: PreparedAction = {
-      connector: 'playbook',
+      connector: CHECKPOINT_CONNECTOR,
       operation: 'checkpoint',
       params,
       paramsHash: hashParams(params),
