@@ -13,6 +13,7 @@ import { startHttpServer } from './http-server.ts';
 import { commandFailures, commandRenormalize } from './ledger-cli.ts';
 import { runGoalCli, runLogCli } from './ledger-commands.ts';
 import { createLogger } from './logger.ts';
+import { commandPlaybook } from './playbook-cli.ts';
 import { commandDigest, commandQueue, commandWorker, queueHealth } from './queue-commands.ts';
 import { createSpine, type Spine } from './spine.ts';
 
@@ -36,6 +37,7 @@ Commands:
   worker           Run jobs from the queue (queue mode: REDIS_URL and DATABASE_URL); any number of them
   queue            Show the queue: jobs per state, failed jobs with their reasons, workers, schedules
   digest --now     Send the digest now (not counted as the daily one)
+  playbook …       Playbooks: list, show <name>, add <file.yaml>, enable|disable <name>, shadow <name> [days N], run <name>
   help             Show this help
   version          Print Spine's version
 
@@ -123,6 +125,7 @@ async function commandStart(config: Config): Promise<void> {
       routes: [
         ...chat.routes,
         ...spine.inbound.routes,
+        ...spine.playbooks.routes,
         metricsRoute({
           registry: createMetricsRegistry({
             metrics: spine.businessMetrics,
@@ -297,6 +300,8 @@ async function main(argv: string[]): Promise<void> {
       return commandFailures(config, createLogger({ level: 'warn', file: logFile(config) }));
     case 'renormalize':
       return commandRenormalize(config, args, createLogger({ level: 'warn', file: logFile(config) }));
+    case 'playbook':
+      return commandPlaybook(config, args, createLogger({ level: 'warn', file: logFile(config) }));
     default:
       throw new SpineError('cli.unknown_command', `Unknown command "${command}".\n\n${USAGE}`, {
         category: 'user',

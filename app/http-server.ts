@@ -46,7 +46,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
     }
     const route =
       options.routes?.find(
-        (candidate) => candidate.method === request.method && candidate.path === url.pathname,
+        (candidate) =>
+          candidate.method === request.method &&
+          (candidate.path === url.pathname ||
+            // `/prefix/*` routes own every path under the prefix (one webhook URL per playbook).
+            (candidate.path.endsWith('/*') && url.pathname.startsWith(candidate.path.slice(0, -1)))),
       ) ??
       options.mounts?.find(
         (mount) => url.pathname === mount.prefix || url.pathname.startsWith(`${mount.prefix}/`),

@@ -44,6 +44,12 @@ import { createInbound, type Inbound } from './inbound.ts';
 import { ledgerGoalText } from './ledger-commands.ts';
 import { createMemoryStore } from './memory-setup.ts';
 import { createModels, type InjectedModels, type Models } from './model-wiring.ts';
+import {
+  type PlaybooksSetup,
+  schedulerOf,
+  setupPlaybooks,
+  startPlaybookSchedules,
+} from './playbooks-setup.ts';
 import { type ProcessRole, QueueMode } from './queue-mode.ts';
 import { holdAfterConnectorCalls } from './test-hooks.ts';
 
@@ -106,6 +112,8 @@ export interface Spine {
   alerts: BusinessAlerts;
   /** Inbound e-mail (IMAP) and Stripe webhooks; `setSink` plugs in their consumer. */
   inbound: Inbound;
+  /** Playbooks: store, triggers (and the inbound sink), runs, commands, webhook routes. */
+  playbooks: PlaybooksSetup;
 }
 
 export interface SpineOptions {
@@ -238,7 +246,22 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     });
     await repos.digests.applyDefaultTime(config.digest.defaultTime);
     let jobQueue: JobQueue | undefined;
+    const playbooks = await setupPlaybooks({
+      db: db.pool,
+      dataDir: config.database.dataDir,
+      operatorId: operator.id,
+      goalDeps,
+      checkpointer,
+      chat,
+      queue: () => jobQueue ?? runner,
+      gateway: models.gateway,
+      onChanged: async (changed) =>
+        queueMode?.queue.upsertPlaybookScheduler(changed.id, await schedulerOf(playbooks, changed)),
+    });
+    // Inbound e-mail and Stripe events trigger playbooks (unless a test passed its own sink).
+    if (!options.inboundSink) inbound.setSink(playbooks.sink);
     const jobHandler = createJobHandler({
+      playbooks: playbooks.jobs,
       goalGraph: graph,
       digestGraph,
       repos,
@@ -347,6 +370,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       consoleLogin: (channel, userId) => webConsole.loginReply(channel, userId),
       goalForensics: (operatorId, goalId) =>
         ledgerGoalText({ db: db.pool, checkpointer }, repos, operatorId, goalId),
+      playbooks: playbooks.commands,
     });
     intakeRef = intake;
     // Workers only report their connector circuits; main processes evaluate (startBackground).
@@ -366,6 +390,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       return count + (await enqueueDueDigests({ repos, queue: jobs, clock, logger }));
     };
     let digestTimer: NodeJS.Timeout | undefined;
+    let stopPlaybookSchedules: (() => void) | undefined;
 
     let closed = false;
     return {
@@ -398,10 +423,20 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       businessMetrics: ledger.metrics,
       alerts: ledger.alerts,
       inbound,
+      playbooks,
       async startBackground() {
         await recover();
         ledger.start(true);
         inbound.start();
+        stopPlaybookSchedules ??= await startPlaybookSchedules({
+          setup: playbooks,
+          jobs,
+          now: () => clock.now(),
+          logger,
+          ...(queueMode
+            ? { upsertScheduler: (id, schedule) => queueMode.queue.upsertPlaybookScheduler(id, schedule) }
+            : {}),
+        });
         if (queueMode) {
           await queueMode.subscriber?.ready();
           for (const each of await repos.digests.operators())
@@ -448,6 +483,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
         closed = true;
         if (digestTimer) clearInterval(digestTimer);
         ledger.stop();
+        stopPlaybookSchedules?.();
         await scheduler.stop();
         await inbound.stop();
         await queueMode?.close();

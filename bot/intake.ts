@@ -21,9 +21,11 @@ import {
   type RenormalizeCommands,
 } from '../ledger/renormalize-commands.ts';
 import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
+import { PLAYBOOK_HELP } from '../playbooks/playbook-command.ts';
 import type { ConnectorCommands } from './connector-commands.ts';
 import { MemoryCommands, type SharedFile } from './memory-commands.ts';
 import { Operations } from './operations.ts';
+import type { PlaybookCommands } from './playbook-commands.ts';
 
 /** A message from a chat platform, already verified by its adapter. */
 export interface InboundMessage {
@@ -73,6 +75,8 @@ export interface IntakeDeps {
   failures?: FailureDesk;
   /** `renormalize <normalizer>`: the diff of past facts, applied after Confirm (ledger/renormalize-commands.ts). */
   renormalize?: RenormalizeCommands;
+  /** The `playbook …` commands and proposal buttons. */
+  playbooks?: PlaybookCommands;
 }
 
 const DEFAULT_MAX_MESSAGE_LENGTH = 20_000;
@@ -219,7 +223,7 @@ export class Intake {
         case 'help':
           await this.#reply(
             message.thread,
-            `${HELP_TEXT}\n${OPERATIONS_HELP}\n${FAILURES_HELP}\n${RENORMALIZE_HELP}`,
+            `${HELP_TEXT}\n${OPERATIONS_HELP}\n${FAILURES_HELP}\n${RENORMALIZE_HELP}\n${PLAYBOOK_HELP}`,
           );
           break;
         case 'status':
@@ -286,6 +290,10 @@ export class Intake {
       }
       return { kind: 'command' };
     }
+    // Playbook commands, proposals and chat triggers; the built-in commands above come first.
+    const origin = { operatorId: identity.operatorId, channel: message.channel, thread: message.thread };
+    if (await this.#deps.playbooks?.handle(text, { ...origin, deliveryId: message.deliveryId }))
+      return { kind: 'command' };
     return this.#recordGoal(message, identity, text);
   }
 
@@ -492,6 +500,15 @@ export class Intake {
       await this.#refuseStranger(input.channel, input.userId, `press ${input.action}`, input.thread);
       return false;
     }
+    if (
+      identity.operatorId &&
+      (await this.#deps.playbooks?.press(input.action, {
+        operatorId: identity.operatorId,
+        channel: input.channel,
+        thread: input.thread ?? { channel: input.channel, conversation: input.userId },
+      }))
+    )
+      return true;
     if (button?.kind === 'failure') {
       await this.#remedyFailure(button.failureId, button.remedy, identity, input.userId, input.thread);
       return true;

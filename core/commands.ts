@@ -136,5 +136,6 @@ export const HELP_TEXT = [
   '• goal #id — a goal step by step: what it read, planned, asked, called and what it cost',
   '• usage — language-model calls, tokens and cost today, against the daily budget',
   '• console — a one-time login link to the web console (timeline, goals, approvals, failures, metrics)',
+  '• playbook list|show|add|enable|disable|shadow|run — recurring work as playbooks (details below)',
   '• help — this list',
 ].join('\n');

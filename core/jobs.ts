@@ -10,7 +10,15 @@ export type SpineJob =
   | { name: 'send-digest'; data: SendDigestData }
   | { name: 'maintenance'; data: MaintenanceData }
   | { name: 'reembed-memories'; data: { embedderId: string } }
-  | { name: 'sweep-memories'; data: { at: string } };
+  | { name: 'sweep-memories'; data: { at: string } }
+  | { name: 'run-playbook'; data: RunPlaybookData }
+  | { name: 'playbook-due'; data: { at: string } };
+
+/** Run (or continue) a playbook run; `wake` (epoch ms) resumes a `wait` step whose time has come. */
+export interface RunPlaybookData {
+  goalId: number;
+  wake?: number;
+}
 
 /**
  * A digest for one operator. `localDate` set: the daily digest of that date (exactly one per date).
@@ -62,6 +70,10 @@ export function jobIdFor(job: SpineJob): string {
       return `reembed-${job.data.embedderId}`;
     case 'sweep-memories':
       return `sweep-memories-${job.data.at}`;
+    case 'run-playbook':
+      return `playbook-run-${job.data.goalId}${job.data.wake ? `-wake-${job.data.wake}` : ''}`;
+    case 'playbook-due':
+      return `playbook-due-${job.data.at}`;
   }
 }
 
@@ -81,6 +93,10 @@ export function jobGroupOf(job: SpineJob): string {
     case 'reembed-memories':
     case 'sweep-memories':
       return 'memory';
+    case 'run-playbook':
+      return `goal-${job.data.goalId}`;
+    case 'playbook-due':
+      return 'playbook-due';
   }
 }
 

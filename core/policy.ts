@@ -67,3 +67,13 @@ export function approvalReason(risk: RiskClass): string {
     ? `${risk} actions always need your approval`
     : 'external writes need your approval';
 }
+
+/** The connector name of playbook checkpoints: actions of Spine's own that always ask the operator. */
+export const CHECKPOINT_CONNECTOR = 'playbook';
+
+/** Why a card is shown, for a stored action: a playbook checkpoint asks by design, anything else by its risk. */
+export function approvalReasonFor(action: { connector: string; risk: RiskClass }): string {
+  return action.connector === CHECKPOINT_CONNECTOR
+    ? 'a checkpoint of the playbook: it always asks you'
+    : approvalReason(action.risk);
+}

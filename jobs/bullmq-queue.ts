@@ -104,6 +104,22 @@ export class BullJobQueue implements JobQueue {
     );
   }
 
+  /**
+   * One job scheduler per enabled scheduled playbook: its cron in its time zone. The tick runs the
+   * schedule check, which starts the due run once (unique per playbook and fire time).
+   */
+  async upsertPlaybookScheduler(
+    playbookId: number,
+    schedule: { pattern: string; tz: string } | null,
+  ): Promise<void> {
+    const id = `playbook-${playbookId}`;
+    if (!schedule) {
+      await this.queue.removeJobScheduler(id);
+      return;
+    }
+    await this.queue.upsertJobScheduler(id, schedule, { name: 'playbook-due', data: { at: id } });
+  }
+
   /** The periodic maintenance: recovery from Postgres and the digest check (catches missed ticks). */
   async upsertMaintenanceScheduler(everyMs: number): Promise<void> {
     await this.queue.upsertJobScheduler(

@@ -24,6 +24,9 @@ export async function recordJobFailure(
 ): Promise<void> {
   const { repos, chat } = deps;
   const reason = plainReason(error);
+  // A playbook run is a goal: its failure is the goal's, and Retry re-runs it as `run-goal` (which
+  // the job handler hands back to the playbook graph, on the run's version).
+  if (job.name === 'run-playbook') job = { name: 'run-goal', data: { goalId: job.data.goalId } };
   if (job.name === 'run-goal' || job.name === 'resume-goal') {
     const goal = await repos.goals.get(job.data.goalId);
     if (!goal) return;

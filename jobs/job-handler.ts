@@ -8,6 +8,7 @@ import type { GoalGraph } from '../graphs/goal/graph.ts';
 import { sendDigest } from './digest-jobs.ts';
 import { enqueueDueDigests } from './digest-schedule.ts';
 import { handleJob as handleGoalJob } from './goal-jobs.ts';
+import type { PlaybookJobs } from './playbook-jobs.ts';
 import { ProgressReporter } from './progress-reporter.ts';
 import { recoverUnfinishedWork } from './recovery.ts';
 
@@ -24,6 +25,8 @@ export interface JobHandlerDeps {
   progressAfterMs: number;
   /** Test hook (crash tests): pause this long after the named step of a goal's graph. */
   testHold?: { step: string; ms: number } | undefined;
+  /** Playbook runs: their goals' jobs go to the playbook graph. */
+  playbooks?: PlaybookJobs | undefined;
 }
 
 /** Extra reporting a runner offers a job (BullMQ: job.updateProgress). */
@@ -37,6 +40,12 @@ export function createJobHandler(deps: JobHandlerDeps) {
     switch (job.name) {
       case 'run-goal':
       case 'resume-goal': {
+        // A playbook run is a goal too (recovery and approvals name its goal): its graph is the playbook's.
+        if (deps.playbooks && (await deps.playbooks.owns(job.data.goalId))) {
+          if (job.name === 'resume-goal') await deps.playbooks.resume(job.data.goalId, job.data.approvalId);
+          else await deps.playbooks.run({ goalId: job.data.goalId });
+          return;
+        }
         const goal = await deps.repos.goals.get(job.data.goalId);
         const reporter = new ProgressReporter({
           chat: deps.chat,
@@ -66,6 +75,12 @@ export function createJobHandler(deps: JobHandlerDeps) {
         await reporter.finish(job.data.goalId, after?.status === 'awaiting_approval' ? 'waiting' : 'done');
         return;
       }
+      case 'run-playbook':
+        await deps.playbooks?.run(job.data);
+        return;
+      case 'playbook-due':
+        await deps.playbooks?.due();
+        return;
       case 'send-digest':
         await sendDigest(
           { graph: deps.digestGraph, repos: deps.repos, clock: deps.clock, logger: deps.logger },

@@ -1,6 +1,6 @@
 import { DEFAULT_GUARDRAILS, shouldOfferAlwaysAllow } from '../../../connectors/guardrails.ts';
 import { approvalCard } from '../../../core/cards.ts';
-import { approvalReason } from '../../../core/policy.ts';
+import { approvalReasonFor, CHECKPOINT_CONNECTOR } from '../../../core/policy.ts';
 import type { GoalGraphDeps } from '../deps.ts';
 import type { GoalStateType, GoalStateUpdate } from '../state.ts';
 
@@ -32,14 +32,17 @@ export function requestApprovalNode(deps: GoalGraphDeps) {
         goalId: state.goalId,
         actionId,
       });
-      const alwaysAllow = await shouldOfferAlwaysAllow(
-        deps.repos.connectorState,
-        deps.guardrails ?? DEFAULT_GUARDRAILS,
-        action,
-      );
+      // A checkpoint always asks: "Always allow" would promise what it cannot keep.
+      const alwaysAllow =
+        action.connector !== CHECKPOINT_CONNECTOR &&
+        (await shouldOfferAlwaysAllow(
+          deps.repos.connectorState,
+          deps.guardrails ?? DEFAULT_GUARDRAILS,
+          action,
+        ));
       const card = await deps.chat.post(
         goal.thread,
-        approvalCard(action, approval, approvalReason(action.risk), { alwaysAllow }),
+        approvalCard(action, approval, approvalReasonFor(action), { alwaysAllow }),
       );
       await deps.repos.approvals.addCard(approval.id, card);
     }
