@@ -45,6 +45,10 @@ export class LangChainEmbedder implements Embedder {
     const client = new OpenAIEmbeddings({
       model,
       apiKey,
+      // Bounded: a provider that is down must not hold up start-up or a recall for minutes
+      // (LangChain's default of six retries with backoff took 90 s).
+      maxRetries: 2,
+      timeout: 30_000,
       ...(baseURL ? { configuration: { baseURL } } : {}),
     });
     let probe: number[];

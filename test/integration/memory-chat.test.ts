@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeEmbeddingsServer } from '../fakes/fake-embeddings-server.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
 import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
 
@@ -151,6 +152,47 @@ describe.each(DATABASE_KINDS)('memory in chat on %s Postgres', (kind) => {
     await second.say('when does the courier come?');
     await second.say('recall courier');
     expect(second.chat.texts().at(-1)).toContain('the courier picks up at 4pm');
+  });
+
+  it('embeds through an OpenAI-compatible provider over real HTTP, re-embeds on the switch, and recalls', async () => {
+    const provider = new FakeEmbeddingsServer(64);
+    const baseUrl = await provider.start();
+    try {
+      const db = await databases.open();
+      const local = await createTestSpine(db);
+      running.push(local);
+      await local.say('remember that the harbour ferry leaves at 7:15');
+      const env = {
+        SPINE_EMBEDDINGS: 'openai',
+        SPINE_EMBEDDINGS_BASE_URL: baseUrl,
+        SPINE_EMBEDDINGS_API_KEY: 'sk-embeddings-test-0123456789',
+        SPINE_EMBEDDINGS_MODEL: 'text-embedding-3-small',
+      };
+      const remote = await createTestSpine(db, { env });
+      running.push(remote);
+      await remote.spine.runner.idle();
+      const embedders = await db.pool.query(`SELECT id, state FROM memory_embedders WHERE state = 'active'`);
+      expect(embedders.rows).toEqual([
+        { id: expect.stringContaining('text-embedding-3-small'), state: 'active' },
+      ]);
+      const dims = await db.pool.query('SELECT DISTINCT embedding_dim FROM memories');
+      expect(dims.rows.map((row) => Number(row.embedding_dim))).toEqual([64]);
+      expect(
+        provider.calls.every((call) => call.authorization === 'Bearer sk-embeddings-test-0123456789'),
+      ).toBe(true);
+      const before = provider.calls.length;
+      await remote.say('recall when does the ferry leave');
+      expect(remote.chat.texts().at(-1)).toContain('the harbour ferry leaves at 7:15');
+      expect(provider.calls.length).toBeGreaterThan(before);
+
+      // A provider that is down when Spine starts is a clear error, not a silent fallback.
+      provider.failWith = 503;
+      await expect(createTestSpine(await databases.open(), { env })).rejects.toThrow(
+        /Could not get an embedding from openai .*SPINE_EMBEDDINGS=local/,
+      );
+    } finally {
+      await provider.stop();
+    }
   });
 
   it('mentions a related memory when a new goal touches it', async () => {
