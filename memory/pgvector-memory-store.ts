@@ -107,8 +107,15 @@ function canWeight(embedder: Embedder): embedder is Embedder & WeightedQueryEmbe
   return typeof (embedder as Partial<WeightedQueryEmbedder>).embedQueryWeighted === 'function';
 }
 
-/** Document frequencies are counted up to this many rows: enough to tell rare from common, and cheap. */
-const DF_CAP = 1000;
+/**
+ * Document frequencies are counted up to this many rows: enough to tell rare from common, and to
+ * know when one word alone is over the full-text budget.
+ */
+const DF_CAP = 1501;
+/** Stores with more memories than this take word frequencies from Postgres's statistics. */
+const LARGE_FROM = 50_000;
+/** How long estimated word frequencies are cached. */
+const STATS_TTL_MS = 10 * 60_000;
 /** A word in more than this share of memories says little; the full-text side leaves it out. */
 const COMMON_SHARE = 0.2;
 /** Stores smaller than this keep every query word on the full-text side. */
@@ -156,7 +163,8 @@ export class PgvectorMemoryStore implements MemoryStore {
   readonly #speakerBoost: number;
   readonly #efSearch: number;
   readonly #configured = new WeakMap<object, number>();
-  readonly #sizes = new Map<number, { count: number; at: number }>();
+  readonly #sizes = new Map<number, { count: number; large: boolean; at: number }>();
+  readonly #frequencyCache = new Map<string, { share: number; at: number }>();
 
   constructor(db: Queryable, options: PgvectorMemoryStoreOptions) {
     this.#db = db;
@@ -447,7 +455,10 @@ export class PgvectorMemoryStore implements MemoryStore {
     return result.rows.map((row) => this.#toPointer(row, 'fact'));
   }
 
-  /** Layered recall: exact facts, then hybrid (vector + full text, RRF), then same-thread episodes. */
+  /**
+   * Layered recall: exact facts, then hybrid (vector + full text, RRF), then same-thread episodes.
+   * The facts and the hybrid layer come from one statement.
+   */
   async recall(query: string, options: RecallOptions): Promise<MemoryPointer[]> {
     const limit = options.limit ?? 5;
     const now = options.now ?? this.#clock.now();
@@ -461,11 +472,9 @@ export class PgvectorMemoryStore implements MemoryStore {
     };
 
     const filters = this.#filters(options, now, kinds);
-    if (kinds.includes('fact')) {
-      for (const fact of await this.#exactFacts(query, filters, limit)) push(fact);
-    }
-    if (results.length < limit && query.trim().length > 0) {
-      for (const pointer of await this.#hybrid(query, filters, options.operatorId, now, limit)) push(pointer);
+    if (query.trim().length > 0) {
+      for (const pointer of await this.#search(query, filters, options.operatorId, now, limit, kinds))
+        push(pointer);
     }
     if (options.goalId !== undefined || options.threadRef !== undefined) {
       const episodes = await this.#db.query(
@@ -478,6 +487,27 @@ export class PgvectorMemoryStore implements MemoryStore {
       for (const row of episodes.rows) push(this.#toPointer(row, 'episode'));
     }
     return results;
+  }
+
+  /**
+   * The vector layer alone, as hybrid recall runs it (same filters, candidate count, index
+   * settings): the ids nearest to `embedding`, nearest first. `exact` skips the index — the
+   * ground truth the scale benchmark compares against.
+   */
+  async nearest(embedding: number[], options: RecallOptions, k: number, exact = false): Promise<number[]> {
+    const now = options.now ?? this.#clock.now();
+    const filters = this.#filters(options, now, options.kinds ?? DEFAULT_KINDS);
+    const params = [...filters.params];
+    const candidates = Math.max(this.#candidates, k * 3);
+    const vec = this.#vectorCandidates(filters, params, embedding, candidates, exact);
+    params.push(k);
+    const result = await this.#withSearchSettings(candidates, (db) =>
+      db.query(
+        `WITH vec AS MATERIALIZED (${vec}) SELECT id FROM vec ORDER BY distance, id LIMIT $${params.length}`,
+        params,
+      ),
+    );
+    return result.rows.map((row) => Number(row.id));
   }
 
   /** SQL for the filters every layer applies, with its parameters (numbered from 1). */
@@ -508,53 +538,52 @@ export class PgvectorMemoryStore implements MemoryStore {
     return { where: clauses.join(' AND '), params };
   }
 
-  async #exactFacts(query: string, filters: Filters, limit: number): Promise<MemoryPointer[]> {
-    const candidates = subjectCandidates(query);
-    if (candidates.length === 0) return [];
-    const params = [...filters.params, candidates, limit];
-    const result = await this.#db.query(
-      `SELECT m.*, 2 AS score FROM memories m
-       WHERE ${filters.where} AND m.kind = 'fact' AND m.subject IS NOT NULL
-         AND lower(m.subject) = ANY($${params.length - 1}::text[])
-       ORDER BY (lower(m.attribute) = ANY($${params.length - 1}::text[])) DESC NULLS LAST, m.occurred_at DESC
-       LIMIT $${params.length}`,
-      params,
-    );
-    return result.rows.map((row) => this.#toPointer(row, 'fact'));
-  }
-
-  /** How many live memories an operator has (cached for a minute: it only scales the IDF). */
-  async #operatorSize(operatorId: number): Promise<number> {
+  /**
+   * How many memories an operator has, and whether the store is large (then word frequencies come
+   * from Postgres's statistics). Cached for a minute: it only scales the IDF.
+   */
+  async #operatorSize(operatorId: number): Promise<{ count: number; large: boolean }> {
     const cached = this.#sizes.get(operatorId);
-    if (cached && Date.now() - cached.at < 60_000) return cached.count;
+    if (cached && Date.now() - cached.at < 60_000) return cached;
     // A large table: the planner's estimate is close enough for IDF and costs nothing.
     const estimate = await this.#db.query(
       `SELECT reltuples AS n FROM pg_class WHERE oid = 'memories'::regclass`,
     );
-    if (Number(estimate.rows[0]?.n ?? 0) > 50_000) {
-      const count = Number(estimate.rows[0]?.n);
-      this.#sizes.set(operatorId, { count, at: Date.now() });
-      return count;
+    const estimated = Number(estimate.rows[0]?.n ?? 0);
+    let size = { count: estimated, large: true, at: Date.now() };
+    if (estimated <= LARGE_FROM) {
+      const result = await this.#db.query(
+        'SELECT count(*) AS n FROM memories WHERE operator_id = $1 AND superseded_by IS NULL',
+        [operatorId],
+      );
+      size = { count: Number(result.rows[0]?.n ?? 0), large: false, at: Date.now() };
     }
-    const result = await this.#db.query(
-      'SELECT count(*) AS n FROM memories WHERE operator_id = $1 AND superseded_by IS NULL',
-      [operatorId],
-    );
-    const count = Number(result.rows[0]?.n ?? 0);
-    this.#sizes.set(operatorId, { count, at: Date.now() });
-    return count;
+    this.#sizes.set(operatorId, size);
+    return size;
   }
 
-  /** IDF (BM25's formula) and (capped) document frequency of each query word. */
+  /** IDF (BM25's formula) and document frequency of each query word. */
   async #termStats(
     operatorId: number,
     terms: string[],
-  ): Promise<{ idf: Map<string, number>; df: Map<string, number> }> {
+  ): Promise<{ idf: Map<string, number>; df: Map<string, number>; size: number }> {
     const idf = new Map<string, number>();
-    const frequencies = new Map<string, number>();
-    if (terms.length === 0) return { idf, df: frequencies };
-    const total = await this.#operatorSize(operatorId);
-    // One indexed count per word (a constant tsquery each, so the GIN index is used), capped.
+    const { count: total, large } = await this.#operatorSize(operatorId);
+    const size = Math.max(total, 1);
+    if (terms.length === 0) return { idf, df: new Map(), size };
+    const frequencies =
+      (large ? await this.#estimatedFrequencies(terms, size) : null) ??
+      (await this.#countedFrequencies(operatorId, terms));
+    for (const [term, count] of frequencies) {
+      const df = Math.min(count, size);
+      frequencies.set(term, df);
+      idf.set(term, Math.log(1 + (size - df + 0.5) / (df + 0.5)));
+    }
+    return { idf, df: frequencies, size };
+  }
+
+  /** Document frequencies counted in the index (one capped count per word, the GIN index each). */
+  async #countedFrequencies(operatorId: number, terms: string[]): Promise<Map<string, number>> {
     const params: unknown[] = [operatorId, DF_CAP];
     const parts = terms.map((term) => {
       params.push(term, quoteTerm(term));
@@ -565,40 +594,99 @@ export class PgvectorMemoryStore implements MemoryStore {
            LIMIT $2) s) AS df`;
     });
     const result = await this.#db.query(parts.join(' UNION ALL '), params);
-    const size = Math.max(total, 1);
-    for (const row of result.rows) {
-      const df = Math.min(Number(row.df), size);
-      frequencies.set(String(row.term), df);
-      idf.set(String(row.term), Math.log(1 + (size - df + 0.5) / (df + 0.5)));
-    }
-    return { idf, df: frequencies };
+    return new Map(result.rows.map((row) => [String(row.term), Number(row.df)]));
   }
 
-  async #hybrid(
+  /**
+   * Document frequencies of a large store from Postgres's own statistics (`pg_stats` keeps the
+   * frequency of the most common words; a rarer word gets half the least common one's, as the
+   * planner assumes), cached for ten minutes: counting rows costs a heap visit per match. Null
+   * when the table has no statistics yet.
+   */
+  async #estimatedFrequencies(terms: string[], size: number): Promise<Map<string, number> | null> {
+    const fresh = Date.now() - STATS_TTL_MS;
+    const missing = terms.filter((term) => (this.#frequencyCache.get(term)?.at ?? 0) < fresh);
+    if (missing.length > 0) {
+      const result = await this.#db.query(
+        `WITH s AS (
+           SELECT most_common_elems::text::text[] AS elems, most_common_elem_freqs AS freqs FROM pg_stats
+           WHERE schemaname = current_schema() AND tablename = 'memories' AND attname = 'tsv'
+         )
+         SELECT q.term,
+           s.freqs[array_position(s.elems, (SELECT lexeme FROM unnest(to_tsvector('english', q.term)) LIMIT 1))] AS freq,
+           (SELECT min(f) FROM unnest(s.freqs[1:cardinality(s.elems)]) f) AS min_freq
+         FROM unnest($1::text[]) AS q(term) LEFT JOIN s ON true`,
+        [missing],
+      );
+      if (result.rows.some((row) => row.min_freq == null)) return null;
+      if (this.#frequencyCache.size > 20_000) this.#frequencyCache.clear();
+      for (const row of result.rows) {
+        const share = row.freq == null ? Number(row.min_freq) / 2 : Number(row.freq);
+        this.#frequencyCache.set(String(row.term), { share, at: Date.now() });
+      }
+    }
+    return new Map(
+      terms.map((term) => [
+        term,
+        Math.max(1, Math.round((this.#frequencyCache.get(term)?.share ?? 0) * size)),
+      ]),
+    );
+  }
+
+  /** The full-text words worth ranking: on large stores, the rarest words within the budget. */
+  #textTerms(terms: string[], idf: Map<string, number>, df: Map<string, number>, size: number): string[] {
+    // Pruning is for speed on large stores; on small ones every word may be "common".
+    if (size < PRUNE_FROM) return terms;
+    // Words that a fifth of all memories contain only cost time on the full-text side.
+    const common = COMMON_SHARE * size;
+    const minIdf = Math.log(1 + (size - common + 0.5) / (common + 0.5));
+    const byRarity = terms
+      .filter((term) => (idf.get(term) ?? 0) >= minIdf)
+      .sort((a, b) => (df.get(a) ?? 0) - (df.get(b) ?? 0));
+    let budget = 0;
+    return byRarity.filter((term, index) => {
+      budget += df.get(term) ?? 0;
+      return index === 0 || budget <= TEXT_BUDGET;
+    });
+  }
+
+  /**
+   * The HNSW side as SQL (a candidate list, nearest first by the index's order), its parameters
+   * appended to `params`. `exact` orders by an expression the index cannot serve.
+   */
+  #vectorCandidates(
+    filters: Filters,
+    params: unknown[],
+    embedding: number[],
+    candidates: number,
+    exact = false,
+  ): string {
+    const dim = Math.trunc(this.#embedder.dimension);
+    params.push(vectorLiteral(embedding), this.#embedder.id, candidates);
+    const [v, embedder, n] = [params.length - 2, params.length - 1, params.length].map(
+      (index) => `$${index}`,
+    );
+    const distance = `m.embedding::vector(${dim}) <=> ${v}::vector(${dim})`;
+    return `SELECT m.id, ${distance} AS distance
+        FROM memories m
+        WHERE ${filters.where} AND m.embedding_dim = ${dim} AND m.embedder = ${embedder}
+        ORDER BY ${exact ? `(${distance}) + 0` : distance}
+        LIMIT ${n}`;
+  }
+
+  /** Exact facts and the hybrid layer in one statement: facts first, then the fused ranking. */
+  async #search(
     query: string,
     filters: Filters,
     operatorId: number,
     now: Date,
     limit: number,
+    kinds: MemoryKind[],
   ): Promise<MemoryPointer[]> {
-    const dim = Math.trunc(this.#embedder.dimension);
     const candidates = Math.max(this.#candidates, limit * 3);
     const allTerms = queryWords(query);
-    const { idf, df } = await this.#termStats(operatorId, allTerms);
-    const size = Math.max(await this.#operatorSize(operatorId), 1);
-    // Words that a fifth of all memories contain only cost time on the full-text side.
-    const common = COMMON_SHARE * size;
-    const minIdf = Math.log(1 + (size - common + 0.5) / (common + 0.5));
-    // Pruning is for speed on large stores; on small ones every word may be "common".
-    let textTerms = size < PRUNE_FROM ? allTerms : allTerms.filter((term) => (idf.get(term) ?? 0) >= minIdf);
-    if (size >= PRUNE_FROM) {
-      const byRarity = [...textTerms].sort((a, b) => (df.get(a) ?? 0) - (df.get(b) ?? 0));
-      let budget = 0;
-      textTerms = byRarity.filter((term, index) => {
-        budget += df.get(term) ?? 0;
-        return index === 0 || budget <= TEXT_BUDGET;
-      });
-    }
+    const { idf, df, size } = await this.#termStats(operatorId, allTerms);
+    const textTerms = this.#textTerms(allTerms, idf, df, size);
     const stems = new Map<string, number>();
     for (const term of allTerms) {
       stems.set(stem(term), Math.max(stems.get(stem(term)) ?? 0, idf.get(term) ?? 1));
@@ -612,8 +700,7 @@ export class PgvectorMemoryStore implements MemoryStore {
       params.push(value);
       return `$${params.length}`;
     };
-    const v = add(vectorLiteral(embedding));
-    const embedderParam = add(this.#embedder.id);
+    const vec = this.#vectorCandidates(filters, params, embedding, candidates);
     const n = add(candidates);
     const k = add(this.#rrfK);
     const textWeight = add(this.#textWeight);
@@ -640,13 +727,18 @@ export class PgvectorMemoryStore implements MemoryStore {
           WHERE ${filters.where} AND m.tsv @@ to_tsquery('english', ${anyTerm})
           ORDER BY score DESC LIMIT ${n}
         ) s`;
+    // Exact facts: a subject the query names (1–3 word n-grams), the named attribute first.
+    const subjects = kinds.includes('fact') ? subjectCandidates(query) : [];
+    const factPart =
+      subjects.length === 0
+        ? ''
+        : `(SELECT m.*, 2::float8 AS score, 0 AS part FROM memories m
+         WHERE ${filters.where} AND m.kind = 'fact' AND m.subject IS NOT NULL
+           AND lower(m.subject) = ANY(${add(subjects)}::text[])
+         ORDER BY (lower(m.attribute) = ANY($${params.length}::text[])) DESC NULLS LAST, m.occurred_at DESC
+         LIMIT ${limitParam}) UNION ALL `;
     const sql = `
-      WITH vec AS MATERIALIZED (
-        SELECT m.id, m.embedding::vector(${dim}) <=> ${v}::vector(${dim}) AS distance
-        FROM memories m
-        WHERE ${filters.where} AND m.embedding_dim = ${dim} AND m.embedder = ${embedderParam}
-        ORDER BY m.embedding::vector(${dim}) <=> ${v}::vector(${dim})
-        LIMIT ${n}
+      WITH vec AS MATERIALIZED (${vec}
       ), vec_ranked AS (
         SELECT id, row_number() OVER (ORDER BY distance) AS rank FROM vec WHERE 1 - distance >= ${minSimilarity}
       ), fts_ranked AS (${textSide}
@@ -656,14 +748,17 @@ export class PgvectorMemoryStore implements MemoryStore {
           UNION ALL SELECT id, rank, ${textWeight}::float8 FROM fts_ranked
         ) u GROUP BY id
       )
-      SELECT m.*, f.score + CASE WHEN ${since}::timestamptz IS NOT NULL AND m.occurred_at >= ${since}::timestamptz
+      ${factPart}(SELECT m.*, f.score + CASE WHEN ${since}::timestamptz IS NOT NULL AND m.occurred_at >= ${since}::timestamptz
           AND m.occurred_at < ${until}::timestamptz THEN ${boost}::float8 ELSE 0 END
-        + CASE WHEN lower(m.asserted_by) = ANY(${named}::text[]) THEN ${speakerBoost}::float8 ELSE 0 END AS score
+        + CASE WHEN lower(m.asserted_by) = ANY(${named}::text[]) THEN ${speakerBoost}::float8 ELSE 0 END AS score,
+        1 AS part
       FROM fused f JOIN memories m ON m.id = f.id
       ORDER BY score DESC, m.occurred_at DESC, m.id DESC
-      LIMIT ${limitParam}`;
+      LIMIT ${limitParam})`;
     const result = await this.#withSearchSettings(candidates, (db) => db.query(sql, params));
-    return result.rows.map((row) => this.#toPointer(row, 'hybrid'));
+    // Facts first (a stable sort keeps each part's own order).
+    const rows = [...result.rows].sort((a, b) => Number(a.part) - Number(b.part));
+    return rows.map((row) => this.#toPointer(row, Number(row.part) === 0 ? 'fact' : 'hybrid'));
   }
 
   /**
