@@ -45,6 +45,18 @@ export interface PgvectorMemoryStoreOptions {
   efSearch?: number | undefined;
   /** Full-text weight of a memory's context (neighbouring turns, title) relative to its own text. */
   contextTextWeight?: number | undefined;
+  /**
+   * Element type of the HNSW index: `halfvec` (16-bit floats, half the index size) or `vector`
+   * (32-bit). Stored embeddings stay 32-bit either way.
+   */
+  indexType?: 'vector' | 'halfvec' | undefined;
+  /** HNSW graph degree (pgvector's m) and build-time candidate list, used when the index is created. */
+  hnswM?: number | undefined;
+  hnswEfConstruction?: number | undefined;
+  /** A filtered vector search over fewer memories than this ranks them all exactly (no HNSW). */
+  exactUnder?: number | undefined;
+  /** Stores with more memories than this take word frequencies from Postgres's statistics. */
+  statisticsFrom?: number | undefined;
 }
 
 /** What `forget` would remove, shown before the operator confirms. */
@@ -58,6 +70,11 @@ type Row = Record<string, unknown>;
 interface Filters {
   where: string;
   params: unknown[];
+  /**
+   * The part of the filters the scope index (operator, kind, time) answers alone, or null when
+   * nothing narrows the search beyond the operator: used to count how many memories pass.
+   */
+  scope: string | null;
 }
 
 function snippet(content: string): string {
@@ -112,6 +129,13 @@ function canWeight(embedder: Embedder): embedder is Embedder & WeightedQueryEmbe
  * know when one word alone is over the full-text budget.
  */
 const DF_CAP = 1501;
+/**
+ * A filtered vector search over fewer memories than this ranks them all exactly instead of scanning
+ * the HNSW graph (at 100k memories a kind + 90-day filter leaves ~7,000: the exact ranking reads
+ * about as many buffers as the filtered graph scan, and its recall is 1).
+ */
+const EXACT_UNDER = 10_000;
+const ALL_KINDS = 4;
 /** Stores with more memories than this take word frequencies from Postgres's statistics. */
 const LARGE_FROM = 50_000;
 /** How long estimated word frequencies are cached. */
@@ -162,6 +186,11 @@ export class PgvectorMemoryStore implements MemoryStore {
   readonly #rankWeights: string;
   readonly #speakerBoost: number;
   readonly #efSearch: number;
+  readonly #indexType: 'vector' | 'halfvec';
+  readonly #hnswM: number;
+  readonly #hnswEfConstruction: number;
+  readonly #exactUnder: number;
+  readonly #statisticsFrom: number;
   readonly #configured = new WeakMap<object, number>();
   readonly #sizes = new Map<number, { count: number; large: boolean; at: number }>();
   readonly #frequencyCache = new Map<string, { share: number; at: number }>();
@@ -177,7 +206,12 @@ export class PgvectorMemoryStore implements MemoryStore {
     this.#textWeight = options.textWeight ?? 1.5;
     this.#timeBoost = options.timeBoost ?? 0.5;
     this.#speakerBoost = options.speakerBoost ?? 0.6;
-    this.#efSearch = options.efSearch ?? 200;
+    this.#efSearch = options.efSearch ?? 400;
+    this.#indexType = options.indexType ?? 'halfvec';
+    this.#hnswM = options.hnswM ?? 32;
+    this.#hnswEfConstruction = options.hnswEfConstruction ?? 128;
+    this.#exactUnder = Math.trunc(options.exactUnder ?? EXACT_UNDER);
+    this.#statisticsFrom = options.statisticsFrom ?? LARGE_FROM;
     // ts_rank weights are {D, C, B, A}: context is stored as C, the memory's own text as A.
     this.#rankWeights = `{0.1, ${options.contextTextWeight ?? 0.2}, 0.4, 1.0}`;
   }
@@ -187,16 +221,28 @@ export class PgvectorMemoryStore implements MemoryStore {
   }
 
   /**
+   * The HNSW index this store searches: one per dimension and element type, on an expression cast
+   * and partial on the dimension. The scale benchmark builds it itself (after a bulk load).
+   */
+  indexDefinition(): string {
+    const dim = Math.trunc(this.#embedder.dimension);
+    const type = this.#indexType;
+    const name = `memories_embedding_hnsw_${type === 'halfvec' ? 'half_' : ''}${dim}`;
+    const m = Math.trunc(this.#hnswM);
+    const efConstruction = Math.trunc(this.#hnswEfConstruction);
+    return `CREATE INDEX IF NOT EXISTS ${name} ON memories
+       USING hnsw ((embedding::${type}(${dim})) ${type}_cosine_ops) WITH (m = ${m}, ef_construction = ${efConstruction})
+       WHERE embedding_dim = ${dim}`;
+  }
+
+  /**
    * Record the embedder and make sure its HNSW index exists. Returns whether memories embedded with
    * another embedder exist (then a re-embed job should run).
    */
   async init(): Promise<{ reembedNeeded: boolean }> {
     const { id, dimension } = this.#embedder;
     const dim = Math.trunc(dimension);
-    await this.#db.query(
-      `CREATE INDEX IF NOT EXISTS memories_embedding_hnsw_${dim} ON memories
-       USING hnsw ((embedding::vector(${dim})) vector_cosine_ops) WHERE embedding_dim = ${dim}`,
-    );
+    await this.#db.query(this.indexDefinition());
     const active = await this.#db.query(`SELECT id FROM memory_embedders WHERE state = 'active'`);
     if (active.rows.length === 0) {
       await this.#db.query(
@@ -533,9 +579,15 @@ export class PgvectorMemoryStore implements MemoryStore {
         .map((source) => `${source.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`);
       clauses.push(`(m.source = ANY(${add(exact)}::text[]) OR m.source LIKE ANY(${add(prefixes)}::text[]))`);
     }
-    if (options.since) clauses.push(`m.occurred_at >= ${add(options.since)}`);
-    if (options.until) clauses.push(`m.occurred_at < ${add(options.until)}`);
-    return { where: clauses.join(' AND '), params };
+    const scope = clauses.slice(0, 3);
+    if (options.since) scope.push(`m.occurred_at >= ${add(options.since)}`);
+    if (options.until) scope.push(`m.occurred_at < ${add(options.until)}`);
+    clauses.push(...scope.slice(3));
+    const narrowed =
+      scope.length > 3 ||
+      kinds.length < ALL_KINDS ||
+      (options.sources !== undefined && options.sources.length > 0);
+    return { where: clauses.join(' AND '), params, scope: narrowed ? scope.join(' AND ') : null };
   }
 
   /**
@@ -551,7 +603,7 @@ export class PgvectorMemoryStore implements MemoryStore {
     );
     const estimated = Number(estimate.rows[0]?.n ?? 0);
     let size = { count: estimated, large: true, at: Date.now() };
-    if (estimated <= LARGE_FROM) {
+    if (estimated <= this.#statisticsFrom) {
       const result = await this.#db.query(
         'SELECT count(*) AS n FROM memories WHERE operator_id = $1 AND superseded_by IS NULL',
         [operatorId],
@@ -663,15 +715,29 @@ export class PgvectorMemoryStore implements MemoryStore {
   ): string {
     const dim = Math.trunc(this.#embedder.dimension);
     params.push(vectorLiteral(embedding), this.#embedder.id, candidates);
-    const [v, embedder, n] = [params.length - 2, params.length - 1, params.length].map(
-      (index) => `$${index}`,
-    );
+    const [v, embedder, n] = [2, 1, 0].map((back) => `$${params.length - back}`);
+    // Distances are exact 32-bit cosine; the index is searched with its own element type.
     const distance = `m.embedding::vector(${dim}) <=> ${v}::vector(${dim})`;
-    return `SELECT m.id, ${distance} AS distance
-        FROM memories m
-        WHERE ${filters.where} AND m.embedding_dim = ${dim} AND m.embedder = ${embedder}
-        ORDER BY ${exact ? `(${distance}) + 0` : distance}
-        LIMIT ${n}`;
+    const indexed = `m.embedding::${this.#indexType}(${dim}) <=> ${v}::${this.#indexType}(${dim})`;
+    const where = `${filters.where} AND m.embedding_dim = ${dim} AND m.embedder = ${embedder}`;
+    // "+ 0": an expression the HNSW index cannot serve, so the rows that pass are ranked exactly.
+    const exactScan = (gate: string) =>
+      `SELECT m.id, ${distance} AS distance FROM memories m WHERE ${where}${gate}
+        ORDER BY (${distance}) + 0 LIMIT ${n}`;
+    const indexScan = (gate: string) =>
+      `SELECT m.id, ${distance} AS distance FROM memories m WHERE ${where}${gate}
+        ORDER BY ${indexed} LIMIT ${n}`;
+    if (exact) return exactScan('');
+    if (!filters.scope) return indexScan('');
+    // A narrow filter (a kind, a time window): when few memories pass it, ranking them all is as
+    // cheap as an HNSW scan that skips the others, and exact. The count stops at the threshold and
+    // reads only the scope index; Postgres runs just the branch whose gate holds.
+    const few = `WITH gate AS MATERIALIZED (
+        SELECT count(*) < ${this.#exactUnder} AS few FROM (SELECT 1 FROM memories m WHERE ${filters.scope} LIMIT ${this.#exactUnder}) s
+      )
+      SELECT * FROM (${exactScan(' AND (SELECT few FROM gate)')}) e
+      UNION ALL SELECT * FROM (${indexScan(' AND NOT (SELECT few FROM gate)')}) i`;
+    return few;
   }
 
   /** Exact facts and the hybrid layer in one statement: facts first, then the fused ranking. */
