@@ -767,7 +767,6 @@ export class PgvectorMemoryStore implements MemoryStore {
       return `$${params.length}`;
     };
     const vec = this.#vectorCandidates(filters, params, embedding, candidates);
-    const n = add(candidates);
     const k = add(this.#rrfK);
     const textWeight = add(this.#textWeight);
     const minSimilarity = add(this.#minSimilarity);
@@ -778,7 +777,8 @@ export class PgvectorMemoryStore implements MemoryStore {
     const named = add(words(query));
     const speakerBoost = add(this.#speakerBoost / this.#rrfK);
     // Full-text score: Σ idf(term) × ts_rank(term) — BM25's term weighting on Postgres's ranking.
-    const rankWeights = add(this.#rankWeights);
+    // Parameters only the full-text side uses are added only with it: an unused one has no type.
+    const rankWeights = textTerms.length > 0 ? add(this.#rankWeights) : '';
     const termScores = textTerms.map(
       (term) =>
         `${add(idf.get(term) ?? 1)}::float8 * ts_rank(${rankWeights}::float4[], m.tsv, to_tsquery('english', ${add(quoteTerm(term))}))`,
@@ -791,7 +791,7 @@ export class PgvectorMemoryStore implements MemoryStore {
           SELECT m.id, ${termScores.join(' + ')} AS score
           FROM memories m
           WHERE ${filters.where} AND m.tsv @@ to_tsquery('english', ${anyTerm})
-          ORDER BY score DESC LIMIT ${n}
+          ORDER BY score DESC LIMIT ${Math.trunc(candidates)}
         ) s`;
     // Exact facts: a subject the query names (1–3 word n-grams), the named attribute first.
     const subjects = kinds.includes('fact') ? subjectCandidates(query) : [];
@@ -806,7 +806,7 @@ export class PgvectorMemoryStore implements MemoryStore {
     const sql = `
       WITH vec AS MATERIALIZED (${vec}
       ), vec_ranked AS (
-        SELECT id, row_number() OVER (ORDER BY distance) AS rank FROM vec WHERE 1 - distance >= ${minSimilarity}
+        SELECT id, row_number() OVER (ORDER BY distance) AS rank FROM vec WHERE 1 - distance >= ${minSimilarity} AND distance <> 'NaN'
       ), fts_ranked AS (${textSide}
       ), fused AS (
         SELECT id, sum(weight / (${k} + rank)) AS score FROM (

@@ -195,6 +195,9 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     const large = new PgvectorMemoryStore(db.pool, { embedder: store.embedder, statisticsFrom: 0 });
     const found = await large.recall('zephyrine invoice', { operatorId, limit: 3, kinds: ['note'] });
     expect(found[0]?.snippet).toBe('the quarterly invoice from Zephyrine Logistics');
+    // A question of stop words only has no full-text side and a zero vector (cosine NaN, which
+    // Postgres sorts above every number): the statement still runs and finds nothing.
+    expect(await large.recall('is it?', { operatorId, limit: 3, kinds: ['note'] })).toEqual([]);
   });
 
   it('understands "last week" and "in March" from the memories\u2019 own times (with an injected clock)', async () => {
