@@ -6,7 +6,8 @@
  *     [--dimension 512] [--queries 200] [--ef-search N] [--m N] [--ef-construction N]
  *     [--index-type vector|halfvec] [--keep]
  *
- * Index and search settings default to the memory store's own defaults.
+ * Index and search settings default to the store's settings for a Postgres server
+ * (`SERVER_SEARCH_SETTINGS`).
  *
  * Synthetic memories: Zipf-distributed words from a 30,000-word vocabulary, 8–40 words each, four
  * kinds, times spread over two years, one operator. Queries are 3–6 words taken from a random memory.
@@ -17,7 +18,7 @@ import { openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
 import { LocalEmbedder } from '../memory/local-embedder.ts';
 import type { MemoryKind, NewMemory } from '../memory/memory-store.ts';
-import { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
+import { PgvectorMemoryStore, SERVER_SEARCH_SETTINGS } from '../memory/pgvector-memory-store.ts';
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/spine_test';
 
@@ -126,13 +127,14 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
       );
       const operatorId = Number(operator.rows[0]?.id);
       const embedder = new LocalEmbedder({ dimension: args.dimension });
+      // What Spine uses on a Postgres server, unless a flag says otherwise.
       const store = new PgvectorMemoryStore(db.pool, {
         embedder,
         minSimilarity: 0,
-        efSearch: args.efSearch,
-        indexType: args.indexType,
-        hnswM: args.m,
-        hnswEfConstruction: args.efConstruction,
+        efSearch: args.efSearch ?? SERVER_SEARCH_SETTINGS.efSearch,
+        indexType: args.indexType ?? SERVER_SEARCH_SETTINGS.indexType,
+        hnswM: args.m ?? SERVER_SEARCH_SETTINGS.hnswM,
+        hnswEfConstruction: args.efConstruction ?? SERVER_SEARCH_SETTINGS.hnswEfConstruction,
       });
       const next = random(42);
       const words = vocabulary(30_000, next);

@@ -5,7 +5,7 @@ import { migrate } from '../../db/migrate.ts';
 import { ingestDocument } from '../../memory/document-ingest.ts';
 import type { Embedder } from '../../memory/embedder.ts';
 import { LocalEmbedder } from '../../memory/local-embedder.ts';
-import { PgvectorMemoryStore } from '../../memory/pgvector-memory-store.ts';
+import { PgvectorMemoryStore, SERVER_SEARCH_SETTINGS } from '../../memory/pgvector-memory-store.ts';
 import { ProvenanceSigner } from '../../memory/provenance-signer.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
 
@@ -31,6 +31,8 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
       embedder: options.embedder ?? new LocalEmbedder({ dimension: 256 }),
       signer: new ProvenanceSigner(options.key ?? 'test-signing-key-0123456789'),
       clock,
+      // What Spine uses on each database (a halfvec index on a server).
+      ...(kind === 'server' ? SERVER_SEARCH_SETTINGS : {}),
     });
     await store.init();
     return { db, store, operatorId: Number(operator.rows[0]?.id), clock };
@@ -174,7 +176,11 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
       expect(byId.get(id)!.occurredAt!.getTime()).toBeGreaterThanOrEqual(narrow.since.getTime());
     }
     // The same narrow filter through the HNSW index (iterative scan) when the exact ranking is off.
-    const viaIndex = new PgvectorMemoryStore(db.pool, { embedder: store.embedder, exactUnder: 0 });
+    const viaIndex = new PgvectorMemoryStore(db.pool, {
+      embedder: store.embedder,
+      exactUnder: 0,
+      ...(kind === 'server' ? SERVER_SEARCH_SETTINGS : {}),
+    });
     const scanned = await viaIndex.nearest(embedding, narrow, 5);
     expect(scanned.length).toBeGreaterThan(0);
     for (const id of scanned) expect(byId.get(id)?.kind).toBe('note');
@@ -192,7 +198,11 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
       })),
     );
     await db.pool.query('ANALYZE memories');
-    const large = new PgvectorMemoryStore(db.pool, { embedder: store.embedder, statisticsFrom: 0 });
+    const large = new PgvectorMemoryStore(db.pool, {
+      embedder: store.embedder,
+      statisticsFrom: 0,
+      ...(kind === 'server' ? SERVER_SEARCH_SETTINGS : {}),
+    });
     const found = await large.recall('zephyrine invoice', { operatorId, limit: 3, kinds: ['note'] });
     expect(found[0]?.snippet).toBe('the quarterly invoice from Zephyrine Logistics');
     // A question of stop words only has no full-text side and a zero vector (cosine NaN, which
