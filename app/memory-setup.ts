@@ -6,7 +6,7 @@ import type { Clock } from '../core/clock.ts';
 import type { Queryable } from '../db/database.ts';
 import type { Embedder } from '../memory/embedder.ts';
 import { LocalEmbedder } from '../memory/local-embedder.ts';
-import { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
+import { PgvectorMemoryStore, SERVER_SEARCH_SETTINGS } from '../memory/pgvector-memory-store.ts';
 import { ProvenanceSigner } from '../memory/provenance-signer.ts';
 import type { Config } from './config.ts';
 
@@ -45,10 +45,16 @@ export async function createMemoryStore(
   db: Queryable,
   clock: Clock,
   logger: Logger,
+  databaseKind: 'embedded' | 'server' = 'embedded',
 ): Promise<{ memory: PgvectorMemoryStore; reembedNeeded: boolean }> {
   const embedder = await createEmbedder(config);
   const signer = new ProvenanceSigner(resolveSigningKey(config, logger));
-  const memory = new PgvectorMemoryStore(db, { embedder, signer, clock });
+  const memory = new PgvectorMemoryStore(db, {
+    embedder,
+    signer,
+    clock,
+    ...(databaseKind === 'server' ? SERVER_SEARCH_SETTINGS : {}),
+  });
   const { reembedNeeded } = await memory.init();
   if (reembedNeeded)
     logger.info({ embedder: embedder.id }, 'the embedder changed: memories will be re-embedded');

@@ -163,7 +163,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     const revoked = await revokeUnlistedChatIdentities(db.pool, operator.id, config.owner.identities);
     if (revoked.length > 0) logger.warn({ revoked }, 'chat identities no longer in SPINE_OWNER were revoked');
 
-    const { memory, reembedNeeded } = await createMemoryStore(config, db.pool, clock, logger);
+    const { memory, reembedNeeded } = await createMemoryStore(config, db.pool, clock, logger, db.kind);
     const built = await buildConnectors(config, clock, logger);
     const inbound = createInbound({
       config,

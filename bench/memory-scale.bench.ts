@@ -3,17 +3,22 @@
  * latency with and without filters, and the vector part's recall@10 against exact search.
  *
  *   npm run bench -- memory-scale [--sizes 100000,1000000] [--database-url postgres://…]
- *     [--dimension 512] [--queries 200] [--ef-search 100] [--m 16] [--ef-construction 64] [--keep]
+ *     [--dimension 512] [--queries 200] [--ef-search N] [--m N] [--ef-construction N]
+ *     [--index-type vector|halfvec] [--keep]
+ *
+ * Index and search settings default to the store's settings for a Postgres server
+ * (`SERVER_SEARCH_SETTINGS`).
  *
  * Synthetic memories: Zipf-distributed words from a 30,000-word vocabulary, 8–40 words each, four
  * kinds, times spread over two years, one operator. Queries are 3–6 words taken from a random memory.
  */
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
 import { LocalEmbedder } from '../memory/local-embedder.ts';
 import type { MemoryKind, NewMemory } from '../memory/memory-store.ts';
-import { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
+import { PgvectorMemoryStore, SERVER_SEARCH_SETTINGS } from '../memory/pgvector-memory-store.ts';
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/spine_test';
 
@@ -27,12 +32,19 @@ function parse(args: string[]) {
     url: value('--database-url') ?? DEFAULT_URL,
     dimension: Number(value('--dimension') ?? 512),
     queries: Number(value('--queries') ?? 200),
-    efSearch: Number(value('--ef-search') ?? 200),
-    m: Number(value('--m') ?? 16),
-    efConstruction: Number(value('--ef-construction') ?? 64),
+    efSearch: optionalNumber(value('--ef-search')),
+    m: optionalNumber(value('--m')),
+    efConstruction: optionalNumber(value('--ef-construction')),
+    indexType: value('--index-type') as 'vector' | 'halfvec' | undefined,
     keep: args.includes('--keep'),
   };
 }
+
+function optionalNumber(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : Number(text);
+}
+
+const load = () => loadavg()[0]!.toFixed(1);
 
 /** A seeded PRNG (mulberry32): the same data on every run. */
 function random(seed: number): () => number {
@@ -115,7 +127,15 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
       );
       const operatorId = Number(operator.rows[0]?.id);
       const embedder = new LocalEmbedder({ dimension: args.dimension });
-      const store = new PgvectorMemoryStore(db.pool, { embedder, minSimilarity: 0, efSearch: args.efSearch });
+      // What Spine uses on a Postgres server, unless a flag says otherwise.
+      const store = new PgvectorMemoryStore(db.pool, {
+        embedder,
+        minSimilarity: 0,
+        efSearch: args.efSearch ?? SERVER_SEARCH_SETTINGS.efSearch,
+        indexType: args.indexType ?? SERVER_SEARCH_SETTINGS.indexType,
+        hnswM: args.m ?? SERVER_SEARCH_SETTINGS.hnswM,
+        hnswEfConstruction: args.efConstruction ?? SERVER_SEARCH_SETTINGS.hnswEfConstruction,
+      });
       const next = random(42);
       const words = vocabulary(30_000, next);
       const sample = zipfSampler(words.length, next);
@@ -152,18 +172,13 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
         `size ${size.toLocaleString('en')}: ingest ${(size / ingestSeconds).toFixed(0)} memories/s (${ingestSeconds.toFixed(1)} s, embedding included)`,
       );
 
-      const dim = args.dimension;
       const client = await db.pool.connect();
       let buildSeconds = 0;
       try {
         await client.query(`SET maintenance_work_mem = '2GB'`);
         await client.query('SET max_parallel_maintenance_workers = 1');
         const buildStart = performance.now();
-        await client.query(
-          `CREATE INDEX memories_embedding_hnsw_${dim} ON memories
-           USING hnsw ((embedding::vector(${dim})) vector_cosine_ops) WITH (m = ${args.m}, ef_construction = ${args.efConstruction})
-           WHERE embedding_dim = ${dim}`,
-        );
+        await client.query(store.indexDefinition());
         buildSeconds = (performance.now() - buildStart) / 1000;
         // What autovacuum does after a bulk load: statistics, and the GIN pending list merged.
         await client.query('VACUUM (ANALYZE) memories');
@@ -171,13 +186,17 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
         client.release();
       }
       await store.init();
+      const index = /CREATE INDEX IF NOT EXISTS (\w+)/.exec(store.indexDefinition())?.[1];
       const sizes = await db.pool.query(
-        `SELECT pg_relation_size('memories_embedding_hnsw_${dim}') AS hnsw, pg_relation_size('memories_tsv_idx') AS gin,
+        `SELECT pg_relation_size('${index}') AS hnsw, pg_relation_size('memories_tsv_idx') AS gin,
                 pg_total_relation_size('memories') AS total`,
       );
       const mb = (value: unknown) => (Number(value) / 1024 / 1024).toFixed(0);
       out(
-        `  HNSW build ${buildSeconds.toFixed(1)} s (m ${args.m}, ef_construction ${args.efConstruction}); ` +
+        `  HNSW build ${buildSeconds.toFixed(1)} s (${store
+          .indexDefinition()
+          .replace(/\s+/g, ' ')
+          .replace(/.*USING hnsw /, '')}); ` +
           `index ${mb(sizes.rows[0]?.hnsw)} MB, full-text index ${mb(sizes.rows[0]?.gin)} MB, table+indexes ${mb(sizes.rows[0]?.total)} MB`,
       );
 
@@ -201,57 +220,40 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
           `  hybrid search ${label}: p50 ${percentile(times, 50).toFixed(2)} ms, p95 ${percentile(times, 95).toFixed(2)} ms`,
         );
       };
-      await measure('no filter (all kinds)', {
+      const unfiltered = {
         operatorId,
         limit: 10,
-        kinds: ['fact', 'note', 'document', 'episode'],
+        kinds: ['fact', 'note', 'document', 'episode'] as MemoryKind[],
         now,
-      });
-      await measure('kind + time filter (notes, last 90 days)', {
+      };
+      const filtered = {
         operatorId,
         limit: 10,
-        kinds: ['note'],
+        kinds: ['note'] as MemoryKind[],
         since: new Date(now.getTime() - 90 * 86_400_000),
         now,
-      });
+      };
+      out(`  load average before the searches: ${load()}`);
+      await measure('no filter (all kinds)', unfiltered);
+      await measure('kind + time filter (notes, last 90 days)', filtered);
 
-      // The vector part alone: HNSW (same settings as search) against exact search.
-      const recallClient = await db.pool.connect();
-      try {
-        await recallClient.query(
-          `SELECT set_config('hnsw.iterative_scan', 'relaxed_order', false), set_config('hnsw.ef_search', $1, false)`,
-          [String(args.efSearch)],
-        );
+      // The vector layer alone, exactly as hybrid recall runs it (same filters, candidates, index
+      // settings, the exact ranking of a small filtered set), against exact 32-bit cosine search.
+      const sampleQueries = queries.slice(0, 100);
+      const recallAt10 = async (options: typeof unfiltered) => {
         let overlap = 0;
-        let filteredOverlap = 0;
-        const sampleQueries = queries.slice(0, 100);
         for (const query of sampleQueries) {
-          const vector = `[${embedder.embedSync(query).join(',')}]`;
-          const knn = (order: string, filter: string) =>
-            recallClient.query(
-              `SELECT id FROM memories WHERE embedding_dim = ${dim} ${filter}
-               ORDER BY ${order} LIMIT 10`,
-              [vector],
-            );
-          const approximate = await knn(`embedding::vector(${dim}) <=> $1::vector(${dim})`, '');
-          const exact = await knn(`(embedding::vector(${dim}) <=> $1::vector(${dim})) + 0`, '');
-          const truth = new Set(exact.rows.map((row) => Number(row.id)));
-          overlap += approximate.rows.filter((row) => truth.has(Number(row.id))).length / 10;
-          const filter = `AND kind = 'note' AND occurred_at >= '${new Date(now.getTime() - 90 * 86_400_000).toISOString()}'`;
-          const approximateFiltered = await knn(`embedding::vector(${dim}) <=> $1::vector(${dim})`, filter);
-          const exactFiltered = await knn(`(embedding::vector(${dim}) <=> $1::vector(${dim})) + 0`, filter);
-          const truthFiltered = new Set(exactFiltered.rows.map((row) => Number(row.id)));
-          filteredOverlap +=
-            approximateFiltered.rows.filter((row) => truthFiltered.has(Number(row.id))).length /
-            Math.max(1, exactFiltered.rows.length);
+          const vector = embedder.embedSync(query);
+          const found = await store.nearest(vector, options, 10);
+          const truth = new Set(await store.nearest(vector, options, 10, true));
+          overlap += found.filter((id) => truth.has(id)).length / Math.max(1, truth.size);
         }
-        out(
-          `  vector recall@10 vs exact (ef_search ${args.efSearch}): ${(overlap / sampleQueries.length).toFixed(3)} ` +
-            `unfiltered, ${(filteredOverlap / sampleQueries.length).toFixed(3)} with the kind + time filter (iterative scan)`,
-        );
-      } finally {
-        recallClient.release();
-      }
+        return (overlap / sampleQueries.length).toFixed(3);
+      };
+      out(
+        `  vector recall@10 vs exact: ${await recallAt10(unfiltered)} unfiltered, ` +
+          `${await recallAt10(filtered)} with the kind + time filter; load average ${load()}`,
+      );
     } finally {
       if (!args.keep) await db.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
       await db.close();

@@ -45,7 +45,32 @@ export interface PgvectorMemoryStoreOptions {
   efSearch?: number | undefined;
   /** Full-text weight of a memory's context (neighbouring turns, title) relative to its own text. */
   contextTextWeight?: number | undefined;
+  /**
+   * Element type of the HNSW index: `halfvec` (16-bit floats, half the index size) or `vector`
+   * (32-bit). Stored embeddings stay 32-bit either way.
+   */
+  indexType?: 'vector' | 'halfvec' | undefined;
+  /** HNSW graph degree (pgvector's m) and build-time candidate list, used when the index is created. */
+  hnswM?: number | undefined;
+  hnswEfConstruction?: number | undefined;
+  /** A filtered vector search over fewer memories than this ranks them all exactly (no HNSW). */
+  exactUnder?: number | undefined;
+  /** Stores with more memories than this take word frequencies from Postgres's statistics. */
+  statisticsFrom?: number | undefined;
 }
+
+/**
+ * HNSW settings for a Postgres server with many memories: a halfvec index (half the size) with a
+ * denser graph and a wider search — vector recall@10 0.97 at 100k synthetic memories instead of 0.82
+ * with pgvector's defaults (BENCHMARKS.md, Scale). Not the default: on embedded PGlite (WebAssembly,
+ * no SIMD) halfvec and the denser graph make every insert 5–14× slower, and its stores are small.
+ */
+export const SERVER_SEARCH_SETTINGS = {
+  indexType: 'halfvec',
+  hnswM: 32,
+  hnswEfConstruction: 128,
+  efSearch: 400,
+} as const satisfies Partial<PgvectorMemoryStoreOptions>;
 
 /** What `forget` would remove, shown before the operator confirms. */
 export interface ForgetPreview {
@@ -58,6 +83,11 @@ type Row = Record<string, unknown>;
 interface Filters {
   where: string;
   params: unknown[];
+  /**
+   * The part of the filters the scope index (operator, kind, time) answers alone, or null when
+   * nothing narrows the search beyond the operator: used to count how many memories pass.
+   */
+  scope: string | null;
 }
 
 function snippet(content: string): string {
@@ -107,8 +137,22 @@ function canWeight(embedder: Embedder): embedder is Embedder & WeightedQueryEmbe
   return typeof (embedder as Partial<WeightedQueryEmbedder>).embedQueryWeighted === 'function';
 }
 
-/** Document frequencies are counted up to this many rows: enough to tell rare from common, and cheap. */
-const DF_CAP = 1000;
+/**
+ * Document frequencies are counted up to this many rows: enough to tell rare from common, and to
+ * know when one word alone is over the full-text budget.
+ */
+const DF_CAP = 1501;
+/**
+ * A filtered vector search over fewer memories than this ranks them all exactly instead of scanning
+ * the HNSW graph (at 100k memories a kind + 90-day filter leaves ~7,000: the exact ranking reads
+ * about as many buffers as the filtered graph scan, and its recall is 1).
+ */
+const EXACT_UNDER = 10_000;
+const ALL_KINDS = 4;
+/** Stores with more memories than this take word frequencies from Postgres's statistics. */
+const LARGE_FROM = 50_000;
+/** How long estimated word frequencies are cached. */
+const STATS_TTL_MS = 10 * 60_000;
 /** A word in more than this share of memories says little; the full-text side leaves it out. */
 const COMMON_SHARE = 0.2;
 /** Stores smaller than this keep every query word on the full-text side. */
@@ -155,8 +199,14 @@ export class PgvectorMemoryStore implements MemoryStore {
   readonly #rankWeights: string;
   readonly #speakerBoost: number;
   readonly #efSearch: number;
+  readonly #indexType: 'vector' | 'halfvec';
+  readonly #hnswM: number;
+  readonly #hnswEfConstruction: number;
+  readonly #exactUnder: number;
+  readonly #statisticsFrom: number;
   readonly #configured = new WeakMap<object, number>();
-  readonly #sizes = new Map<number, { count: number; at: number }>();
+  readonly #sizes = new Map<number, { count: number; large: boolean; at: number }>();
+  readonly #frequencyCache = new Map<string, { share: number; at: number }>();
 
   constructor(db: Queryable, options: PgvectorMemoryStoreOptions) {
     this.#db = db;
@@ -170,6 +220,11 @@ export class PgvectorMemoryStore implements MemoryStore {
     this.#timeBoost = options.timeBoost ?? 0.5;
     this.#speakerBoost = options.speakerBoost ?? 0.6;
     this.#efSearch = options.efSearch ?? 200;
+    this.#indexType = options.indexType ?? 'vector';
+    this.#hnswM = options.hnswM ?? 16;
+    this.#hnswEfConstruction = options.hnswEfConstruction ?? 64;
+    this.#exactUnder = Math.trunc(options.exactUnder ?? EXACT_UNDER);
+    this.#statisticsFrom = options.statisticsFrom ?? LARGE_FROM;
     // ts_rank weights are {D, C, B, A}: context is stored as C, the memory's own text as A.
     this.#rankWeights = `{0.1, ${options.contextTextWeight ?? 0.2}, 0.4, 1.0}`;
   }
@@ -179,16 +234,28 @@ export class PgvectorMemoryStore implements MemoryStore {
   }
 
   /**
+   * The HNSW index this store searches: one per dimension and element type, on an expression cast
+   * and partial on the dimension. The scale benchmark builds it itself (after a bulk load).
+   */
+  indexDefinition(): string {
+    const dim = Math.trunc(this.#embedder.dimension);
+    const type = this.#indexType;
+    const name = `memories_embedding_hnsw_${type === 'halfvec' ? 'half_' : ''}${dim}`;
+    const m = Math.trunc(this.#hnswM);
+    const efConstruction = Math.trunc(this.#hnswEfConstruction);
+    return `CREATE INDEX IF NOT EXISTS ${name} ON memories
+       USING hnsw ((embedding::${type}(${dim})) ${type}_cosine_ops) WITH (m = ${m}, ef_construction = ${efConstruction})
+       WHERE embedding_dim = ${dim}`;
+  }
+
+  /**
    * Record the embedder and make sure its HNSW index exists. Returns whether memories embedded with
    * another embedder exist (then a re-embed job should run).
    */
   async init(): Promise<{ reembedNeeded: boolean }> {
     const { id, dimension } = this.#embedder;
     const dim = Math.trunc(dimension);
-    await this.#db.query(
-      `CREATE INDEX IF NOT EXISTS memories_embedding_hnsw_${dim} ON memories
-       USING hnsw ((embedding::vector(${dim})) vector_cosine_ops) WHERE embedding_dim = ${dim}`,
-    );
+    await this.#db.query(this.indexDefinition());
     const active = await this.#db.query(`SELECT id FROM memory_embedders WHERE state = 'active'`);
     if (active.rows.length === 0) {
       await this.#db.query(
@@ -447,7 +514,10 @@ export class PgvectorMemoryStore implements MemoryStore {
     return result.rows.map((row) => this.#toPointer(row, 'fact'));
   }
 
-  /** Layered recall: exact facts, then hybrid (vector + full text, RRF), then same-thread episodes. */
+  /**
+   * Layered recall: exact facts, then hybrid (vector + full text, RRF), then same-thread episodes.
+   * The facts and the hybrid layer come from one statement.
+   */
   async recall(query: string, options: RecallOptions): Promise<MemoryPointer[]> {
     const limit = options.limit ?? 5;
     const now = options.now ?? this.#clock.now();
@@ -461,11 +531,9 @@ export class PgvectorMemoryStore implements MemoryStore {
     };
 
     const filters = this.#filters(options, now, kinds);
-    if (kinds.includes('fact')) {
-      for (const fact of await this.#exactFacts(query, filters, limit)) push(fact);
-    }
-    if (results.length < limit && query.trim().length > 0) {
-      for (const pointer of await this.#hybrid(query, filters, options.operatorId, now, limit)) push(pointer);
+    if (query.trim().length > 0) {
+      for (const pointer of await this.#search(query, filters, options.operatorId, now, limit, kinds))
+        push(pointer);
     }
     if (options.goalId !== undefined || options.threadRef !== undefined) {
       const episodes = await this.#db.query(
@@ -479,6 +547,27 @@ export class PgvectorMemoryStore implements MemoryStore {
       for (const row of episodes.rows) push(this.#toPointer(row, 'episode'), true);
     }
     return results;
+  }
+
+  /**
+   * The vector layer alone, as hybrid recall runs it (same filters, candidate count, index
+   * settings): the ids nearest to `embedding`, nearest first. `exact` skips the index — the
+   * ground truth the scale benchmark compares against.
+   */
+  async nearest(embedding: number[], options: RecallOptions, k: number, exact = false): Promise<number[]> {
+    const now = options.now ?? this.#clock.now();
+    const filters = this.#filters(options, now, options.kinds ?? DEFAULT_KINDS);
+    const params = [...filters.params];
+    const candidates = Math.max(this.#candidates, k * 3);
+    const vec = this.#vectorCandidates(filters, params, embedding, candidates, exact);
+    params.push(k);
+    const result = await this.#withSearchSettings(candidates, (db) =>
+      db.query(
+        `WITH vec AS MATERIALIZED (${vec}) SELECT id FROM vec ORDER BY distance, id LIMIT $${params.length}`,
+        params,
+      ),
+    );
+    return result.rows.map((row) => Number(row.id));
   }
 
   /** SQL for the filters every layer applies, with its parameters (numbered from 1). */
@@ -504,58 +593,63 @@ export class PgvectorMemoryStore implements MemoryStore {
         .map((source) => `${source.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`);
       clauses.push(`(m.source = ANY(${add(exact)}::text[]) OR m.source LIKE ANY(${add(prefixes)}::text[]))`);
     }
-    if (options.since) clauses.push(`m.occurred_at >= ${add(options.since)}`);
-    if (options.until) clauses.push(`m.occurred_at < ${add(options.until)}`);
-    return { where: clauses.join(' AND '), params };
+    const scope = clauses.slice(0, 3);
+    if (options.since) scope.push(`m.occurred_at >= ${add(options.since)}`);
+    if (options.until) scope.push(`m.occurred_at < ${add(options.until)}`);
+    clauses.push(...scope.slice(3));
+    const narrowed =
+      scope.length > 3 ||
+      kinds.length < ALL_KINDS ||
+      (options.sources !== undefined && options.sources.length > 0);
+    return { where: clauses.join(' AND '), params, scope: narrowed ? scope.join(' AND ') : null };
   }
 
-  async #exactFacts(query: string, filters: Filters, limit: number): Promise<MemoryPointer[]> {
-    const candidates = subjectCandidates(query);
-    if (candidates.length === 0) return [];
-    const params = [...filters.params, candidates, limit];
-    const result = await this.#db.query(
-      `SELECT m.*, 2 AS score FROM memories m
-       WHERE ${filters.where} AND m.kind = 'fact' AND m.subject IS NOT NULL
-         AND lower(m.subject) = ANY($${params.length - 1}::text[])
-       ORDER BY (lower(m.attribute) = ANY($${params.length - 1}::text[])) DESC NULLS LAST, m.occurred_at DESC
-       LIMIT $${params.length}`,
-      params,
-    );
-    return result.rows.map((row) => this.#toPointer(row, 'fact'));
-  }
-
-  /** How many live memories an operator has (cached for a minute: it only scales the IDF). */
-  async #operatorSize(operatorId: number): Promise<number> {
+  /**
+   * How many memories an operator has, and whether the store is large (then word frequencies come
+   * from Postgres's statistics). Cached for a minute: it only scales the IDF.
+   */
+  async #operatorSize(operatorId: number): Promise<{ count: number; large: boolean }> {
     const cached = this.#sizes.get(operatorId);
-    if (cached && Date.now() - cached.at < 60_000) return cached.count;
+    if (cached && Date.now() - cached.at < 60_000) return cached;
     // A large table: the planner's estimate is close enough for IDF and costs nothing.
     const estimate = await this.#db.query(
       `SELECT reltuples AS n FROM pg_class WHERE oid = 'memories'::regclass`,
     );
-    if (Number(estimate.rows[0]?.n ?? 0) > 50_000) {
-      const count = Number(estimate.rows[0]?.n);
-      this.#sizes.set(operatorId, { count, at: Date.now() });
-      return count;
+    const estimated = Number(estimate.rows[0]?.n ?? 0);
+    let size = { count: estimated, large: true, at: Date.now() };
+    if (estimated <= this.#statisticsFrom) {
+      const result = await this.#db.query(
+        'SELECT count(*) AS n FROM memories WHERE operator_id = $1 AND superseded_by IS NULL',
+        [operatorId],
+      );
+      size = { count: Number(result.rows[0]?.n ?? 0), large: false, at: Date.now() };
     }
-    const result = await this.#db.query(
-      'SELECT count(*) AS n FROM memories WHERE operator_id = $1 AND superseded_by IS NULL',
-      [operatorId],
-    );
-    const count = Number(result.rows[0]?.n ?? 0);
-    this.#sizes.set(operatorId, { count, at: Date.now() });
-    return count;
+    this.#sizes.set(operatorId, size);
+    return size;
   }
 
-  /** IDF (BM25's formula) and (capped) document frequency of each query word. */
+  /** IDF (BM25's formula) and document frequency of each query word. */
   async #termStats(
     operatorId: number,
     terms: string[],
-  ): Promise<{ idf: Map<string, number>; df: Map<string, number> }> {
+  ): Promise<{ idf: Map<string, number>; df: Map<string, number>; size: number }> {
     const idf = new Map<string, number>();
-    const frequencies = new Map<string, number>();
-    if (terms.length === 0) return { idf, df: frequencies };
-    const total = await this.#operatorSize(operatorId);
-    // One indexed count per word (a constant tsquery each, so the GIN index is used), capped.
+    const { count: total, large } = await this.#operatorSize(operatorId);
+    const size = Math.max(total, 1);
+    if (terms.length === 0) return { idf, df: new Map(), size };
+    const frequencies =
+      (large ? await this.#estimatedFrequencies(terms, size) : null) ??
+      (await this.#countedFrequencies(operatorId, terms));
+    for (const [term, count] of frequencies) {
+      const df = Math.min(count, size);
+      frequencies.set(term, df);
+      idf.set(term, Math.log(1 + (size - df + 0.5) / (df + 0.5)));
+    }
+    return { idf, df: frequencies, size };
+  }
+
+  /** Document frequencies counted in the index (one capped count per word, the GIN index each). */
+  async #countedFrequencies(operatorId: number, terms: string[]): Promise<Map<string, number>> {
     const params: unknown[] = [operatorId, DF_CAP];
     const parts = terms.map((term) => {
       params.push(term, quoteTerm(term));
@@ -566,40 +660,113 @@ export class PgvectorMemoryStore implements MemoryStore {
            LIMIT $2) s) AS df`;
     });
     const result = await this.#db.query(parts.join(' UNION ALL '), params);
-    const size = Math.max(total, 1);
-    for (const row of result.rows) {
-      const df = Math.min(Number(row.df), size);
-      frequencies.set(String(row.term), df);
-      idf.set(String(row.term), Math.log(1 + (size - df + 0.5) / (df + 0.5)));
-    }
-    return { idf, df: frequencies };
+    return new Map(result.rows.map((row) => [String(row.term), Number(row.df)]));
   }
 
-  async #hybrid(
+  /**
+   * Document frequencies of a large store from Postgres's own statistics (`pg_stats` keeps the
+   * frequency of the most common words; a rarer word gets half the least common one's, as the
+   * planner assumes), cached for ten minutes: counting rows costs a heap visit per match. Null
+   * when the table has no statistics yet.
+   */
+  async #estimatedFrequencies(terms: string[], size: number): Promise<Map<string, number> | null> {
+    const fresh = Date.now() - STATS_TTL_MS;
+    const missing = terms.filter((term) => (this.#frequencyCache.get(term)?.at ?? 0) < fresh);
+    if (missing.length > 0) {
+      const result = await this.#db.query(
+        `WITH s AS (
+           SELECT most_common_elems::text::text[] AS elems, most_common_elem_freqs AS freqs FROM pg_stats
+           WHERE schemaname = current_schema() AND tablename = 'memories' AND attname = 'tsv'
+         )
+         SELECT q.term,
+           s.freqs[array_position(s.elems, (SELECT lexeme FROM unnest(to_tsvector('english', q.term)) LIMIT 1))] AS freq,
+           (SELECT min(f) FROM unnest(s.freqs[1:cardinality(s.elems)]) f) AS min_freq
+         FROM unnest($1::text[]) AS q(term) LEFT JOIN s ON true`,
+        [missing],
+      );
+      if (result.rows.some((row) => row.min_freq == null)) return null;
+      if (this.#frequencyCache.size > 20_000) this.#frequencyCache.clear();
+      for (const row of result.rows) {
+        const share = row.freq == null ? Number(row.min_freq) / 2 : Number(row.freq);
+        this.#frequencyCache.set(String(row.term), { share, at: Date.now() });
+      }
+    }
+    return new Map(
+      terms.map((term) => [
+        term,
+        Math.max(1, Math.round((this.#frequencyCache.get(term)?.share ?? 0) * size)),
+      ]),
+    );
+  }
+
+  /** The full-text words worth ranking: on large stores, the rarest words within the budget. */
+  #textTerms(terms: string[], idf: Map<string, number>, df: Map<string, number>, size: number): string[] {
+    // Pruning is for speed on large stores; on small ones every word may be "common".
+    if (size < PRUNE_FROM) return terms;
+    // Words that a fifth of all memories contain only cost time on the full-text side.
+    const common = COMMON_SHARE * size;
+    const minIdf = Math.log(1 + (size - common + 0.5) / (common + 0.5));
+    const byRarity = terms
+      .filter((term) => (idf.get(term) ?? 0) >= minIdf)
+      .sort((a, b) => (df.get(a) ?? 0) - (df.get(b) ?? 0));
+    let budget = 0;
+    return byRarity.filter((term, index) => {
+      budget += df.get(term) ?? 0;
+      return index === 0 || budget <= TEXT_BUDGET;
+    });
+  }
+
+  /**
+   * The HNSW side as SQL (a candidate list, nearest first by the index's order), its parameters
+   * appended to `params`. `exact` orders by an expression the index cannot serve.
+   */
+  #vectorCandidates(
+    filters: Filters,
+    params: unknown[],
+    embedding: number[],
+    candidates: number,
+    exact = false,
+  ): string {
+    const dim = Math.trunc(this.#embedder.dimension);
+    params.push(vectorLiteral(embedding), this.#embedder.id, candidates);
+    const [v, embedder, n] = [2, 1, 0].map((back) => `$${params.length - back}`);
+    // Distances are exact 32-bit cosine; the index is searched with its own element type.
+    const distance = `m.embedding::vector(${dim}) <=> ${v}::vector(${dim})`;
+    const indexed = `m.embedding::${this.#indexType}(${dim}) <=> ${v}::${this.#indexType}(${dim})`;
+    const where = `${filters.where} AND m.embedding_dim = ${dim} AND m.embedder = ${embedder}`;
+    // "+ 0": an expression the HNSW index cannot serve, so the rows that pass are ranked exactly.
+    const exactScan = (gate: string) =>
+      `SELECT m.id, ${distance} AS distance FROM memories m WHERE ${where}${gate}
+        ORDER BY (${distance}) + 0 LIMIT ${n}`;
+    const indexScan = (gate: string) =>
+      `SELECT m.id, ${distance} AS distance FROM memories m WHERE ${where}${gate}
+        ORDER BY ${indexed} LIMIT ${n}`;
+    if (exact) return exactScan('');
+    if (!filters.scope) return indexScan('');
+    // A narrow filter (a kind, a time window): when few memories pass it, ranking them all is as
+    // cheap as an HNSW scan that skips the others, and exact. The count stops at the threshold and
+    // reads only the scope index; Postgres runs just the branch whose gate holds.
+    const few = `WITH gate AS MATERIALIZED (
+        SELECT count(*) < ${this.#exactUnder} AS few FROM (SELECT 1 FROM memories m WHERE ${filters.scope} LIMIT ${this.#exactUnder}) s
+      )
+      SELECT * FROM (${exactScan(' AND (SELECT few FROM gate)')}) e
+      UNION ALL SELECT * FROM (${indexScan(' AND NOT (SELECT few FROM gate)')}) i`;
+    return few;
+  }
+
+  /** Exact facts and the hybrid layer in one statement: facts first, then the fused ranking. */
+  async #search(
     query: string,
     filters: Filters,
     operatorId: number,
     now: Date,
     limit: number,
+    kinds: MemoryKind[],
   ): Promise<MemoryPointer[]> {
-    const dim = Math.trunc(this.#embedder.dimension);
     const candidates = Math.max(this.#candidates, limit * 3);
     const allTerms = queryWords(query);
-    const { idf, df } = await this.#termStats(operatorId, allTerms);
-    const size = Math.max(await this.#operatorSize(operatorId), 1);
-    // Words that a fifth of all memories contain only cost time on the full-text side.
-    const common = COMMON_SHARE * size;
-    const minIdf = Math.log(1 + (size - common + 0.5) / (common + 0.5));
-    // Pruning is for speed on large stores; on small ones every word may be "common".
-    let textTerms = size < PRUNE_FROM ? allTerms : allTerms.filter((term) => (idf.get(term) ?? 0) >= minIdf);
-    if (size >= PRUNE_FROM) {
-      const byRarity = [...textTerms].sort((a, b) => (df.get(a) ?? 0) - (df.get(b) ?? 0));
-      let budget = 0;
-      textTerms = byRarity.filter((term, index) => {
-        budget += df.get(term) ?? 0;
-        return index === 0 || budget <= TEXT_BUDGET;
-      });
-    }
+    const { idf, df, size } = await this.#termStats(operatorId, allTerms);
+    const textTerms = this.#textTerms(allTerms, idf, df, size);
     const stems = new Map<string, number>();
     for (const term of allTerms) {
       stems.set(stem(term), Math.max(stems.get(stem(term)) ?? 0, idf.get(term) ?? 1));
@@ -613,9 +780,7 @@ export class PgvectorMemoryStore implements MemoryStore {
       params.push(value);
       return `$${params.length}`;
     };
-    const v = add(vectorLiteral(embedding));
-    const embedderParam = add(this.#embedder.id);
-    const n = add(candidates);
+    const vec = this.#vectorCandidates(filters, params, embedding, candidates);
     const k = add(this.#rrfK);
     const textWeight = add(this.#textWeight);
     const minSimilarity = add(this.#minSimilarity);
@@ -626,7 +791,8 @@ export class PgvectorMemoryStore implements MemoryStore {
     const named = add(words(query));
     const speakerBoost = add(this.#speakerBoost / this.#rrfK);
     // Full-text score: Σ idf(term) × ts_rank(term) — BM25's term weighting on Postgres's ranking.
-    const rankWeights = add(this.#rankWeights);
+    // Parameters only the full-text side uses are added only with it: an unused one has no type.
+    const rankWeights = textTerms.length > 0 ? add(this.#rankWeights) : '';
     const termScores = textTerms.map(
       (term) =>
         `${add(idf.get(term) ?? 1)}::float8 * ts_rank(${rankWeights}::float4[], m.tsv, to_tsquery('english', ${add(quoteTerm(term))}))`,
@@ -639,17 +805,22 @@ export class PgvectorMemoryStore implements MemoryStore {
           SELECT m.id, ${termScores.join(' + ')} AS score
           FROM memories m
           WHERE ${filters.where} AND m.tsv @@ to_tsquery('english', ${anyTerm})
-          ORDER BY score DESC LIMIT ${n}
+          ORDER BY score DESC LIMIT ${Math.trunc(candidates)}
         ) s`;
+    // Exact facts: a subject the query names (1–3 word n-grams), the named attribute first.
+    const subjects = kinds.includes('fact') ? subjectCandidates(query) : [];
+    const factPart =
+      subjects.length === 0
+        ? ''
+        : `(SELECT m.*, 2::float8 AS score, 0 AS part FROM memories m
+         WHERE ${filters.where} AND m.kind = 'fact' AND m.subject IS NOT NULL
+           AND lower(m.subject) = ANY(${add(subjects)}::text[])
+         ORDER BY (lower(m.attribute) = ANY($${params.length}::text[])) DESC NULLS LAST, m.occurred_at DESC
+         LIMIT ${limitParam}) UNION ALL `;
     const sql = `
-      WITH vec AS MATERIALIZED (
-        SELECT m.id, m.embedding::vector(${dim}) <=> ${v}::vector(${dim}) AS distance
-        FROM memories m
-        WHERE ${filters.where} AND m.embedding_dim = ${dim} AND m.embedder = ${embedderParam}
-        ORDER BY m.embedding::vector(${dim}) <=> ${v}::vector(${dim})
-        LIMIT ${n}
+      WITH vec AS MATERIALIZED (${vec}
       ), vec_ranked AS (
-        SELECT id, row_number() OVER (ORDER BY distance) AS rank FROM vec WHERE 1 - distance >= ${minSimilarity}
+        SELECT id, row_number() OVER (ORDER BY distance) AS rank FROM vec WHERE 1 - distance >= ${minSimilarity} AND distance <> 'NaN'
       ), fts_ranked AS (${textSide}
       ), fused AS (
         SELECT id, sum(weight / (${k} + rank)) AS score FROM (
@@ -657,14 +828,17 @@ export class PgvectorMemoryStore implements MemoryStore {
           UNION ALL SELECT id, rank, ${textWeight}::float8 FROM fts_ranked
         ) u GROUP BY id
       )
-      SELECT m.*, f.score + CASE WHEN ${since}::timestamptz IS NOT NULL AND m.occurred_at >= ${since}::timestamptz
+      ${factPart}(SELECT m.*, f.score + CASE WHEN ${since}::timestamptz IS NOT NULL AND m.occurred_at >= ${since}::timestamptz
           AND m.occurred_at < ${until}::timestamptz THEN ${boost}::float8 ELSE 0 END
-        + CASE WHEN lower(m.asserted_by) = ANY(${named}::text[]) THEN ${speakerBoost}::float8 ELSE 0 END AS score
+        + CASE WHEN lower(m.asserted_by) = ANY(${named}::text[]) THEN ${speakerBoost}::float8 ELSE 0 END AS score,
+        1 AS part
       FROM fused f JOIN memories m ON m.id = f.id
       ORDER BY score DESC, m.occurred_at DESC, m.id DESC
-      LIMIT ${limitParam}`;
+      LIMIT ${limitParam})`;
     const result = await this.#withSearchSettings(candidates, (db) => db.query(sql, params));
-    return result.rows.map((row) => this.#toPointer(row, 'hybrid'));
+    // Facts first (a stable sort keeps each part's own order).
+    const rows = [...result.rows].sort((a, b) => Number(a.part) - Number(b.part));
+    return rows.map((row) => this.#toPointer(row, Number(row.part) === 0 ? 'fact' : 'hybrid'));
   }
 
   /**

@@ -5,7 +5,7 @@ import { migrate } from '../../db/migrate.ts';
 import { ingestDocument } from '../../memory/document-ingest.ts';
 import type { Embedder } from '../../memory/embedder.ts';
 import { LocalEmbedder } from '../../memory/local-embedder.ts';
-import { PgvectorMemoryStore } from '../../memory/pgvector-memory-store.ts';
+import { PgvectorMemoryStore, SERVER_SEARCH_SETTINGS } from '../../memory/pgvector-memory-store.ts';
 import { ProvenanceSigner } from '../../memory/provenance-signer.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
 
@@ -31,6 +31,8 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
       embedder: options.embedder ?? new LocalEmbedder({ dimension: 256 }),
       signer: new ProvenanceSigner(options.key ?? 'test-signing-key-0123456789'),
       clock,
+      // What Spine uses on each database (a halfvec index on a server).
+      ...(kind === 'server' ? SERVER_SEARCH_SETTINGS : {}),
     });
     await store.init();
     return { db, store, operatorId: Number(operator.rows[0]?.id), clock };
@@ -147,6 +149,65 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     });
     expect(march.map((pointer) => pointer.snippet)).toEqual(['Invoice 42 for the harbour project was paid']);
     expect(clock.now().toISOString()).toBe('2026-05-20T10:00:00.000Z');
+  });
+
+  it('the vector layer alone honours the filters, by the HNSW index or by an exact ranking of a narrow filter', async () => {
+    const { db, store, operatorId } = await fresh();
+    const topics = ['harbour invoice', 'espresso machine', 'garden fence', 'tax return', 'bicycle repair'];
+    const memories = Array.from({ length: 40 }, (_, index) => ({
+      operatorId,
+      kind: (index % 4 === 0 ? 'episode' : 'note') as 'episode' | 'note',
+      content: `${topics[index % topics.length]} item ${index}`,
+      provenance: console,
+      occurredAt: new Date(Date.UTC(2026, index % 5, 3)),
+    }));
+    const written = await store.rememberMany(memories);
+    const byId = new Map(written.map((pointer, index) => [pointer.id, memories[index]!]));
+    const embedding = await store.embedder.embedQuery('espresso machine');
+    const everything = { operatorId, kinds: ['fact', 'note', 'document', 'episode'] as const };
+    const indexed = await store.nearest(embedding, { ...everything, kinds: [...everything.kinds] }, 5);
+    expect(indexed).toHaveLength(5);
+    expect(byId.get(indexed[0]!)?.content).toContain('espresso machine');
+    const narrow = { operatorId, kinds: ['note' as const], since: new Date(Date.UTC(2026, 1, 1)) };
+    const exact = await store.nearest(embedding, narrow, 5, true);
+    expect(await store.nearest(embedding, narrow, 5)).toEqual(exact);
+    for (const id of exact) {
+      expect(byId.get(id)?.kind).toBe('note');
+      expect(byId.get(id)!.occurredAt!.getTime()).toBeGreaterThanOrEqual(narrow.since.getTime());
+    }
+    // The same narrow filter through the HNSW index (iterative scan) when the exact ranking is off.
+    const viaIndex = new PgvectorMemoryStore(db.pool, {
+      embedder: store.embedder,
+      exactUnder: 0,
+      ...(kind === 'server' ? SERVER_SEARCH_SETTINGS : {}),
+    });
+    const scanned = await viaIndex.nearest(embedding, narrow, 5);
+    expect(scanned.length).toBeGreaterThan(0);
+    for (const id of scanned) expect(byId.get(id)?.kind).toBe('note');
+  });
+
+  it('on a large store takes word frequencies from Postgres statistics and still ranks the rare word first', async () => {
+    const { db, store, operatorId } = await fresh();
+    await store.rememberMany(
+      Array.from({ length: 30 }, (_, index) => ({
+        operatorId,
+        kind: 'note' as const,
+        content:
+          index === 17 ? 'the quarterly invoice from Zephyrine Logistics' : `routine invoice number ${index}`,
+        provenance: console,
+      })),
+    );
+    await db.pool.query('ANALYZE memories');
+    const large = new PgvectorMemoryStore(db.pool, {
+      embedder: store.embedder,
+      statisticsFrom: 0,
+      ...(kind === 'server' ? SERVER_SEARCH_SETTINGS : {}),
+    });
+    const found = await large.recall('zephyrine invoice', { operatorId, limit: 3, kinds: ['note'] });
+    expect(found[0]?.snippet).toBe('the quarterly invoice from Zephyrine Logistics');
+    // A question of stop words only has no full-text side and a zero vector (cosine NaN, which
+    // Postgres sorts above every number): the statement still runs and finds nothing.
+    expect(await large.recall('is it?', { operatorId, limit: 3, kinds: ['note'] })).toEqual([]);
   });
 
   it('understands "last week" and "in March" from the memories\u2019 own times (with an injected clock)', async () => {
