@@ -19,7 +19,7 @@ export class FakeEmbeddingsServer {
   }
 
   async start(): Promise<string> {
-    this.#server = createServer((request, response) => {
+    const server = createServer((request, response) => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
@@ -38,8 +38,9 @@ export class FakeEmbeddingsServer {
           });
       });
     });
-    await new Promise<void>((resolve) => this.#server?.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.#server?.address() as AddressInfo).port}/v1`;
+    this.#server = server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
   }
 
   async stop(): Promise<void> {
