@@ -324,6 +324,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       buttons: { press: async (input) => (await intakeRef?.press(input)) ?? false },
       editor: new ApprovalEditor({ pool: db.pool, connectors, chat, logger }),
       metrics: ledger.metrics,
+      checkpointer,
     });
     sweepers.push({ what: 'console logins and sessions', sweep: (now) => webConsole.auth.sweep(now) });
     const failures = new FailureDesk({

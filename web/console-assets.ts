@@ -34,6 +34,8 @@ pre { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; 
 ol.timeline { list-style: none; padding: .2rem 1rem; }
 ol.timeline li { padding: .45rem 0; border-bottom: 1px solid var(--line); }
 ol.timeline li:last-child { border-bottom: 0; }
+ol.steps { list-style: none; padding: 0; }
+ol.steps ul { margin: .3rem 0 0; padding-left: 1.1rem; overflow-wrap: anywhere; }
 figure { margin: 0 0 .8rem; }
 .row { display: flex; flex-wrap: wrap; gap: .5rem; align-items: end; }
 form.inline { display: inline; }

@@ -1,100 +1,102 @@
 import type { SpineEvent } from '../core/domain.ts';
-import { zonedInstant } from '../core/local-time.ts';
+import { SpineError } from '../core/errors.ts';
 import { renderEvent } from '../core/narrative.ts';
 import type { Queryable } from '../db/database.ts';
-import { toEvent } from '../db/repositories/events.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
-import type { GoalPageView, ModelCall } from './pages/goals-page.ts';
+import { readEventLog } from '../ledger/event-log.ts';
+import { type ForensicsDeps, goalForensics } from '../ledger/goal-forensics.ts';
+import { describeVerdict, verifyLedger } from '../ledger/hash-chain.ts';
+import { type LogFilter, LogFilterError, parseWhen } from '../ledger/log-filter.ts';
+import type { GoalPageView } from './pages/goals-page.ts';
 import type { TimelineEntry, TimelineFilters, TimelineView } from './pages/timeline-page.ts';
 
 /** Events per timeline page. */
 export const TIMELINE_PAGE_SIZE = 50;
 
-/** `%`, `_` and `\` taken literally in a LIKE pattern. */
-function likeLiteral(text: string): string {
-  return text.replace(/[\\%_]/g, (character) => `\\${character}`);
-}
-
 /**
- * What the console reads, scoped to one operator: the timeline with filters and paging, a goal
- * with its actions, approvals, events and model calls. Read-only.
+ * What the console reads, scoped to one operator, through the ledger: the narrative log
+ * (`readEventLog` with a `LogFilter`), the hash-chain check, and a goal's forensics. Read-only.
  */
 export class ConsoleData {
   readonly #db: Queryable;
+  readonly #forensics: ForensicsDeps;
   readonly repos: Repositories;
 
-  constructor(db: Queryable) {
-    this.#db = db;
-    this.repos = createRepositories(db);
+  constructor(deps: ForensicsDeps) {
+    this.#db = deps.db;
+    this.#forensics = deps;
+    this.repos = createRepositories(deps.db);
   }
 
-  /** The narrative log, newest first, filtered (goal, actor, text, since) and paged by event id. */
-  async timeline(operatorId: number, filters: TimelineFilters, timezone: string): Promise<TimelineView> {
-    const args: unknown[] = [operatorId];
-    const where = ['(operator_id = $1 OR operator_id IS NULL)'];
-    const add = (clause: (placeholder: string) => string, value: unknown) => {
-      args.push(value);
-      where.push(clause(`$${args.length}`));
-    };
-    if (filters.goalId !== undefined) add((p) => `goal_id = ${p}`, filters.goalId);
-    if (filters.actor) add((p) => `actor = ${p}`, filters.actor);
-    if (filters.text)
-      add(
-        (p) => `(verb || ' ' || object || ' ' || coalesce(why, '') || ' ' || coalesce(ref, '')) ILIKE ${p}`,
-        `%${likeLiteral(filters.text)}%`,
-      );
-    if (filters.since)
-      add((p) => `at >= ${p}`, zonedInstant(filters.since, { hour: 0, minute: 0 }, timezone));
-    if (filters.before !== undefined) add((p) => `id < ${p}`, filters.before);
-    args.push(TIMELINE_PAGE_SIZE + 1);
-    const result = await this.#db.query(
-      `SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${args.length}`,
-      args,
-    );
-    const events = result.rows.slice(0, TIMELINE_PAGE_SIZE).map(toEvent);
+  /** The narrative log, newest first, filtered like chat's `log` and paged by event id. */
+  async timeline(
+    operatorId: number,
+    filters: TimelineFilters,
+    options: { timezone: string; now: Date; verify?: boolean },
+  ): Promise<TimelineView> {
     const actors = await this.#db.query(
       `SELECT DISTINCT actor FROM events WHERE operator_id = $1 ORDER BY actor LIMIT 100`,
       [operatorId],
     );
-    return {
-      entries: events.map((event) => entry(event, timezone)),
+    const view: TimelineView = {
+      entries: [],
       filters,
       actors: actors.rows.map((row) => String(row.actor)),
-      olderBefore: result.rows.length > TIMELINE_PAGE_SIZE ? (events.at(-1)?.id ?? null) : null,
+      olderBefore: null,
+      problem: null,
+      verdict: null,
     };
+    if (options.verify) {
+      const verdict = await verifyLedger(this.#db);
+      view.verdict = { intact: verdict.intact, line: describeVerdict(verdict).split('\n')[0] ?? '' };
+    }
+    let filter: LogFilter;
+    try {
+      filter = logFilter(filters, options);
+    } catch (error) {
+      if (!(error instanceof LogFilterError)) throw error;
+      view.problem = error.message;
+      return view;
+    }
+    const page = await readEventLog(this.#db, operatorId, filter, {
+      page: 1,
+      limit: TIMELINE_PAGE_SIZE,
+      ...(filters.before !== undefined ? { beforeId: filters.before } : {}),
+    });
+    view.entries = page.events.reverse().map((event) => entry(event, options.timezone));
+    view.olderBefore = page.nextBeforeId;
+    view.total = page.total;
+    return view;
   }
 
-  /** A goal of this operator with everything that happened for it; null for anyone else's. */
+  /** A goal of this operator step by step (its forensics) with its actions and events; null for anyone else's. */
   async goal(operatorId: number, goalId: number, timezone: string): Promise<GoalPageView | null> {
-    const goal = await this.repos.goals.get(goalId);
-    if (!goal || goal.operatorId !== operatorId) return null;
-    const actions = await this.repos.actions.listForGoal(goalId);
-    const approvals = await this.repos.approvals.listForGoal(goalId);
-    const events = await this.repos.events.list({ goalId, limit: 500 });
-    const calls = await this.#db.query(`SELECT * FROM llm_usage WHERE goal_id = $1 ORDER BY at, id`, [
-      goalId,
-    ]);
+    let forensics: GoalPageView['forensics'];
+    try {
+      forensics = await goalForensics(this.#forensics, operatorId, goalId);
+    } catch (error) {
+      if (error instanceof SpineError && error.code === 'ledger.goal_not_found') return null;
+      throw error;
+    }
+    const events = await readEventLog(this.#db, operatorId, { goalId }, { page: 1, limit: 500 });
     return {
-      goal,
-      steps: actions.map((action) => ({
-        action,
-        approval: approvals.find((approval) => approval.actionId === action.id) ?? null,
-      })),
-      events: events.map((event) => entry(event, timezone)),
-      modelCalls: calls.rows.map(
-        (row): ModelCall => ({
-          at: new Date(row.at),
-          role: row.role as ModelCall['role'],
-          purpose: String(row.purpose),
-          model: String(row.model),
-          inputTokens: Number(row.input_tokens),
-          outputTokens: Number(row.output_tokens),
-          costUsd: Number(row.cost_usd),
-          cached: Boolean(row.cached),
-        }),
-      ),
+      forensics,
+      actions: await this.repos.actions.listForGoal(goalId),
+      events: events.events.map((event) => entry(event, timezone)),
     };
   }
+}
+
+/** The console's filters as the ledger's: `since` / `until` read like chat's (`parseWhen`). */
+export function logFilter(filters: TimelineFilters, options: { timezone: string; now: Date }): LogFilter {
+  const filter: LogFilter = {};
+  if (filters.goalId !== undefined) filter.goalId = filters.goalId;
+  if (filters.connector) filter.connector = filters.connector.toLowerCase();
+  if (filters.actor) filter.actor = filters.actor;
+  if (filters.text) filter.text = filters.text;
+  if (filters.since) filter.since = parseWhen(filters.since, options);
+  if (filters.until) filter.until = parseWhen(filters.until, { ...options, end: true });
+  return filter;
 }
 
 function entry(event: SpineEvent, timezone: string): TimelineEntry {

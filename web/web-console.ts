@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BaseCheckpointSaver } from '@langchain/langgraph-checkpoint';
 import type { Logger } from 'pino';
 import type { ApprovalEditor } from '../bot/approval-edit.ts';
 import { readRawBody } from '../bot/http-route.ts';
@@ -47,6 +48,8 @@ export interface WebConsoleDeps {
   buttons: { press(input: { action: string; channel: Channel; userId: string }): Promise<boolean> };
   /** The approval editor chat uses (Slack's Edit dialog): same fields, same validation. */
   editor: Pick<ApprovalEditor, 'target' | 'apply'>;
+  /** The goal graph's checkpointer: the history a goal's forensics are read from (thread id = goal id). */
+  checkpointer: BaseCheckpointSaver;
   /** The business metrics; without one the charts page says so. */
   metrics?: MetricsSource | undefined;
 }
@@ -88,17 +91,15 @@ function positiveInteger(value: string | null | undefined): number | undefined {
   return value && /^\d{1,15}$/.test(value) ? Number(value) : undefined;
 }
 
-/** The timeline filters from a query string; anything malformed is ignored. */
+/** The timeline filters from a query string; a malformed number is ignored, times are read later. */
 export function parseTimelineFilters(query: URLSearchParams): TimelineFilters {
   const filters: TimelineFilters = {};
   const goalId = positiveInteger(query.get('goal')?.replace(/^#/, ''));
   if (goalId !== undefined) filters.goalId = goalId;
-  const actor = query.get('actor')?.trim();
-  if (actor) filters.actor = actor.slice(0, 200);
-  const text = query.get('text')?.trim();
-  if (text) filters.text = text.slice(0, 200);
-  const since = query.get('since');
-  if (since && /^\d{4}-\d{2}-\d{2}$/.test(since) && !Number.isNaN(Date.parse(since))) filters.since = since;
+  for (const key of ['connector', 'actor', 'text', 'since', 'until'] as const) {
+    const value = query.get(key)?.trim();
+    if (value) filters[key] = value.slice(0, 200);
+  }
   const before = positiveInteger(query.get('before'));
   if (before !== undefined) filters.before = before;
   return filters;
@@ -130,7 +131,7 @@ export class WebConsole {
   constructor(deps: WebConsoleDeps) {
     this.#deps = deps;
     this.auth = new ConsoleAuth({ db: deps.db, clock: deps.clock, baseUrl: deps.baseUrl });
-    this.#data = new ConsoleData(deps.db);
+    this.#data = new ConsoleData({ db: deps.db, checkpointer: deps.checkpointer });
   }
 
   /** The reply to the `console` chat command: a fresh one-time link, or why there is none. */
@@ -203,11 +204,11 @@ export class WebConsole {
       timezone: request.timezone,
     };
     if (path === '/console') {
-      const view = await this.#data.timeline(
-        session.operatorId,
-        parseTimelineFilters(request.query),
-        request.timezone,
-      );
+      const view = await this.#data.timeline(session.operatorId, parseTimelineFilters(request.query), {
+        timezone: request.timezone,
+        now: this.#deps.clock.now(),
+        verify: request.query.get('verify') === '1',
+      });
       return send(response, 200, timelinePage(view, common));
     }
     if (path === '/console/goals')

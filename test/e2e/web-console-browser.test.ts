@@ -100,10 +100,28 @@ describe('the web console from chat, in a real browser (Slack and Telegram, serv
     ]);
     expect(action.rows[0]).toMatchObject({ status: 'succeeded', attempts: 1 });
 
-    // The goal page shows the story of it.
+    // The goal page shows the story of it: the graph's steps in order, then the approval and the call.
     await page.goto(`${app.baseUrl}/console/goals/${approval.goalId}`);
-    expect(await page.locator('main').innerText()).toContain('email.send_email');
-    expect(await page.locator('main').innerText()).toContain('approved');
+    const story = await page.locator('main').innerText();
+    expect(story).toContain('email.send_email');
+    expect(story).toContain('approved');
+    const steps = await page.locator('ol.steps > li > strong').allInnerTexts();
+    expect(steps).toEqual(expect.arrayContaining(['plan', 'awaitApproval', 'execute']));
+    expect(steps.indexOf('plan')).toBeLessThan(steps.indexOf('execute'));
+    expect(story).toMatch(/paused for approval #\d+; resumed with/);
+    expect(story).toContain('succeeded, 1 attempt');
+
+    // The timeline filtered by connector in the form, then the ledger checked on demand.
+    await page.getByRole('link', { name: 'Timeline' }).click();
+    await page.getByLabel('Connector').fill('email');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/connector=email/);
+    const emailOnly = await page.locator('ol.timeline').innerText();
+    expect(emailOnly).toContain('dana@example.com');
+    expect(emailOnly).not.toContain('logged in to the web console');
+    await page.getByRole('link', { name: 'Verify ledger' }).click();
+    await page.waitForURL(/verify=1/);
+    expect(await page.locator('#ledger-verdict').innerText()).toMatch(/^ledger intact: \d+ events/);
   }, 180_000);
 
   it('gives the link in Telegram too (the operator only), and it opens a session once', async () => {

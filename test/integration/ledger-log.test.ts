@@ -1,19 +1,10 @@
-import { AIMessage } from '@langchain/core/messages';
-import { fakeModel } from '@langchain/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goalCheckpointer } from '../../app/ledger-commands.ts';
 import { readEventLog } from '../../ledger/event-log.ts';
 import { goalForensics } from '../../ledger/goal-forensics.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
+import { invoiceReminderOptions, runInvoiceReminder } from '../support/invoice-reminder.ts';
 import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
-
-/** An AI message with token usage, as a provider would return it. */
-function answer(text: string): AIMessage {
-  return new AIMessage({
-    content: text,
-    usage_metadata: { input_tokens: 1000, output_tokens: 200, total_tokens: 1200 },
-  });
-}
 
 describe.each(DATABASE_KINDS)('the narrative log and goal forensics on %s Postgres', (kind) => {
   const databases = new TestDatabases(kind);
@@ -119,31 +110,9 @@ describe.each(DATABASE_KINDS)('the narrative log and goal forensics on %s Postgr
   });
 
   it('tells a goal step by step: nodes, memory pointers, model calls and cost, the approval and the connector call', async () => {
-    const model = fakeModel()
-      .respondWithTools([
-        {
-          name: 'email__send_email',
-          args: {
-            to: 'dana@example.com',
-            subject: 'Invoice',
-            body: 'A reminder.',
-            why: 'the invoice is due',
-          },
-        },
-      ])
-      .respond(answer('The reminder is ready for your approval.'));
-    const { say, chat, spine } = await freshSpine({
-      env: { SPINE_MODEL_LARGE: 'openai:gpt-4o-mini', OPENAI_API_KEY: 'sk-test-ledger-0123456789' },
-      models: { small: model, large: model },
-    });
-    await spine.memory.remember({
-      operatorId: spine.operator.id,
-      kind: 'fact',
-      content: 'Dana pays invoices late',
-      provenance: { source: 'console', assertedBy: 'console:local' },
-    });
-    await say('send Dana the invoice reminder');
-    await say('approve');
+    const test = await freshSpine(invoiceReminderOptions());
+    const { say, chat, spine } = test;
+    await runInvoiceReminder(test);
     const goal = (await spine.repos.goals.recent(spine.operator.id, 1))[0];
     if (!goal) throw new Error('no goal');
 

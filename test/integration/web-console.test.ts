@@ -3,8 +3,10 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startHttpServer } from '../../app/http-server.ts';
+import { readEventLog } from '../../ledger/event-log.ts';
 import { ConsoleClient } from '../support/console-client.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
+import { invoiceReminderOptions, runInvoiceReminder } from '../support/invoice-reminder.ts';
 import { outboxFiles } from '../support/outbox.ts';
 import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
 
@@ -23,8 +25,10 @@ describe.each(DATABASE_KINDS)('web console routes over HTTP (%s)', { timeout: 18
     await databases.closeAll();
   });
 
-  async function start(): Promise<{ test: TestSpine; client: ConsoleClient }> {
-    const test = await createTestSpine(await databases.open());
+  async function start(
+    options: Parameters<typeof createTestSpine>[1] = {},
+  ): Promise<{ test: TestSpine; client: ConsoleClient }> {
+    const test = await createTestSpine(await databases.open(), options);
     const server = await startHttpServer({
       port: 0,
       db: test.spine.db,
@@ -38,8 +42,9 @@ describe.each(DATABASE_KINDS)('web console routes over HTTP (%s)', { timeout: 18
   /** Log in after `before` ran (long work between requests would outlive the keep-alive socket). */
   async function loggedIn(
     before: (test: TestSpine) => Promise<void> = async () => {},
+    options: Parameters<typeof createTestSpine>[1] = {},
   ): Promise<{ test: TestSpine; client: ConsoleClient }> {
-    const started = await start();
+    const started = await start(options);
     await before(started.test);
     await started.test.say('console');
     const link = /https?:\/\/\S+/.exec(started.test.chat.texts().at(-1) ?? '')?.[0] ?? '';
@@ -136,6 +141,8 @@ describe.each(DATABASE_KINDS)('web console routes over HTTP (%s)', { timeout: 18
     expect(notice).toContain(`Approval #${approval.id} is approved via the web console.`);
 
     const goal = await (await client.get(`/console/goals/${approval.goalId}`)).text();
+    expect(goal).toContain('<strong>plan</strong>');
+    expect(goal).toContain('No model calls (offline rules).');
     expect(goal).toContain('email.send_email');
     expect(goal).toContain('Tuesday &lt;3pm&gt;');
     expect(goal).toContain('succeeded');
@@ -174,6 +181,28 @@ describe.each(DATABASE_KINDS)('web console routes over HTTP (%s)', { timeout: 18
     expect(second).toContain('fact 0 is');
     const byActor = await (await client.get('/console?actor=spine')).text();
     expect(byActor).not.toContain('You logged in');
+    // since / until read like chat's `log`; an unreadable one is said, not ignored.
+    expect(await (await client.get('/console?text=fact+7+is&until=yesterday')).text()).toContain(
+      'No events match.',
+    );
+    expect(await (await client.get('/console?text=fact+7+is&since=1h')).text()).toContain('fact 7 is');
+    expect(await (await client.get('/console?since=someday')).text()).toContain(
+      'I don&#39;t understand the time &quot;someday&quot;',
+    );
+    // The ledger check runs on demand and names a break.
+    expect(first).toContain('>Verify ledger</a>');
+    const verified = await (await client.get('/console?verify=1')).text();
+    expect(verified).toMatch(/id="ledger-verdict">ledger intact: \d+ events/);
+    const tampered = (
+      await readEventLog(spine.db.pool, spine.operator.id, { text: 'fact 3 is' }, { page: 1, limit: 1 })
+    ).events[0];
+    if (!tampered) throw new Error('expected the event of fact 3');
+    await spine.db.pool.query('ALTER TABLE events DISABLE TRIGGER events_append_only');
+    await spine.db.pool.query(`UPDATE events SET object = 'rewritten' WHERE id = $1`, [tampered.id]);
+    await spine.db.pool.query('ALTER TABLE events ENABLE TRIGGER events_append_only');
+    expect(await (await client.get('/console?verify=1')).text()).toContain(
+      `id="ledger-verdict">ledger BROKEN at event #${tampered.id}: event #${tampered.id} was changed after it was written.`,
+    );
 
     const failure = await spine.repos.failures.insert({
       goalId: null,
@@ -197,5 +226,35 @@ describe.each(DATABASE_KINDS)('web console routes over HTTP (%s)', { timeout: 18
     const logout = await client.post('/console/logout', {});
     expect(logout.headers.get('set-cookie')).toContain('Max-Age=0');
     expect((await client.get('/console')).status).toBe(401);
+  });
+
+  it('shows a goal step by step from the ledger: nodes, memory pointers, model calls and cost; filters by connector', async () => {
+    const { test, client } = await loggedIn(async (test) => {
+      await runInvoiceReminder(test);
+      await test.say('remember that Sam likes tea');
+    }, invoiceReminderOptions());
+    const goal = (await test.spine.repos.goals.recent(test.spine.operator.id, 5)).find(
+      (candidate) => candidate.text === 'send Dana the invoice reminder',
+    );
+    if (!goal) throw new Error('no goal');
+    const page = await (await client.get(`/console/goals/${goal.id}`)).text();
+    const nodes = ['plan', 'awaitApproval', 'execute'].map((node) =>
+      page.indexOf(`<strong>${node}</strong>`),
+    );
+    expect(nodes.every((position) => position > 0)).toBe(true);
+    expect([...nodes].sort((a, b) => a - b)).toEqual(nodes);
+    expect(page).toMatch(/memory #\d+ \(fact, from console\): “Dana pays invoices late”/);
+    expect(page).toMatch(/model: plan on openai:gpt-4o-mini, 1000\+200 tokens, \$0\.\d{4}/);
+    expect(page).toMatch(/paused for approval #\d+; resumed with/);
+    expect(page).toMatch(/<dt>Connector call<\/dt><dd>succeeded, 1 attempt at/);
+    expect(page).toMatch(/Total: \$0\.\d{4} over 2 calls\./);
+    expect(page.indexOf('Approvals and connector calls')).toBeGreaterThan(nodes[2] ?? 0);
+
+    // The timeline's connector filter: only the e-mail's events, not the memory's.
+    const email = await (await client.get('/console?connector=email')).text();
+    expect(email).toContain('dana@example.com');
+    expect(email).not.toContain('Sam likes tea');
+    expect(email).toContain('name="connector" size="10" value="email"');
+    expect(await (await client.get('/console')).text()).toContain('Sam likes tea');
   });
 });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseChatCommand } from '../../core/commands.ts';
-import type { Action, Approval, Failure, Goal } from '../../core/domain.ts';
+import type { Action, Approval, Failure } from '../../core/domain.ts';
+import { LogFilterError } from '../../ledger/log-filter.ts';
+import { logFilter } from '../../web/console-data.ts';
 import { escapeHtml, html } from '../../web/html.ts';
 import type { DailyBusinessMetrics } from '../../web/metrics-source.ts';
 import { approvalsPage, editApprovalPage } from '../../web/pages/approvals-page.ts';
@@ -87,6 +89,42 @@ describe('console pages', () => {
     expect(page).toContain('<option value="operator" selected>you</option>');
     expect(page).toContain('href="/console?goal=3&amp;actor=operator&amp;text=');
     expect(page).toContain('before=9"');
+    expect(page).toContain('verify=1">Verify ledger</a>');
+  });
+
+  it('the timeline keeps the connector and until filters and shows the ledger check', () => {
+    const view = {
+      entries: [],
+      filters: { connector: 'email', since: 'yesterday', until: '2026-03-02' },
+      actors: [],
+      olderBefore: 4,
+      total: 51,
+    };
+    const page = timelinePage(view, common);
+    expect(page).toContain('name="connector" size="10" value="email"');
+    expect(page).toContain(
+      'name="until" size="12" placeholder="today, yesterday, 7d, 2026-11-20" value="2026-03-02"',
+    );
+    expect(page).toContain(
+      'href="/console?connector=email&amp;since=yesterday&amp;until=2026-03-02&amp;before=4"',
+    );
+    expect(page).toContain('51 events match.');
+    const intact = timelinePage(
+      { ...view, verdict: { intact: true, line: 'ledger intact: 51 events' } },
+      common,
+    );
+    expect(intact).toContain('<p class="card" id="ledger-verdict">ledger intact: 51 events</p>');
+    expect(intact).not.toContain('>Verify ledger</a>');
+    const broken = timelinePage(
+      { ...view, verdict: { intact: false, line: 'ledger BROKEN at event #7: <x>' } },
+      common,
+    );
+    expect(broken).toContain(
+      '<p class="card problem" id="ledger-verdict">ledger BROKEN at event #7: &lt;x&gt;</p>',
+    );
+    expect(timelinePage({ ...view, problem: `I don't understand ${EVIL}` }, common)).toContain(
+      `role="alert">I don&#39;t understand ${ESCAPED}`,
+    );
   });
 
   it('the approvals inbox shows the structured fields with Approve / Reject forms and Edit', () => {
@@ -115,53 +153,108 @@ describe('console pages', () => {
     expect(edit).toContain(`role="alert">${ESCAPED}`);
   });
 
-  it('the goal page shows actions with parameters, results and approval, events and model cost', () => {
-    const goal: Goal = {
-      id: 3,
-      operatorId: 1,
-      channel: 'slack',
-      thread: { channel: 'slack', conversation: 'D1' },
-      text: EVIL,
-      requestedBy: 'slack:U123',
-      status: 'done',
-      createdAt: at,
-      updatedAt: at,
+  it('the goal page shows its forensics: steps with inputs, outputs, pause and cost, then approvals and connector calls', () => {
+    const call = {
+      at,
+      purpose: 'plan',
+      model: 'gpt-x',
+      inputTokens: 100,
+      outputTokens: 20,
+      costUsd: 0.0123,
+      cached: false,
+    };
+    const step = {
+      at,
+      inputs: [],
+      memories: [],
+      outputs: [],
+      interrupted: null,
+      error: null,
+      modelCalls: [],
     };
     const page = goalPage(
       {
-        goal,
-        steps: [
-          {
-            action: { ...action, status: 'succeeded', result: { messageId: '<m1@x>' }, executedAt: at },
-            approval: {
-              ...approval,
+        forensics: {
+          goal: {
+            id: 3,
+            text: EVIL,
+            status: 'done',
+            channel: 'slack',
+            requestedBy: 'slack:U123',
+            createdAt: at,
+            updatedAt: at,
+          },
+          steps: [
+            {
+              ...step,
+              step: 1,
+              node: 'plan',
+              inputs: [`message “${EVIL}”`, '1 memory pointers'],
+              memories: [{ id: 11, kind: 'fact', snippet: 'Dana pays late', source: 'console' }],
+              outputs: [{ field: 'planned', summary: 'actions email.send_email' }],
+              modelCalls: [call],
+            },
+            {
+              ...step,
+              step: 3,
+              node: 'awaitApproval',
+              interrupted: { waitingFor: 'approval #5', resumedWith: '{"decision":"approved"}' },
+            },
+            { ...step, step: 4, node: 'execute', inputs: ['actions #7'] },
+          ],
+          approvals: [
+            {
+              id: 5,
+              actionId: 7,
               status: 'approved',
               decidedBy: 'web:slack:U123',
               decidedVia: 'web',
               decidedAt: at,
+              createdAt: at,
             },
-          },
-        ],
+          ],
+          actions: [
+            {
+              id: 7,
+              connector: 'email',
+              operation: 'send_email',
+              risk: 'write',
+              doing: 'sending',
+              status: 'succeeded',
+              attempts: 1,
+              executedAt: at,
+              result: 'sent',
+              error: null,
+              undoOf: null,
+            },
+          ],
+          modelCalls: [call],
+          totalCostUsd: 0.0123,
+          checkpoints: 6,
+        },
+        actions: [{ ...action, status: 'succeeded', result: { messageId: '<m1@x>' }, executedAt: at }],
         events: [{ id: 1, sentence: '09:15 You approved sending', goalId: 3 }],
-        modelCalls: [
-          {
-            at,
-            role: 'large',
-            purpose: 'plan',
-            model: 'gpt-x',
-            inputTokens: 100,
-            outputTokens: 20,
-            costUsd: 0.0123,
-            cached: false,
-          },
-        ],
       },
       common,
     );
     expect(page).not.toContain('<script>alert');
+    const order = ['<strong>plan</strong>', '<strong>awaitApproval</strong>', '<strong>execute</strong>'];
+    const positions = order.map((node) => page.indexOf(node));
+    expect(positions.every((position) => position > 0)).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    expect(page).toContain(`<li>in: message “${ESCAPED}”</li>`);
+    expect(page).toContain('<li>memory #11 (fact, from console): “Dana pays late”</li>');
+    expect(page).toContain('<li>out: planned = actions email.send_email</li>');
+    expect(page).toContain('<li>model: plan on gpt-x, 100+20 tokens, $0.0123</li>');
+    expect(page).toContain(
+      'paused for approval #5; resumed with {&quot;decision&quot;:&quot;approved&quot;}',
+    );
+    expect(page.indexOf('Approvals and connector calls')).toBeGreaterThan(positions[2] ?? 0);
     expect(page).toContain('email.send_email');
     expect(page).toContain('&quot;messageId&quot;: &quot;&lt;m1@x&gt;&quot;');
     expect(page).toContain('#5 by web:slack:U123 via web');
+    expect(page).toContain('<dt>Connector call</dt><dd>succeeded, 1 attempt at');
+    expect(page).toContain('09:15 You approved sending');
     expect(page).toContain('Total: $0.0123 over 1 call.');
   });
 
@@ -221,10 +314,32 @@ describe('request parsing', () => {
   it('reads the timeline filters and ignores malformed ones', () => {
     expect(
       parseTimelineFilters(
-        new URLSearchParams('goal=%2312&actor=spine&text=+invoice+&since=2026-03-01&before=40'),
+        new URLSearchParams(
+          'goal=%2312&connector=email&actor=spine&text=+invoice+&since=2026-03-01&until=yesterday&before=40',
+        ),
       ),
-    ).toEqual({ goalId: 12, actor: 'spine', text: 'invoice', since: '2026-03-01', before: 40 });
-    expect(parseTimelineFilters(new URLSearchParams('goal=x&since=yesterday&before=-1'))).toEqual({});
+    ).toEqual({
+      goalId: 12,
+      connector: 'email',
+      actor: 'spine',
+      text: 'invoice',
+      since: '2026-03-01',
+      until: 'yesterday',
+      before: 40,
+    });
+    expect(parseTimelineFilters(new URLSearchParams('goal=x&since=+&before=-1'))).toEqual({});
+  });
+
+  it('reads since / until like chat does, and says what it cannot read', () => {
+    const now = new Date('2026-03-02T12:00:00Z');
+    expect(
+      logFilter({ since: 'yesterday', until: 'yesterday', connector: 'Email' }, { now, timezone: 'UTC' }),
+    ).toEqual({
+      since: new Date('2026-03-01T00:00:00Z'),
+      until: new Date('2026-03-02T00:00:00Z'),
+      connector: 'email',
+    });
+    expect(() => logFilter({ since: 'last tuesday' }, { now, timezone: 'UTC' })).toThrow(LogFilterError);
   });
 
   it('reads one cookie from the header', () => {
