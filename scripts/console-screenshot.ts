@@ -9,11 +9,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { chromium } from 'playwright-core';
 import { loadConfig } from '../app/config.ts';
 import { startHttpServer } from '../app/http-server.ts';
 import { createSpine } from '../app/spine.ts';
 import type { MessageRef, ThreadRef } from '../core/domain.ts';
+import { launchChromium } from '../test/support/chromium.ts';
 
 const output = process.argv[2] ?? 'docs/console.png';
 const dataDir = mkdtempSync(join(tmpdir(), 'spine-screenshot-'));
@@ -58,18 +58,7 @@ const server = await startHttpServer({
 });
 const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 const link = new URL(await spine.webConsole.auth.issueLink('console', 'local'));
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launchChromium();
 try {
   const page = await (
     await browser.newContext({ viewport: { width: 1000, height: 900 }, colorScheme: 'light' })

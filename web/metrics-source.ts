@@ -1,15 +1,7 @@
-/** One local day of business metrics (the ledger computes them; the console draws them). */
-export interface DailyBusinessMetrics {
-  day: string;
-  minutesSaved: number;
-  actionsExecuted: number;
-  errorsIntroduced: number;
-  correctiveActions: number;
-  approvalsApproved: number;
-  approvalsEdited: number;
-  approvalsRejected: number;
-  modelSpendUsd: number;
-}
+import type { DailyBusinessMetrics } from '../ledger/business-metrics.ts';
+
+/** One local day of business metrics, as the ledger computes them. */
+export type { DailyBusinessMetrics };
 
 /** Where the console's charts get their figures: per local day, oldest first. */
 export interface MetricsSource {

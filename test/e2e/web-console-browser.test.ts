@@ -1,26 +1,11 @@
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChatApp, startChatApp } from '../support/chat-app.ts';
+import { launchChromium } from '../support/chromium.ts';
 import { ConsoleClient } from '../support/console-client.ts';
 import { TestDatabases } from '../support/databases.ts';
 import { dmEvent, postToSlack } from '../support/slack-requests.ts';
 import { postToTelegram, textUpdate } from '../support/telegram-updates.ts';
-
-/** Debian's Chromium, headless, with nothing reaching out to the network. */
-function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-}
 
 function hasButtons(blocks: unknown): boolean {
   return Array.isArray(blocks) && blocks.some((block: { type?: string }) => block.type === 'actions');

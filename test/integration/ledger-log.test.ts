@@ -1,29 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { goalCheckpointer } from '../../app/ledger-commands.ts';
 import { readEventLog } from '../../ledger/event-log.ts';
 import { goalForensics } from '../../ledger/goal-forensics.ts';
-import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
+import { DATABASE_KINDS } from '../support/databases.ts';
 import { invoiceReminderOptions, runInvoiceReminder } from '../support/invoice-reminder.ts';
-import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
+import { useTestSpines } from '../support/spine-suite.ts';
 
 describe.each(DATABASE_KINDS)('the narrative log and goal forensics on %s Postgres', (kind) => {
-  const databases = new TestDatabases(kind);
-  const running: TestSpine[] = [];
-
-  async function freshSpine(options: Parameters<typeof createTestSpine>[1] = {}): Promise<TestSpine> {
-    const test = await createTestSpine(await databases.open(), options);
-    running.push(test);
-    return test;
-  }
-
-  beforeAll(async () => {
-    await databases.open();
-  });
-
-  afterAll(async () => {
-    for (const test of running) await test.spine.close();
-    await databases.closeAll();
-  });
+  const spines = useTestSpines(kind);
+  const freshSpine = spines.fresh;
 
   it('filters the story by goal, connector, actor, text and time, and pages through it', async () => {
     const { say, chat, spine } = await freshSpine();
