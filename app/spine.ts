@@ -127,6 +127,11 @@ export interface SpineOptions {
   models?: InjectedModels;
   /** Where inbound events (e-mail, Stripe) go; logged and dropped when unset. */
   inboundSink?: InboundSink;
+  /**
+   * Where jobs go instead of the in-process runner or the queue: the ingress benchmark counts them,
+   * as in queue mode where workers in other processes run them.
+   */
+  jobQueue?: JobQueue;
 }
 
 /**
@@ -312,7 +317,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
         })
       : undefined;
     await queueMode?.ready();
-    jobQueue = queueMode?.queue ?? runner;
+    jobQueue = options.jobQueue ?? queueMode?.queue ?? runner;
     const jobs = jobQueue;
     const intakeChat = queueMode?.intakeChat ?? chat;
     let intakeRef: Intake | undefined;

@@ -14,10 +14,8 @@ import pino from 'pino';
 import { loadConfig } from '../app/config.ts';
 import { startHttpServer } from '../app/http-server.ts';
 import { createSpine } from '../app/spine.ts';
-import { Intake } from '../bot/intake.ts';
 import { SlackAdapter } from '../bot/slack/slack-adapter.ts';
 import { signSlackRequest } from '../bot/slack/slack-signature.ts';
-import { systemClock } from '../core/clock.ts';
 import type { SpineJob } from '../core/jobs.ts';
 import { openDatabase } from '../db/database.ts';
 import { FakeSlackApi } from '../test/fakes/fake-slack-api.ts';
@@ -156,14 +154,19 @@ export default async function ingress(args: string[]): Promise<void> {
     SPINE_TIMEZONE: 'UTC',
     SPINE_OPERATOR_NAME: 'Bench',
   });
-  const spine = await createSpine(config, { logger, database: { ...db, close: async () => {} } });
   let enqueued = 0;
-  const queue = {
+  const jobQueue = {
     enqueue: async (_job: SpineJob) => {
       enqueued += 1;
     },
   };
-  const intake = new Intake({ pool: db.pool, queue, chat: spine.chat, clock: systemClock, logger });
+  // Spine's own intake (commands, playbook chat triggers, goals), with jobs counted, not run.
+  const spine = await createSpine(config, {
+    logger,
+    database: { ...db, close: async () => {} },
+    jobQueue,
+  });
+  const intake = spine.intake;
   // No worker answers here, so keep the "working…" indicator from firing during the measurement.
   const adapter = new SlackAdapter({
     progressDelayMs: 600_000,

@@ -4,7 +4,10 @@
  *
  *   npm run bench -- memory-scale [--sizes 100000,1000000] [--database-url postgres://…]
  *     [--dimension 512] [--queries 200] [--ef-search N] [--m N] [--ef-construction N]
- *     [--index-type vector|halfvec] [--keep]
+ *     [--index-type vector|halfvec] [--keep] [--reuse SCHEMA]
+ *
+ * `--keep` leaves the loaded schema in place (its name is printed); `--reuse SCHEMA` measures the
+ * searches again on such a kept schema without loading or building anything (one size only).
  *
  * Index and search settings default to the store's settings for a Postgres server
  * (`SERVER_SEARCH_SETTINGS`).
@@ -14,6 +17,7 @@
  */
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import type pg from 'pg';
 import { openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
 import { LocalEmbedder } from '../memory/local-embedder.ts';
@@ -37,7 +41,25 @@ function parse(args: string[]) {
     efConstruction: optionalNumber(value('--ef-construction')),
     indexType: value('--index-type') as 'vector' | 'halfvec' | undefined,
     keep: args.includes('--keep'),
+    reuse: value('--reuse'),
   };
+}
+
+/** The store's own HNSW index, built after the bulk load; then what autovacuum would do. Seconds. */
+async function buildIndex(pool: pg.Pool, store: PgvectorMemoryStore, memory: string): Promise<number> {
+  const client = await pool.connect();
+  try {
+    await client.query(`SET maintenance_work_mem = '${memory}'`);
+    await client.query('SET max_parallel_maintenance_workers = 1');
+    const began = performance.now();
+    await client.query(store.indexDefinition());
+    const seconds = (performance.now() - began) / 1000;
+    // Statistics, and the GIN pending list merged.
+    await client.query('VACUUM (ANALYZE) memories');
+    return seconds;
+  } finally {
+    client.release();
+  }
 }
 
 function optionalNumber(text: string | undefined): number | undefined {
@@ -117,15 +139,23 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
   out(
     `memory-scale: sizes ${args.sizes.join(', ')}, dimension ${args.dimension}, server ${args.url.replace(/\/\/[^@]*@/, '//')}`,
   );
+  if (args.reuse && args.sizes.length !== 1) throw new Error('--reuse measures one size: give --sizes N');
   for (const size of args.sizes) {
-    const schema = `bench_scale_${size}_${Date.now().toString(36)}`;
+    const schema = args.reuse ?? `bench_scale_${size}_${Date.now().toString(36)}`;
     const db = await openDatabase({ url: args.url, dataDir: '', schema, maxConnections: 4 });
+    const reuse = args.reuse !== undefined;
     try {
       await migrate(db.pool, db.schema);
-      const operator = await db.pool.query(
-        `INSERT INTO operators (name, timezone) VALUES ('bench', 'UTC') RETURNING id`,
-      );
+      const operator = reuse
+        ? await db.pool.query(`SELECT id FROM operators WHERE name = 'bench' ORDER BY id LIMIT 1`)
+        : await db.pool.query(`INSERT INTO operators (name, timezone) VALUES ('bench', 'UTC') RETURNING id`);
       const operatorId = Number(operator.rows[0]?.id);
+      if (reuse) {
+        const count = await db.pool.query('SELECT count(*)::int AS n FROM memories');
+        if (count.rows[0]?.n !== size)
+          throw new Error(`--reuse ${schema}: it holds ${count.rows[0]?.n} memories, not ${size}`);
+        out(`reusing ${schema} (${size.toLocaleString('en')} memories): nothing loaded or built`);
+      } else out(`  schema ${schema}${args.keep ? ' (kept)' : ''}`);
       const embedder = new LocalEmbedder({ dimension: args.dimension });
       // What Spine uses on a Postgres server, unless a flag says otherwise.
       const store = new PgvectorMemoryStore(db.pool, {
@@ -164,27 +194,19 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
             provenance: { source: 'console', assertedBy: 'operator' },
           });
         }
-        await store.rememberMany(batch);
-        if ((start / batchSize) % 100 === 99) out(`  loaded ${(start + batchSize).toLocaleString('en')}…`);
+        // Reusing: the same seeded data is generated again (for the same queries) but not stored.
+        if (!reuse) await store.rememberMany(batch);
+        if (!reuse && (start / batchSize) % 100 === 99)
+          out(`  loaded ${(start + batchSize).toLocaleString('en')}…`);
       }
       const ingestSeconds = (performance.now() - began) / 1000;
-      out(
-        `size ${size.toLocaleString('en')}: ingest ${(size / ingestSeconds).toFixed(0)} memories/s (${ingestSeconds.toFixed(1)} s, embedding included)`,
-      );
+      if (!reuse)
+        out(
+          `size ${size.toLocaleString('en')}: ingest ${(size / ingestSeconds).toFixed(0)} memories/s (${ingestSeconds.toFixed(1)} s, embedding included)`,
+        );
 
-      const client = await db.pool.connect();
-      let buildSeconds = 0;
-      try {
-        await client.query(`SET maintenance_work_mem = '2GB'`);
-        await client.query('SET max_parallel_maintenance_workers = 1');
-        const buildStart = performance.now();
-        await client.query(store.indexDefinition());
-        buildSeconds = (performance.now() - buildStart) / 1000;
-        // What autovacuum does after a bulk load: statistics, and the GIN pending list merged.
-        await client.query('VACUUM (ANALYZE) memories');
-      } finally {
-        client.release();
-      }
+      // Memory for the graph while it is built (a 1M-memory m-32 graph needs more than 2 GB).
+      const buildSeconds = reuse ? 0 : await buildIndex(db.pool, store, size > 300_000 ? '6GB' : '2GB');
       await store.init();
       const index = /CREATE INDEX IF NOT EXISTS (\w+)/.exec(store.indexDefinition())?.[1];
       const sizes = await db.pool.query(
@@ -193,7 +215,7 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
       );
       const mb = (value: unknown) => (Number(value) / 1024 / 1024).toFixed(0);
       out(
-        `  HNSW build ${buildSeconds.toFixed(1)} s (${store
+        `  HNSW ${reuse ? '(kept)' : `build ${buildSeconds.toFixed(1)} s`} (${store
           .indexDefinition()
           .replace(/\s+/g, ' ')
           .replace(/.*USING hnsw /, '')}); ` +

@@ -734,10 +734,11 @@ export class PgvectorMemoryStore implements MemoryStore {
     const distance = `m.embedding::vector(${dim}) <=> ${v}::vector(${dim})`;
     const indexed = `m.embedding::${this.#indexType}(${dim}) <=> ${v}::${this.#indexType}(${dim})`;
     const where = `${filters.where} AND m.embedding_dim = ${dim} AND m.embedder = ${embedder}`;
-    // "+ 0": an expression the HNSW index cannot serve, so the rows that pass are ranked exactly.
+    // Ranked outside the scan (OFFSET 0 keeps the planner from pulling the ORDER BY into it), so
+    // the index cannot serve the order and each distance is computed once per memory that passes.
     const exactScan = (gate: string) =>
-      `SELECT m.id, ${distance} AS distance FROM memories m WHERE ${where}${gate}
-        ORDER BY (${distance}) + 0 LIMIT ${n}`;
+      `SELECT id, distance FROM (SELECT m.id, ${distance} AS distance FROM memories m WHERE ${where}${gate}
+        OFFSET 0) x ORDER BY distance LIMIT ${n}`;
     const indexScan = (gate: string) =>
       `SELECT m.id, ${distance} AS distance FROM memories m WHERE ${where}${gate}
         ORDER BY ${indexed} LIMIT ${n}`;
