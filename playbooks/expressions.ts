@@ -24,13 +24,33 @@ export interface ForEachBinding {
 const TEMPLATE = /\{\{\s*([\s\S]+?)\s*\}\}/g;
 const WHOLE = /^\{\{\s*([\s\S]+?)\s*\}\}$/;
 
+/**
+ * Guardrails on every evaluation (JSONata's own, checked at each step): an expression that loops or
+ * recurses without end fails the step with a clear error instead of holding a worker.
+ */
+export const EXPRESSION_LIMITS = {
+  /** Longest an expression may run. */
+  timeoutMs: 1_000,
+  /** Deepest nesting of evaluation (non-tail recursion). */
+  stack: 500,
+  /** Largest sequence an expression may build (e.g. a range). */
+  sequence: 100_000,
+} as const;
+
+/** JSONata's codes for a guardrail that stopped an expression. */
+const GUARDRAIL_CODES = new Set(['D1011', 'D1012', 'D2014', 'D2015']);
+
 const compiled = new Map<string, ReturnType<typeof jsonata>>();
 
 function compile(expression: string): ReturnType<typeof jsonata> {
   let expr = compiled.get(expression);
   if (!expr) {
     try {
-      expr = jsonata(expression);
+      expr = jsonata(expression, {
+        timeout: EXPRESSION_LIMITS.timeoutMs,
+        stack: EXPRESSION_LIMITS.stack,
+        sequence: EXPRESSION_LIMITS.sequence,
+      });
     } catch (error) {
       throw expressionError(expression, error);
     }
@@ -151,9 +171,14 @@ function describeJsonataError(error: unknown): string {
 }
 
 function expressionError(expression: string, error: unknown): SpineError {
+  const code = (error as { code?: unknown }).code;
+  const stopped = typeof code === 'string' && GUARDRAIL_CODES.has(code);
+  const advice = stopped
+    ? `Expressions may run for ${EXPRESSION_LIMITS.timeoutMs / 1000} s, nest ${EXPRESSION_LIMITS.stack} deep and build ${EXPRESSION_LIMITS.sequence.toLocaleString('en')} items: simplify it (a loop or recursion that never ends?)`
+    : 'Check its spelling and the step ids it refers to';
   return new SpineError(
     'playbook.expression_failed',
-    `The expression “${expression}” failed: ${describeJsonataError(error)}. Check its spelling and the step ids it refers to.`,
-    { category: 'user', details: { expression } },
+    `The expression “${expression}” failed: ${describeJsonataError(error)}. ${advice}.`,
+    { category: 'user', details: { expression, ...(typeof code === 'string' ? { code } : {}) } },
   );
 }

@@ -108,6 +108,21 @@ describe('playbook expressions', () => {
     expect(await evaluate('constructor.constructor', scope)).toBeUndefined();
     await expect(evaluate('$count(', scope)).rejects.toThrow(/The expression “\$count\(” failed/);
   });
+
+  it('stops an expression that recurses or loops without end, with a clear error', async () => {
+    // Non-tail recursion: the stack guard.
+    await expect(evaluate('($f := function($n) { 1 + $f($n + 1) }; $f(0))', scope)).rejects.toThrow(
+      /Stack overflow[\s\S]*simplify it/,
+    );
+    // Tail recursion runs in constant depth (JSONata trampolines it): the time guard.
+    await expect(
+      evaluate('($loop := function($n) { $n > 0 ? $loop($n - 1) : 0 }; $loop(1000000000))', scope),
+    ).rejects.toThrow(/timeout after 1000 milliseconds[\s\S]*may run for 1 s/);
+    // A huge range: the sequence guard.
+    await expect(evaluate('$count([1..5000000])', scope)).rejects.toThrow(/failed[\s\S]*simplify it/);
+    // Ordinary work still runs.
+    expect(await evaluate('$sum([1..1000])', scope)).toBe(500500);
+  });
 });
 
 describe('schedule patterns', () => {
