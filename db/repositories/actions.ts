@@ -2,6 +2,12 @@ import type { Action, ActionStatus, Preview, RiskClass } from '../../core/domain
 import type { Queryable } from '../database.ts';
 import { toDate, toDateOrNull } from './rows.ts';
 
+/**
+ * How long an execution's claim holds. A connector call gives up well within it (30 s per attempt,
+ * a few retries); a claim older than this was left by a process that crashed mid-execution.
+ */
+export const EXECUTION_LEASE_MS = 10 * 60_000;
+
 export function toAction(row: Record<string, unknown>): Action {
   return {
     id: Number(row.id),
@@ -110,7 +116,7 @@ export class ActionRepository {
    */
   async claimForExecution(id: number): Promise<ExecutionClaim> {
     const claimed = await this.db.query(
-      `UPDATE actions SET status = 'executing', attempts = attempts + 1
+      `UPDATE actions SET status = 'executing', attempts = attempts + 1, claimed_at = now()
        WHERE id = $1 AND status IN ('approved', 'executing') RETURNING *`,
       [id],
     );

@@ -1,6 +1,6 @@
 import type { Action, Preview, RiskClass } from '../../core/domain.ts';
 import type { Queryable } from '../database.ts';
-import { toAction } from './actions.ts';
+import { EXECUTION_LEASE_MS, toAction } from './actions.ts';
 import { toDate, toDateOrNull } from './rows.ts';
 
 /** An "always allow" rule: the operator trusts one operation on one target. */
@@ -103,12 +103,15 @@ export class ConnectorStateRepository {
     return result.rows[0] ? toAction(result.rows[0]) : null;
   }
 
-  /** Approved actions whose time has come. */
+  /** Approved actions whose time has come (and any a crash left half-executed). */
   async listDue(now: Date, limit = 50): Promise<Action[]> {
+    // An `executing` one whose claim outlived the lease was left by a crash mid-execution.
     const result = await this.db.query(
-      `SELECT * FROM actions WHERE status = 'approved' AND scheduled_at IS NOT NULL AND scheduled_at <= $1
+      `SELECT * FROM actions WHERE scheduled_at IS NOT NULL AND scheduled_at <= $1
+         AND (status = 'approved' OR (status = 'executing'
+           AND (claimed_at IS NULL OR claimed_at < now() - make_interval(secs => $3))))
        ORDER BY scheduled_at, id LIMIT $2`,
-      [now, limit],
+      [now, limit, EXECUTION_LEASE_MS / 1000],
     );
     return result.rows.map(toAction);
   }

@@ -179,6 +179,32 @@ describe.each(DATABASE_KINDS)('guardrails, undo and delayed execution on %s Post
     expect(test.chat.texts().at(-1)).toContain('You cancelled sending an e-mail to eve@example.com');
   });
 
+  it('finishes a scheduled action that a crash left executing, once, after its claim lapses', async () => {
+    const clock = new ManualClock('2026-03-10T20:00:00Z');
+    const test = await spineWith({ clock });
+    await test.say('at 9:00 tomorrow, email dana@example.com "Invoice" Your invoice is attached.');
+    await test.say('approve');
+    const [scheduled] = await test.spine.repos.connectorState.listScheduled(test.spine.operator.id);
+    expect(scheduled).toBeDefined();
+    clock.set('2026-03-11T09:00:01Z');
+    // A process claimed it and died before the connector finished: the claim is still fresh, so
+    // nobody else takes it (it may still be running somewhere).
+    const claim = await test.spine.repos.actions.claimForExecution(Number(scheduled?.id));
+    expect(claim.kind).toBe('claimed');
+    expect(await test.spine.runDueActions()).toBe(0);
+    expect(outboxCount(test.outboxDir)).toBe(0);
+    // Once the claim is older than the lease, the due-check finishes it under the same key.
+    await test.spine.db.pool.query(
+      `UPDATE actions SET claimed_at = now() - interval '11 minutes' WHERE id = $1`,
+      [scheduled?.id],
+    );
+    expect(await test.spine.runDueActions()).toBe(1);
+    expect(outboxCount(test.outboxDir)).toBe(1);
+    expect(test.chat.texts().at(-1)).toContain('Done: sent an e-mail to dana@example.com');
+    expect(await test.spine.runDueActions()).toBe(0);
+    expect(outboxCount(test.outboxDir)).toBe(1);
+  });
+
   it('undoes a webhook call within the window (both sides in the log), and not after it', async () => {
     const server = new FakeWebhookServer(SECRET);
     servers.push(server);
