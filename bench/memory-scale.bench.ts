@@ -4,7 +4,7 @@
  *
  *   npm run bench -- memory-scale [--sizes 100000,1000000] [--database-url postgres://…]
  *     [--dimension 512] [--queries 200] [--ef-search N] [--m N] [--ef-construction N]
- *     [--index-type vector|halfvec] [--keep] [--reuse SCHEMA]
+ *     [--index-type vector|halfvec] [--keep] [--reuse SCHEMA] [--order random|time]
  *
  * `--keep` leaves the loaded schema in place (its name is printed); `--reuse SCHEMA` measures the
  * searches again on such a kept schema without loading or building anything (one size only).
@@ -14,6 +14,9 @@
  *
  * Synthetic memories: Zipf-distributed words from a 30,000-word vocabulary, 8–40 words each, four
  * kinds, times spread over two years, one operator. Queries are 3–6 words taken from a random memory.
+ * `--order random` (the default) stores them in random time order — everything imported at once, the
+ * worst case for a time filter; `--order time` stores them in the order they happened, as a store
+ * that grows day by day does (same texts and queries, times ascending with the same jitter).
  */
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -42,6 +45,7 @@ function parse(args: string[]) {
     indexType: value('--index-type') as 'vector' | 'halfvec' | undefined,
     keep: args.includes('--keep'),
     reuse: value('--reuse'),
+    order: (value('--order') ?? 'random') as 'random' | 'time',
   };
 }
 
@@ -131,13 +135,19 @@ const KINDS: MemoryKind[] = [
   'episode',
 ];
 const TWO_YEARS = 2 * 365 * 86_400_000;
+
+/** When memory `index` of `size` happened: random over two years, or ascending with jitter. */
+function occurredAt(index: number, size: number, draw: number, order: 'random' | 'time'): Date {
+  const share = order === 'time' ? (index + draw) / size : draw;
+  return new Date(START + Math.floor(share * TWO_YEARS));
+}
 const START = Date.UTC(2024, 0, 1);
 
 export default async function memoryScaleBench(argv: string[]): Promise<void> {
   const args = parse(argv);
   const out = (line: string) => process.stdout.write(`${line}\n`);
   out(
-    `memory-scale: sizes ${args.sizes.join(', ')}, dimension ${args.dimension}, server ${args.url.replace(/\/\/[^@]*@/, '//')}`,
+    `memory-scale: sizes ${args.sizes.join(', ')}, dimension ${args.dimension}, ${args.order} time order, server ${args.url.replace(/\/\/[^@]*@/, '//')}`,
   );
   if (args.reuse && args.sizes.length !== 1) throw new Error('--reuse measures one size: give --sizes N');
   for (const size of args.sizes) {
@@ -190,7 +200,7 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
             operatorId,
             kind: KINDS[index % KINDS.length]!,
             content,
-            occurredAt: new Date(START + Math.floor(next() * TWO_YEARS)),
+            occurredAt: occurredAt(index, size, next(), args.order),
             provenance: { source: 'console', assertedBy: 'operator' },
           });
         }
