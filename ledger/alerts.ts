@@ -52,6 +52,12 @@ interface AlertOperator {
 
 /** A process's circuit report older than this is from a process that is gone: ignored. */
 const STALE_REPORT_MS = 5 * 60_000;
+/** An undelivered alert is posted again by later evaluations: at most this many attempts in all… */
+const REDELIVERY_ATTEMPTS = 5;
+/** …while it is younger than this… */
+const REDELIVERY_WINDOW_MS = 24 * 3_600_000;
+/** …and no other attempt began less than this ago. */
+const REDELIVERY_CLAIM_MS = 60_000;
 /** Money failures older than this are history, not news (e.g. on the first start with alerts). */
 const MONEY_LOOKBACK_MS = 24 * 3_600_000;
 
@@ -80,6 +86,7 @@ export class BusinessAlerts {
       const alert = await this.#fire(candidate);
       if (alert) fired.push(alert);
     }
+    await this.#redeliver();
     return fired;
   }
 
@@ -266,12 +273,58 @@ export class BusinessAlerts {
     return candidates;
   }
 
+  /** Post a claimed alert; on success it is delivered, on failure a later evaluation tries again. */
+  async #post(id: number, rule: string, thread: ThreadRef, message: OutboundMessage): Promise<boolean> {
+    const { db, chat, logger } = this.#deps;
+    try {
+      const ref = await chat.post(thread, message);
+      await db.query('UPDATE alerts SET message_ref = $2 WHERE id = $1', [id, JSON.stringify(ref)]);
+      return true;
+    } catch (error) {
+      logger.warn({ err: String(error), rule, alertId: id }, 'could not post an alert; will try again');
+      return false;
+    }
+  }
+
+  /**
+   * Post again the alerts whose post failed or was cut off by a crash (at least once, bounded): each
+   * is claimed first (compare-and-set on a claim older than a minute), so two processes never post
+   * the same one at once. Alerts older than a day, or tried five times, are left in the log.
+   */
+  async #redeliver(): Promise<number> {
+    const { db, clock } = this.#deps;
+    const claimed = await db.query(
+      `UPDATE alerts SET posting_at = now(), post_attempts = post_attempts + 1
+       WHERE id IN (
+         SELECT id FROM alerts
+         WHERE message_ref IS NULL AND post_attempts < $1 AND fired_at > $2
+           AND (posting_at IS NULL OR posting_at < now() - make_interval(secs => $3))
+         ORDER BY fired_at LIMIT 20
+       ) AND message_ref IS NULL AND (posting_at IS NULL OR posting_at < now() - make_interval(secs => $3))
+       RETURNING id, operator_id, rule, message, post`,
+      [
+        REDELIVERY_ATTEMPTS,
+        new Date(clock.now().getTime() - REDELIVERY_WINDOW_MS),
+        REDELIVERY_CLAIM_MS / 1000,
+      ],
+    );
+    let delivered = 0;
+    for (const row of claimed.rows) {
+      const thread = await homeThread(db, Number(row.operator_id));
+      const message = (row.post as OutboundMessage | null) ?? { text: `Alert: ${String(row.message)}` };
+      if (await this.#post(Number(row.id), String(row.rule), thread, message)) delivered += 1;
+    }
+    return delivered;
+  }
+
   async #fire(candidate: AlertCandidate): Promise<FiredAlert | null> {
-    const { db, chat, clock, logger } = this.#deps;
+    const { db, clock, logger } = this.#deps;
     const firedAt = clock.now();
+    const message = alertMessage(candidate);
+    // Inserted already claimed for posting (the first attempt): see #redeliver.
     const inserted = await db.query(
-      `INSERT INTO alerts (operator_id, rule, dedupe_key, message, details, fired_at)
-       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
+      `INSERT INTO alerts (operator_id, rule, dedupe_key, message, details, fired_at, post, posting_at, post_attempts)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, now(), 1) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
       [
         candidate.operatorId,
         candidate.rule,
@@ -279,26 +332,13 @@ export class BusinessAlerts {
         candidate.text,
         JSON.stringify(candidate.details),
         firedAt,
+        JSON.stringify(message),
       ],
     );
     if (!inserted.rows[0]) return null;
     const id = Number(inserted.rows[0].id);
     const thread = await homeThread(db, candidate.operatorId);
-    const message: OutboundMessage = {
-      text: `Alert: ${candidate.text} ${candidate.remedy}`,
-      blocks: [
-        { type: 'section', text: `⚠️ ${candidate.text}` },
-        { type: 'context', text: `What to do: ${candidate.remedy}` },
-        ...(candidate.buttons.length > 0 ? [{ type: 'buttons' as const, buttons: candidate.buttons }] : []),
-      ],
-    };
-    try {
-      const ref = await chat.post(thread, message);
-      await db.query('UPDATE alerts SET message_ref = $2 WHERE id = $1', [id, JSON.stringify(ref)]);
-    } catch (error) {
-      // The event below still records it; the next evaluation does not re-post (at most once).
-      logger.warn({ err: String(error), rule: candidate.rule }, 'could not post an alert');
-    }
+    await this.#post(id, candidate.rule, thread, message);
     await createRepositories(db).events.append({
       operatorId: candidate.operatorId,
       actor: 'spine',
@@ -313,6 +353,18 @@ export class BusinessAlerts {
     logger.info({ rule: candidate.rule, alertId: id }, 'business alert fired');
     return { ...candidate, id };
   }
+}
+
+/** An alert as a chat message: what happened, what to do, and its buttons. */
+function alertMessage(alert: Pick<AlertCandidate, 'text' | 'remedy' | 'buttons'>): OutboundMessage {
+  return {
+    text: `Alert: ${alert.text} ${alert.remedy}`,
+    blocks: [
+      { type: 'section', text: `⚠️ ${alert.text}` },
+      { type: 'context', text: `What to do: ${alert.remedy}` },
+      ...(alert.buttons.length > 0 ? [{ type: 'buttons' as const, buttons: alert.buttons }] : []),
+    ],
+  };
 }
 
 /** Where an operator hears from Spine unprompted: the thread of their latest goal, else the console. */

@@ -25,6 +25,21 @@ const ALL_OFF: AlertRules = {
   spendOverBudget: null,
 };
 
+/** A Stripe refund that failed at 09:30 on 2 March, and its failure. */
+async function failedRefund(seed: LedgerSeed, operatorId: number, goalId: number) {
+  const at = '2026-03-02T09:30:00Z';
+  const actionId = await seed.action({
+    goalId,
+    operatorId,
+    connector: 'stripe',
+    operation: 'refund',
+    risk: 'money',
+    status: 'failed',
+    at,
+  });
+  return { actionId, failureId: await seed.failure(operatorId, { actionId, at }) };
+}
+
 describe.each(DATABASE_KINDS)('business alerts on %s Postgres', (kind) => {
   const databases = new TestDatabases(kind);
 
@@ -65,16 +80,7 @@ describe.each(DATABASE_KINDS)('business alerts on %s Postgres', (kind) => {
     // A failed write action is not a money alert.
     await seed.action({ goalId, operatorId, status: 'failed', at: '2026-03-02T09:00:00Z' });
     expect(await alerts.evaluate()).toEqual([]);
-    const actionId = await seed.action({
-      goalId,
-      operatorId,
-      connector: 'stripe',
-      operation: 'refund',
-      risk: 'money',
-      status: 'failed',
-      at: '2026-03-02T09:30:00Z',
-    });
-    const failureId = await seed.failure(operatorId, { actionId, at: '2026-03-02T09:30:00Z' });
+    const { actionId, failureId } = await failedRefund(seed, operatorId, goalId);
 
     const rounds = await Promise.all([alerts.evaluate(), alerts.evaluate(), alerts.evaluate()]);
     expect(rounds.flat()).toHaveLength(1);
@@ -102,6 +108,36 @@ describe.each(DATABASE_KINDS)('business alerts on %s Postgres', (kind) => {
       operator_id: operatorId,
       channel: 'slack',
     });
+  });
+
+  it('posts an alert again when its post failed, once it gets through, and never twice', async () => {
+    const { db, seed, operatorId, goalId, chat, alerts, alertEvents } = await setup(
+      { moneyActionFailed: true },
+      { start: '2026-03-02T10:00:00Z' },
+    );
+    const { actionId } = await failedRefund(seed, operatorId, goalId);
+    // Slack is down when the rule fires: the alert is recorded (and logged), not posted.
+    const post = chat.post.bind(chat);
+    chat.post = async () => {
+      throw new Error('slack is down');
+    };
+    expect(await alerts.evaluate()).toHaveLength(1);
+    expect(chat.posts).toHaveLength(0);
+    // Chat is back, but the failed attempt began less than a minute ago: nothing yet.
+    chat.post = post;
+    expect(await alerts.evaluate()).toEqual([]);
+    expect(chat.posts).toHaveLength(0);
+    // A minute later the next evaluation posts it, with its buttons; later ones do not repeat it.
+    await db.pool.query(`UPDATE alerts SET posting_at = now() - interval '2 minutes'`);
+    await Promise.all([alerts.evaluate(), alerts.evaluate()]);
+    await alerts.evaluate();
+    expect(chat.posts).toHaveLength(1);
+    expect(chat.posts[0]?.message.text).toContain(`A money action failed: doing it (action #${actionId})`);
+    expect(chat.posts[0]?.message.blocks).toContainEqual(expect.objectContaining({ type: 'buttons' }));
+    expect(await alertEvents()).toHaveLength(1);
+    const [row] = (await db.pool.query('SELECT message_ref, post_attempts FROM alerts')).rows;
+    expect(row?.message_ref).not.toBeNull();
+    expect(row?.post_attempts).toBe(2);
   });
 
   it('alerts once when failures in a local day pass the threshold, and again on another day', async () => {
