@@ -25,7 +25,10 @@ COPY core ./core
 COPY db ./db
 COPY graphs ./graphs
 COPY jobs ./jobs
+COPY ledger ./ledger
 COPY memory ./memory
+COPY playbooks ./playbooks
+COPY web ./web
 # The code stays root-owned and read-only to Spine; only the data directory belongs to the
 # unprivileged `node` user (uid 1000) of the base image.
 RUN mkdir -p /data && chown node:node /data

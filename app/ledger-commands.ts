@@ -1,4 +1,4 @@
-import type { BaseCheckpointSaver } from '@langchain/langgraph-checkpoint';
+import type { BaseCheckpointSaver } from '@langchain/langgraph';
 import { SpineError } from '../core/errors.ts';
 import type { Repositories } from '../db/repositories/index.ts';
 import { readEventLog } from '../ledger/event-log.ts';

@@ -1,4 +1,4 @@
-import type { BaseCheckpointSaver, CheckpointTuple } from '@langchain/langgraph-checkpoint';
+import type { BaseCheckpointSaver, CheckpointTuple } from '@langchain/langgraph';
 import type { Action, Approval, Goal } from '../core/domain.ts';
 import { SpineError } from '../core/errors.ts';
 import { channelLabel, formatEventTime } from '../core/narrative.ts';
