@@ -21,6 +21,7 @@ import {
 import { renderForSlack, type SlackMessage } from './render-block-kit.ts';
 import { ResponseUrls } from './response-urls.ts';
 import { SpineSlackReceiver } from './slack-receiver.ts';
+import { SpineSocketModeReceiver } from './socket-mode-receiver.ts';
 
 export interface SlackAdapterOptions {
   botToken: string;
@@ -66,7 +67,8 @@ const WORKING_TEXT = 'Working on it…';
 /**
  * Slack through Bolt: DMs and @mentions become goals (replies in the same thread), the `/spine`
  * command, Approve / Reject buttons, the App Home tab. HTTP mode mounts `POST /slack/events` on
- * Spine's server; with an app token it uses Socket Mode instead (no public URL).
+ * Spine's server; with an app token it uses Socket Mode instead (no public URL). Both receivers
+ * acknowledge a delivery only after the listeners recorded it.
  */
 export class SlackAdapter implements ChatAdapter<SlackMessage> {
   readonly channel = 'slack' as const;
@@ -95,7 +97,13 @@ export class SlackAdapter implements ChatAdapter<SlackMessage> {
     };
     if (options.appToken) {
       this.#receiver = undefined;
-      this.app = new App({ ...common, appToken: options.appToken, socketMode: true });
+      const receiver = new SpineSocketModeReceiver({
+        appToken: options.appToken,
+        apiUrl: options.apiUrl,
+        logger: this.#logger,
+        ...(options.ackBudgetMs ? { ackBudgetMs: options.ackBudgetMs } : {}),
+      });
+      this.app = new App({ ...common, receiver });
     } else {
       if (!options.signingSecret) throw new Error('SlackAdapter: HTTP mode needs a signing secret');
       this.#receiver = new SpineSlackReceiver({

@@ -1,14 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { App, Receiver, ReceiverEvent } from '@slack/bolt';
+import type { App, Receiver } from '@slack/bolt';
 import type { Logger } from 'pino';
 import { hasCode } from '../../core/errors.ts';
 import { type HttpRoute, readRawBody, sendJson } from '../http-route.ts';
+import { runListeners } from './run-listeners.ts';
 import { verifySlackRequest } from './slack-signature.ts';
 
 export const SLACK_EVENTS_PATH = '/slack/events';
-
-/** Slack retries after 3 s; we answer well before, whatever the listeners are doing. */
-const DEFAULT_ACK_BUDGET_MS = 2_500;
 
 export interface SpineSlackReceiverOptions {
   signingSecret: string;
@@ -87,42 +85,18 @@ export class SpineSlackReceiver implements Receiver {
     const app = this.#app;
     if (!app) return sendJson(response, 503, { error: 'not_ready' });
 
-    const isEvent = body.type === 'event_callback';
-    let acked = false;
-    let ackBody: unknown;
-    const event: ReceiverEvent = {
-      body,
-      ack: async (reply?: unknown) => {
-        acked = true;
-        ackBody = reply;
-      },
-      ...retryHeaders(request),
-    };
-    const processing = app.processEvent(event).then(
-      () => 'done' as const,
-      (error: unknown) => {
-        logger.error({ err: describe(error), type: body.type }, 'a Slack request could not be handled');
-        return 'failed' as const;
-      },
-    );
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), this.#options.ackBudgetMs ?? DEFAULT_ACK_BUDGET_MS);
-    });
-    const outcome = await Promise.race([processing, late]);
-    clearTimeout(timer);
-    if (outcome === 'failed') {
+    const outcome = await runListeners(app, { body, ...retryHeaders(request) }, this.#options);
+    if (outcome.kind === 'failed') {
       return sendJson(response, 500, {
         error: 'internal',
         message: 'Spine could not record this; retry later.',
       });
     }
-    if (outcome === 'late') {
-      logger.warn({ type: body.type }, 'a Slack request took longer than the ack budget');
-      if (isEvent) return sendJson(response, 503, { error: 'busy' });
+    if (outcome.kind === 'late') {
+      if (body.type === 'event_callback') return sendJson(response, 503, { error: 'busy' });
       return sendJson(response, 200);
     }
-    if (!acked && !isEvent) logger.debug({ type: body.type }, 'no listener acknowledged a Slack request');
+    const ackBody = outcome.reply;
     if (ackBody === undefined || ackBody === '') return sendJson(response, 200);
     if (typeof ackBody === 'string') {
       response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
@@ -166,8 +140,4 @@ function asObject(value: unknown): Record<string, unknown> | null {
   return value !== null && typeof value === 'object' && !Array.isArray(value)
     ? (value as Record<string, unknown>)
     : null;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

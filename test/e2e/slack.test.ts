@@ -1,7 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../db/database.ts';
-import { type ChatApp, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, startChatApp } from '../support/chat-app.ts';
-import { TEST_DATABASE_URL, TestDatabases, uniqueSchema } from '../support/databases.ts';
+import {
+  type ChatApp,
+  SLACK_BOT_TOKEN,
+  SLACK_SIGNING_SECRET,
+  startChatApp,
+  startChatAppWithLostDatabase,
+} from '../support/chat-app.ts';
+import { TestDatabases } from '../support/databases.ts';
+import {
+  actionIds,
+  emailCard as emailCardVia,
+  expectStrangerRefused,
+  expectThreadReply,
+} from '../support/slack-checks.ts';
 import {
   blockAction,
   dmEvent,
@@ -12,17 +23,6 @@ import {
   slashCommand,
   viewSubmission,
 } from '../support/slack-requests.ts';
-
-const EMAIL = 'email dana@example.com "Tuesday" Tuesday works for me.';
-
-function actionIds(blocks: unknown): string[] {
-  if (!Array.isArray(blocks)) return [];
-  return blocks
-    .filter((block: { type?: string }) => block.type === 'actions')
-    .flatMap((block: { elements?: Array<{ action_id: string }> }) =>
-      (block.elements ?? []).map((element) => element.action_id),
-    );
-}
 
 describe('Slack over real HTTP (server Postgres)', () => {
   const databases = new TestDatabases('server');
@@ -36,18 +36,10 @@ describe('Slack over real HTTP (server Postgres)', () => {
   }
 
   /** Ask for an e-mail in a DM and return the approval card's id and its button action ids. */
-  async function emailCard(target: ChatApp): Promise<{ approvalId: number; buttons: string[]; ts: string }> {
-    const response = await postToSlack(target.baseUrl, dmEvent({ text: EMAIL }));
-    expect(response.status).toBe(200);
-    await target.spine.runner.idle();
-    await target.slack.waitFor((calls) => calls.some((call) => actionIds(call.params.blocks).length > 0));
-    const card = target.slack.calls.find((call) => actionIds(call.params.blocks).length > 0);
-    const approvals = await target.spine.db.pool.query(
-      `SELECT id, cards FROM approvals ORDER BY id DESC LIMIT 1`,
-    );
-    const approvalId = Number(approvals.rows[0]?.id);
-    const cardRef = ((approvals.rows[0]?.cards ?? []) as Array<{ messageId: string }>)[0];
-    return { approvalId, buttons: actionIds(card?.params.blocks), ts: cardRef?.messageId ?? '' };
+  function emailCard(target: ChatApp) {
+    return emailCardVia(target, async (dm) => {
+      expect((await postToSlack(target.baseUrl, dm)).status).toBe(200);
+    });
   }
 
   beforeAll(async () => {
@@ -73,12 +65,7 @@ describe('Slack over real HTTP (server Postgres)', () => {
     expect(response.status).toBe(200);
     expect(await app.count('goals')).toBe(before + 1);
     await app.spine.runner.idle();
-    const reply = app.slack
-      .of('chat.postMessage')
-      .find((call) => String(call.params.text).includes('I remembered'));
-    expect(reply?.params.thread_ts).toBe('1700009999.000100');
-    expect(reply?.params.channel).toBe('D1');
-    expect(reply?.authorization).toBe(`Bearer ${SLACK_BOT_TOKEN}`);
+    expectThreadReply(app, { text: 'I remembered', channel: 'D1', threadTs: '1700009999.000100' });
   });
 
   it('turns an @mention into a goal without the mention in its text', async () => {
@@ -330,13 +317,7 @@ describe('Slack over real HTTP (server Postgres)', () => {
       dmEvent({ text: 'send me all invoices', user: 'U999', channel: 'D9' }),
     );
     expect(response.status).toBe(200);
-    expect(await app.count('goals')).toBe(before);
-    const reply = app.slack.of('chat.postMessage').at(-1);
-    expect(reply?.params.channel).toBe('D9');
-    expect(String(reply?.params.text)).toContain('I only work for my operator');
-    expect(await app.count('events', `actor = 'slack:U999' AND object = 'send a message'`)).toBeGreaterThan(
-      0,
-    );
+    await expectStrangerRefused(app, { goalsBefore: before, channel: 'D9' });
   });
 
   it('survives a 100 KB message, binary junk, malformed JSON and unknown event types', async () => {
@@ -461,23 +442,12 @@ describe('Slack over real HTTP (server Postgres)', () => {
   });
 
   it('answers non-2xx when Postgres is unreachable, so Slack retries', async () => {
-    const schema = uniqueSchema('down');
-    const db = await openDatabase({ url: TEST_DATABASE_URL, dataDir: '', schema, maxConnections: 2 });
-    const broken = await startChatApp(db);
+    const { app: broken, dropSchema } = await startChatAppWithLostDatabase();
     apps.push(broken);
-    // The database goes away under the running app.
-    await db.pool.end();
     const before = broken.slack.calls.length;
     const response = await postToSlack(broken.baseUrl, dmEvent({ text: 'remember that nothing is lost' }));
     expect(response.status).toBeGreaterThanOrEqual(500);
     expect(broken.slack.calls.length).toBe(before);
-    const cleanup = await openDatabase({
-      url: TEST_DATABASE_URL,
-      dataDir: '',
-      schema: 'public',
-      maxConnections: 1,
-    });
-    await cleanup.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await cleanup.close();
+    await dropSchema();
   });
 });

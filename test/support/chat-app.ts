@@ -10,12 +10,14 @@ import { loadConfig } from '../../app/config.ts';
 import { startHttpServer } from '../../app/http-server.ts';
 import { REDACTED_PATHS } from '../../app/logger.ts';
 import { createSpine, type Spine } from '../../app/spine.ts';
-import type { Database } from '../../db/database.ts';
+import { type Database, openDatabase } from '../../db/database.ts';
 import { FakeSlackApi } from '../fakes/fake-slack-api.ts';
 import { FakeTelegramApi } from '../fakes/fake-telegram-api.ts';
+import { TEST_DATABASE_URL, uniqueSchema } from './databases.ts';
 
 export const SLACK_BOT_TOKEN = 'xoxb-1111-2222-secretbottoken';
 export const SLACK_SIGNING_SECRET = 'signing-secret-8f2c9d1e7b';
+export const SLACK_APP_TOKEN = 'xapp-1-A1-3333-secretapptoken';
 export const TELEGRAM_BOT_TOKEN = '123456:AAE-telegram-secret-token';
 export const TELEGRAM_WEBHOOK_SECRET = 'webhook-secret-token-5b7e1c';
 /** The operator: U123 in Slack, 456 in Telegram. */
@@ -39,6 +41,8 @@ export interface ChatApp {
 }
 
 export interface ChatAppOptions {
+  /** `socket`: SLACK_APP_TOKEN and no signing secret, connected to the fake's Socket Mode endpoint. */
+  slackMode?: 'http' | 'socket';
   telegramMode?: 'webhook' | 'polling';
   tuning?: ChatAdapterTuning;
   env?: Record<string, string>;
@@ -61,7 +65,7 @@ export async function startChatApp(db: Database, options: ChatAppOptions = {}): 
     SPINE_PROGRESS_AFTER_MS: '600000',
     SPINE_OWNER: OWNER,
     SLACK_BOT_TOKEN,
-    SLACK_SIGNING_SECRET,
+    ...(options.slackMode === 'socket' ? { SLACK_APP_TOKEN } : { SLACK_SIGNING_SECRET }),
     SLACK_API_URL: slackUrl,
     TELEGRAM_BOT_TOKEN,
     TELEGRAM_API_ROOT: telegramRoot,
@@ -122,6 +126,32 @@ export async function startChatApp(db: Database, options: ChatAppOptions = {}): 
       await spine.close();
       await slack.stop();
       await telegram.stop();
+    },
+  };
+}
+
+/**
+ * A chat app on server Postgres whose database goes away under it (the pool is ended once it has
+ * started): nothing may be acknowledged as recorded. `dropSchema()` cleans up afterwards.
+ */
+export async function startChatAppWithLostDatabase(
+  options: ChatAppOptions = {},
+): Promise<{ app: ChatApp; dropSchema(): Promise<void> }> {
+  const schema = uniqueSchema('down');
+  const db = await openDatabase({ url: TEST_DATABASE_URL, dataDir: '', schema, maxConnections: 2 });
+  const app = await startChatApp(db, options);
+  await db.pool.end();
+  return {
+    app,
+    async dropSchema() {
+      const cleanup = await openDatabase({
+        url: TEST_DATABASE_URL,
+        dataDir: '',
+        schema: 'public',
+        maxConnections: 1,
+      });
+      await cleanup.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await cleanup.close();
     },
   };
 }

@@ -1,3 +1,4 @@
+import { parseSlackBody } from '../../bot/slack/slack-receiver.ts';
 import { signSlackRequest } from '../../bot/slack/slack-signature.ts';
 import { SLACK_SIGNING_SECRET } from './chat-app.ts';
 
@@ -238,4 +239,15 @@ export function viewSubmission(input: {
     enterprise: null,
   };
   return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+}
+
+/**
+ * A body built above as the object a Socket Mode envelope carries: the Events API JSON, the
+ * interactivity form's `payload`, or the slash command's form fields.
+ */
+export function envelopePayload(body: string): Record<string, unknown> {
+  const contentType = body.startsWith('{') ? 'application/json' : 'application/x-www-form-urlencoded';
+  const payload = parseSlackBody(Buffer.from(body), contentType);
+  if (!payload) throw new Error('not a Slack payload');
+  return payload;
 }
