@@ -11,7 +11,11 @@ export interface SpineSocketModeReceiverOptions {
   apiUrl: string;
   logger: Logger;
   ackBudgetMs?: number;
+  /** How long start-up may take to connect (default 30 s). */
+  startTimeoutMs?: number;
 }
+
+const START_TIMEOUT_MS = 30_000;
 
 /** What SocketModeClient emits as `slack_event` for every envelope. */
 interface SocketModeEnvelope {
@@ -61,9 +65,34 @@ export class SpineSocketModeReceiver implements Receiver {
     this.#app = app;
   }
 
-  /** Opens the WebSocket (`apps.connections.open` with the app token), resolves on Slack's hello. */
+  /**
+   * Opens the WebSocket (`apps.connections.open` with the app token), resolves on Slack's hello.
+   * Start-up does not wait out the client's long reconnect back-off: Slack unreachable for
+   * `startTimeoutMs` (30 s) fails it with a message that says what to check.
+   */
   async start(): Promise<void> {
-    await this.#client.start();
+    const limit = this.#options.startTimeoutMs ?? START_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `Slack Socket Mode did not connect within ${Math.round(limit / 1000)} s. Check that Slack is ` +
+                'reachable from this machine and that SLACK_APP_TOKEN is an app-level token with connections:write.',
+            ),
+          ),
+        limit,
+      );
+    });
+    try {
+      await Promise.race([this.#client.start(), timedOut]);
+    } catch (error) {
+      await this.#client.disconnect().catch(() => {});
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Lets envelopes in flight be answered, then closes the socket without reconnecting. */

@@ -1,5 +1,7 @@
 import type { PoolClient } from 'pg';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SpineSocketModeReceiver } from '../../bot/slack/socket-mode-receiver.ts';
 import type { SocketEnvelope } from '../fakes/fake-slack-api.ts';
 import {
   type ChatApp,
@@ -295,6 +297,20 @@ describe('Slack in Socket Mode (server Postgres)', () => {
     expect(ack.payload ?? {}).toEqual({});
     expect(broken.slack.acksFor(event)).toEqual([]);
     await dropSchema();
+  });
+
+  it('fails start-up with advice when Slack cannot be reached, instead of retrying for minutes', async () => {
+    const logger = pino({ level: 'silent' });
+    // A port nobody listens on: apps.connections.open fails and the client would retry it 100 times.
+    const receiver = new SpineSocketModeReceiver({
+      appToken: SLACK_APP_TOKEN,
+      apiUrl: 'http://127.0.0.1:9/api/',
+      logger,
+      startTimeoutMs: 500,
+    });
+    await expect(receiver.start()).rejects.toThrow(
+      /did not connect within 1 s\. Check that Slack is reachable .* connections:write/,
+    );
   });
 
   it('closes the socket when it stops', async () => {
