@@ -80,6 +80,11 @@ export interface IntakeDeps {
 }
 
 const DEFAULT_MAX_MESSAGE_LENGTH = 20_000;
+/**
+ * A shared file's delivery is held this long without a renewal (renewed every third of it while
+ * the file is read): shorter than Slack's first retry (1 min), so a crash mid-read is retried.
+ */
+const FILE_LEASE_MS = 45_000;
 
 /**
  * Where every chat message and button click enters Spine, whatever the platform: authenticate the
@@ -297,13 +302,34 @@ export class Intake {
     return this.#recordGoal(message, identity, text);
   }
 
-  /** A shared document: read into memory once per delivery, with progress in the thread. */
+  /**
+   * A shared document: read into memory once per delivery, with progress in the thread. Reading
+   * can take minutes, so the delivery is held under a lease this process renews: a redelivery
+   * while it reads is a duplicate, and one after a crash mid-read (the lease lapsed) reads it again.
+   */
   async #sharedFile(message: InboundMessage, file: SharedFile, operatorId: number): Promise<IntakeResult> {
-    if (!(await this.#repos.inbox.accept(message.channel, message.deliveryId))) {
-      return { kind: 'command', duplicate: true };
+    const { channel, deliveryId } = message;
+    const inbox = this.#repos.inbox;
+    const claim = await inbox.claim(channel, deliveryId, FILE_LEASE_MS);
+    if (!claim) return { kind: 'command', duplicate: true };
+    if (claim.takenOver)
+      this.#deps.logger.info({ channel, deliveryId }, 'reading a shared file again: a crash interrupted it');
+    const heartbeat = setInterval(() => {
+      inbox.renew(channel, deliveryId, FILE_LEASE_MS).catch((error: unknown) => {
+        this.#deps.logger.warn({ err: String(error), deliveryId }, 'could not renew a shared file lease');
+      });
+    }, FILE_LEASE_MS / 3);
+    heartbeat.unref();
+    try {
+      if (!this.#memory) await this.#reply(message.thread, 'I cannot read documents in this process.');
+      else await this.#memory.ingestShared(operatorId, file, message.thread);
+      await inbox.finish(channel, deliveryId);
+    } catch (error) {
+      await inbox.release(channel, deliveryId).catch(() => {});
+      throw error;
+    } finally {
+      clearInterval(heartbeat);
     }
-    if (!this.#memory) await this.#reply(message.thread, 'I cannot read documents in this process.');
-    else await this.#memory.ingestShared(operatorId, file, message.thread);
     return { kind: 'command' };
   }
 
