@@ -48,7 +48,8 @@ export async function createChatAdapters(
         editor: new ApprovalEditor({
           pool: spine.db.pool,
           connectors: spine.connectors,
-          chat: spine.chat,
+          // In queue mode cards are often a worker's: update them through the outbox's map.
+          chat: spine.queueMode?.intakeChat ?? spine.chat,
           logger,
         }),
         ...tuning,

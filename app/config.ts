@@ -117,6 +117,12 @@ const environmentSchema = z.object({
     emptyAsUndefined,
     z.coerce.number().int().min(100).default(60_000),
   ),
+  SPINE_CHAT_POLL_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(10).default(500)),
+  SPINE_CHAT_DELIVERY_ATTEMPTS: z.preprocess(
+    emptyAsUndefined,
+    z.coerce.number().int().min(1).max(50).default(10),
+  ),
+  SPINE_CHAT_RETRY_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(10).default(1000)),
   SPINE_DIGEST_TIME: z.preprocess(
     emptyAsUndefined,
     z
@@ -234,6 +240,12 @@ export interface QueueConfig {
   groupLock: 'redis' | 'postgres';
   /** How often the main process re-enqueues unfinished work from Postgres. */
   recoveryIntervalMs: number;
+  /** How often a main process looks for workers' chat messages without a doorbell ring. */
+  chatPollMs: number;
+  /** Attempts to show one chat message before it is given up. */
+  chatDeliveryAttempts: number;
+  /** The first delay before a failed chat message is tried again; doubles each attempt. */
+  chatRetryMs: number;
   /** Test hook: hold a finished job (or, with `testHoldStep`, a goal after that step) this long. */
   testHoldMs: number;
   testHoldStep: string | undefined;
@@ -390,6 +402,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           maxStalledCount: values.SPINE_QUEUE_MAX_STALLED,
           groupLock: values.SPINE_GROUP_LOCK,
           recoveryIntervalMs: values.SPINE_RECOVERY_INTERVAL_MS,
+          chatPollMs: values.SPINE_CHAT_POLL_MS,
+          chatDeliveryAttempts: values.SPINE_CHAT_DELIVERY_ATTEMPTS,
+          chatRetryMs: values.SPINE_CHAT_RETRY_MS,
           testHoldMs: values.SPINE_WORKER_TEST_HOLD_MS,
           testHoldStep: values.SPINE_WORKER_TEST_HOLD_STEP,
         }

@@ -7,7 +7,8 @@ import type { Database } from '../db/database.ts';
 import type { Repositories } from '../db/repositories/index.ts';
 import { BullJobQueue } from '../jobs/bullmq-queue.ts';
 import { BullWorker } from '../jobs/bullmq-worker.ts';
-import { RedisChatPublisher, RedisChatSubscriber } from '../jobs/chat-relay.ts';
+import { DoorbellListener, DoorbellRinger } from '../jobs/chat-doorbell.ts';
+import { ChatOutboxDeliverer, OutboxChatSender } from '../jobs/chat-outbox.ts';
 import { PostgresGroupLock } from '../jobs/group-lock.ts';
 import type { JobContext } from '../jobs/job-handler.ts';
 import { RedisGroupLock } from '../jobs/redis-group-lock.ts';
@@ -24,7 +25,7 @@ export interface QueueModeOptions {
   role: ProcessRole;
   db: Database;
   repos: Repositories;
-  /** The process's chat router: in a worker every channel is routed to the Redis publisher. */
+  /** The process's chat router: in a worker every channel is routed to the chat outbox. */
   chat: ChatRouter;
   handler: (job: SpineJob, context: JobContext) => Promise<void>;
   onFailed: (job: SpineJob, error: unknown) => Promise<void>;
@@ -32,15 +33,18 @@ export interface QueueModeOptions {
 }
 
 /**
- * The Redis side of a Spine process in queue mode. Main: a producer and the subscriber that
- * delivers workers' chat messages through the local adapters. Worker: a producer (maintenance
- * enqueues), the BullMQ worker, and a publisher for every chat channel.
+ * The queue-mode side of a Spine process. Main: a producer, and the deliverer of the chat outbox
+ * (workers' chat messages, shown through the local adapters; woken by the Redis doorbell). Worker:
+ * a producer (maintenance enqueues), the BullMQ worker, and the chat outbox as every channel's
+ * sender (README.md, "How replies reach the chat").
  */
 export class QueueMode {
   readonly role: ProcessRole;
   readonly queue: BullJobQueue;
-  readonly subscriber: RedisChatSubscriber | undefined;
-  readonly publisher: RedisChatPublisher | undefined;
+  /** Main: delivers the chat outbox. */
+  readonly chatOutbox: ChatOutboxDeliverer | undefined;
+  readonly #doorbellListener: DoorbellListener | undefined;
+  readonly #doorbellRinger: DoorbellRinger | undefined;
   readonly worker: BullWorker | undefined;
   /** What the main process's intake uses to post and update (understands workers' message names). */
   readonly intakeChat: ChatSender;
@@ -59,19 +63,30 @@ export class QueueMode {
       logger,
     });
     if (options.role === 'main') {
-      this.subscriber = new RedisChatSubscriber({
+      const deliverer = new ChatOutboxDeliverer({
+        pool: options.db.pool,
+        schema: options.db.schema,
+        target: options.chat,
+        channels: () => options.chat.channels(),
+        logger,
+        pollMs: q.chatPollMs,
+        attempts: q.chatDeliveryAttempts,
+        backoffMs: q.chatRetryMs,
+      });
+      this.chatOutbox = deliverer;
+      this.#doorbellListener = new DoorbellListener({
         redisUrl: q.redisUrl,
         prefix: q.prefix,
-        target: options.chat,
-        canDeliver: (channel) => options.chat.channels().includes(channel),
+        onRing: () => deliverer.wake(),
         logger,
       });
-      this.intakeChat = this.subscriber.translating();
+      this.intakeChat = deliverer.translating();
     } else {
-      const publisher = new RedisChatPublisher({ redisUrl: q.redisUrl, prefix: q.prefix, logger });
-      this.publisher = publisher;
-      for (const channel of CHANNELS) options.chat.register(channel, publisher);
-      this.intakeChat = publisher;
+      const ringer = new DoorbellRinger({ redisUrl: q.redisUrl, prefix: q.prefix });
+      this.#doorbellRinger = ringer;
+      const sender = new OutboxChatSender({ pool: options.db.pool, ring: () => ringer.ring() });
+      for (const channel of CHANNELS) options.chat.register(channel, sender);
+      this.intakeChat = sender;
       this.worker = new BullWorker({
         redisUrl: q.redisUrl,
         prefix: q.prefix,
@@ -97,7 +112,7 @@ export class QueueMode {
    */
   async ready(): Promise<void> {
     await within(5000, this.queue.queue.waitUntilReady());
-    await within(5000, this.subscriber?.ready());
+    await within(5000, this.#doorbellListener?.ready());
   }
 
   /** Run `tick` now and every `everyMs` until closed (the main process's recovery loop). */
@@ -109,15 +124,9 @@ export class QueueMode {
     this.#timer.unref();
   }
 
-  /** Wait until no job waits or runs, and every relayed chat message is shown. */
-  async settle(): Promise<void> {
-    await this.queue.idle();
-    await this.subscriber?.flush();
-  }
-
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
-    // The worker first: it finishes the running jobs (which may still publish and enqueue). A
+    // The worker first: it finishes the running jobs (which may still post and enqueue). A
     // worker cut off from Redis cannot close politely: after the grace period it is forced (its
     // jobs are then re-run elsewhere once their locks expire).
     if (this.worker) {
@@ -128,8 +137,10 @@ export class QueueMode {
       if (closed !== true) await within(5000, this.worker.worker.close(true));
     }
     // With Redis away, a polite QUIT never gets an answer: give up waiting after a few seconds.
-    await within(5000, this.publisher?.close());
-    await within(5000, this.subscriber?.close());
+    await within(5000, this.#doorbellRinger?.close());
+    await within(5000, this.#doorbellListener?.close());
+    // A delivery under way finishes (or, stuck on a platform call, is shown again by the next process).
+    await within(10_000, this.chatOutbox?.close());
     await within(5000, this.queue.close());
   }
 }

@@ -15,6 +15,7 @@ import type { ChatSender } from '../core/message.ts';
 import { type Database, openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
 import { revokeUnlistedChatIdentities } from '../db/repositories/chat-identities.ts';
+import { ChatOutboxRepository } from '../db/repositories/chat-outbox.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
 import { LlmCacheRepository } from '../db/repositories/llm-cache.ts';
 import { runDueActions } from '../graphs/agents/scheduled-actions.ts';
@@ -54,6 +55,9 @@ import { type ProcessRole, QueueMode } from './queue-mode.ts';
 import { holdAfterConnectorCalls } from './test-hooks.ts';
 
 /** A running Spine: everything built from the config, and the one place that shuts it down. */
+/** How long the chat outbox keeps a message (a worker's card stays updatable that long). */
+const CHAT_OUTBOX_KEEP_MS = 30 * 86_400_000;
+
 export interface Spine {
   config: Config;
   db: Database;
@@ -282,7 +286,15 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     });
     // Memory jobs (re-embedding, the TTL sweep of memories and cached model answers) run on the same runners as goal and digest jobs.
     const llmCache = new LlmCacheRepository(db.pool);
-    const sweepers: Sweeper[] = [{ what: 'cached model answers', sweep: (now) => llmCache.sweep(now) }];
+    const chatOutbox = new ChatOutboxRepository(db.pool);
+    const sweepers: Sweeper[] = [
+      { what: 'cached model answers', sweep: (now) => llmCache.sweep(now) },
+      // Queue mode's chat outbox: a worker's card can be updated in place for 30 days.
+      {
+        what: 'chat messages of the outbox',
+        sweep: (now) => chatOutbox.sweep(new Date(now.getTime() - CHAT_OUTBOX_KEEP_MS)),
+      },
+    ];
     const memoryJobDeps = { memory, repos, clock, logger, sweepers };
     const handler: typeof jobHandler = (job, context) =>
       isMemoryJob(job) ? handleMemoryJob(memoryJobDeps, job) : jobHandler(job, context);
@@ -327,7 +339,8 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       logger,
       baseUrl: config.publicUrl,
       buttons: { press: async (input) => (await intakeRef?.press(input)) ?? false },
-      editor: new ApprovalEditor({ pool: db.pool, connectors, chat, logger }),
+      // Cards a worker posted are updated through the outbox's map of their names.
+      editor: new ApprovalEditor({ pool: db.pool, connectors, chat: intakeChat, logger }),
       metrics: ledger.metrics,
       checkpointer,
     });
@@ -444,7 +457,6 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
             : {}),
         });
         if (queueMode) {
-          await queueMode.subscriber?.ready();
           for (const each of await repos.digests.operators())
             await queueMode.queue.upsertDigestScheduler(each);
           await queueMode.queue.upsertMaintenanceScheduler(config.digest.checkIntervalMs);
@@ -463,14 +475,14 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
         await runner.idle();
         if (queueMode) {
           await queueMode.queue.idle();
-          // A reply published just before its job completed may still be on its way: wait until
-          // the relayed messages stop coming (bounded).
+          // A job's messages are in the chat outbox before the job completes, but a failure card
+          // may be written just after: wait until no new message comes (bounded), all shown.
           for (let quiet = 0, seen = -1, rounds = 0; quiet < 2 && rounds < 50; rounds += 1) {
-            await new Promise((resolve) => setTimeout(resolve, 25));
-            await queueMode.subscriber?.flush();
-            const delivered = queueMode.subscriber?.delivered ?? 0;
+            await queueMode.chatOutbox?.flush();
+            const delivered = queueMode.chatOutbox?.delivered ?? 0;
             quiet = delivered === seen ? quiet + 1 : 0;
             seen = delivered;
+            await new Promise((resolve) => setTimeout(resolve, 25));
           }
         }
       },

@@ -193,7 +193,6 @@ async function latencyRun(
   let worker: ChildProcess | undefined;
   try {
     if (spine.queueMode) {
-      await spine.queueMode.subscriber?.ready();
       worker = await startChild(
         [join(ROOT, 'bin', 'spine.js'), 'worker'],
         { ...process.env, ...env, LOG_LEVEL: 'info' },

@@ -1,9 +1,9 @@
 /** The one BullMQ queue every Spine job goes through (job names tell them apart). */
 export const QUEUE_NAME = 'jobs';
 
-/** The Redis pub/sub channel that carries outbound chat messages of one chat channel. */
-export function chatChannelKey(prefix: string, channel: string): string {
-  return `${prefix}:chat:${channel}`;
+/** The Redis pub/sub channel workers ring after writing a chat message to the outbox (a hint only). */
+export function chatDoorbellKey(prefix: string): string {
+  return `${prefix}:chat:doorbell`;
 }
 
 /** The job scheduler id of an operator's daily digest. */

@@ -108,6 +108,46 @@ describe('queue mode with worker processes', () => {
     );
   });
 
+  it('shows a card a worker posted while no main process ran, once, and updates it after another restart', async () => {
+    const { db, prefix, dataDir, main: first, startWorker } = await setup();
+    const startMain = async () => {
+      const main = await createQueueSpine(db, { prefix, role: 'main', env: { SPINE_DATA_DIR: dataDir } });
+      spines.push(main);
+      return main;
+    };
+    // The goal is recorded and enqueued, then the main process goes away before any worker runs.
+    await first.send('email dana@example.com "Contract" Signed copy attached.');
+    await first.spine.close();
+    await startWorker();
+    await waitUntil(
+      async () =>
+        (
+          await db.pool.query(
+            `SELECT 1 FROM chat_outbox WHERE message ->> 'text' LIKE 'Approval #1 needed%' AND delivered_at IS NULL`,
+          )
+        ).rows.length === 1,
+      'the card in the outbox',
+    );
+
+    const second = await startMain();
+    await second.spine.settle();
+    expect(second.chat.texts().filter((text) => text.startsWith('Approval #1 needed'))).toHaveLength(1);
+    const card = second.chat.posts.find((post) => post.message.text.startsWith('Approval #1 needed'))?.ref;
+    await second.spine.close();
+
+    // A third process (its adapter numbers messages anew) updates the card the second one showed.
+    const third = await startMain();
+    await third.send('approve');
+    await waitUntil(
+      () => third.chat.texts().some((text) => text.startsWith('Done: sent an e-mail to dana@example.com')),
+      'the reply after the approval',
+    );
+    expect(card).toBeDefined();
+    expect(third.chat.updates.map((update) => update.ref)).toContainEqual(card);
+    expect(third.chat.texts().some((text) => text.startsWith('Approval #1 needed'))).toBe(false);
+    expect(outboxFiles(join(dataDir, 'outbox'))).toHaveLength(1);
+  });
+
   it('finishes the running job on SIGTERM, then exits 0', async () => {
     const { main, startWorker } = await setup();
     const worker = await startWorker({ SPINE_WORKER_TEST_HOLD_MS: '3000' });

@@ -77,10 +77,7 @@ export async function createQueueSpine(
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const chat = new RecordingChat();
-  if (options.role === 'main') {
-    spine.registerAdapter('console', chat);
-    await spine.queueMode?.subscriber?.ready();
-  }
+  if (options.role === 'main') spine.registerAdapter('console', chat);
   return {
     spine,
     chat,

@@ -1,0 +1,281 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Channel, MessageRef, ThreadRef } from '../core/domain.ts';
+import { describeError } from '../core/errors.ts';
+import type { ChatSender, OutboundMessage } from '../core/message.ts';
+import { ChatOutboxRepository, type OutboxRow } from '../db/repositories/chat-outbox.ts';
+
+/** A worker names each message it posts with this prefix; the outbox maps it to the real message. */
+const RELAY_PREFIX = 'relay-';
+
+/** The back-off between attempts doubles up to this. */
+const MAX_BACKOFF_MS = 5 * 60_000;
+
+/** Rows read per query while delivering. */
+const PAGE = 100;
+
+/** True when a ref is a worker's name for a message (not a platform's message id). */
+export function isRelayName(ref: MessageRef): boolean {
+  return ref.messageId.startsWith(RELAY_PREFIX);
+}
+
+/**
+ * The ChatSender of a worker process. Chat adapters live in the main process (webhooks, the
+ * console), so a worker writes each outbound message to the chat outbox in Postgres: once the
+ * insert returns, the message is handed over durably, whatever happens to Redis or to the main
+ * process. A post is named by the worker (`relay-…`) so the worker can update it later; the main
+ * process that delivers it records the platform's message for that name. `ring` (the Redis
+ * doorbell) only makes delivery prompt.
+ */
+export class OutboxChatSender implements ChatSender {
+  readonly #outbox: ChatOutboxRepository;
+  readonly #ring: () => void;
+
+  constructor(options: { pool: pg.Pool; ring?: () => void }) {
+    // Single statements on the pool: no transaction is held while anything else waits.
+    this.#outbox = new ChatOutboxRepository(options.pool);
+    this.#ring = options.ring ?? (() => {});
+  }
+
+  async post(thread: ThreadRef, message: OutboundMessage): Promise<MessageRef> {
+    const ref: MessageRef = {
+      channel: thread.channel,
+      conversation: thread.conversation,
+      messageId: `${RELAY_PREFIX}${randomUUID()}`,
+    };
+    await this.#outbox.insertPost(thread, ref, message);
+    this.#ring();
+    return ref;
+  }
+
+  async update(ref: MessageRef, message: OutboundMessage): Promise<void> {
+    await this.#outbox.insertUpdate(ref, message);
+    this.#ring();
+  }
+}
+
+export interface ChatOutboxDelivererOptions {
+  pool: pg.Pool;
+  /** The schema: advisory locks are namespaced by it (Spines sharing a database never block each other). */
+  schema: string;
+  /** The process's own adapters (the ChatRouter). */
+  target: ChatSender;
+  /** The channels this process has an adapter for (asked on every pass: adapters register late). */
+  channels: () => readonly Channel[];
+  logger: Logger;
+  /** How often to look for rows without a ring. */
+  pollMs: number;
+  /** Attempts per message before it is given up. */
+  attempts: number;
+  /** The first retry delay; doubles each attempt (at most 5 minutes). */
+  backoffMs: number;
+}
+
+/**
+ * The main-process half: delivers the outbox through the local adapters, in id order, and marks
+ * each row delivered (a post with the real message it became). It runs a pass when the doorbell
+ * rings and every `pollMs` anyway.
+ *
+ * Of several main processes, one delivers a channel at a time: a pass holds a Postgres advisory
+ * lock per channel (on one connection, released at the end of the pass; a crashed process's
+ * locks vanish with its connection). Only processes with an adapter for a channel take part, so a
+ * channel nobody serves leaves its rows waiting (delivered when such a process starts) without
+ * holding up other channels.
+ *
+ * Order is kept per conversation: a row that failed (and waits for its retry) holds back the later
+ * rows of its conversation, and an update of a worker's post waits until the post is delivered.
+ * Delivery is at-least-once: a process that dies between the platform call and the delivered mark
+ * has shown the message, and the next pass shows it again.
+ */
+export class ChatOutboxDeliverer {
+  readonly #options: ChatOutboxDelivererOptions;
+  readonly #outbox: ChatOutboxRepository;
+  readonly #namespace: string;
+  readonly #timer: NodeJS.Timeout;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #closed = false;
+  #delivered = 0;
+  #lastPassError: string | undefined;
+
+  constructor(options: ChatOutboxDelivererOptions) {
+    this.#options = options;
+    this.#outbox = new ChatOutboxRepository(options.pool);
+    this.#namespace = `spine-chat-outbox:${options.schema}`;
+    this.#timer = setInterval(() => this.wake(), options.pollMs);
+    this.#timer.unref();
+  }
+
+  /** How many messages this process delivered (tests, benchmarks). */
+  get delivered(): number {
+    return this.#delivered;
+  }
+
+  /** Run a pass now (or right after the running one): the doorbell rang. */
+  wake(): void {
+    void this.#run();
+  }
+
+  /**
+   * Wait until every message in the outbox when called is delivered — here or by another main
+   * process — or cannot be: given up, or for a channel this process has no adapter for.
+   */
+  async flush(): Promise<void> {
+    try {
+      const upTo = await this.#outbox.lastId();
+      for (;;) {
+        await this.#run();
+        const channels = this.#options.channels();
+        if (this.#closed || channels.length === 0) return;
+        if (!(await this.#outbox.undeliveredUpTo(upTo, channels))) return;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    } catch (error) {
+      this.#options.logger.warn({ err: describeError(error) }, 'could not wait for the chat outbox');
+    }
+  }
+
+  /**
+   * A ChatSender for the main process's own intake: posts go straight to the adapters; an update
+   * of a worker's message (a relay name) edits the message it became, or, when that post is not
+   * shown yet, waits in the outbox behind it.
+   */
+  translating(): ChatSender {
+    const { target } = this.#options;
+    return {
+      post: (thread, message) => target.post(thread, message),
+      update: async (ref, message) => {
+        if (!isRelayName(ref)) return target.update(ref, message);
+        const post = await this.#outbox.relayedPost(ref.messageId);
+        if (post.state === 'delivered') return target.update(post.platformRef, message);
+        await this.#outbox.insertUpdate(ref, message);
+        this.wake();
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.#running;
+  }
+
+  /** One pass now, or one more after the running pass (rings during a pass are not lost). */
+  #run(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#again = true;
+    this.#running ??= (async () => {
+      try {
+        while (this.#again && !this.#closed) {
+          this.#again = false;
+          await this.#pass().then(
+            () => {
+              this.#lastPassError = undefined;
+            },
+            (error: unknown) => {
+              // Postgres away: say so once, keep polling.
+              const text = describeError(error);
+              if (text !== this.#lastPassError)
+                this.#options.logger.warn(
+                  { err: text },
+                  'could not deliver from the chat outbox; will retry',
+                );
+              this.#lastPassError = text;
+            },
+          );
+        }
+      } finally {
+        this.#running = undefined;
+      }
+    })();
+    return this.#running;
+  }
+
+  async #pass(): Promise<void> {
+    const channels = this.#options.channels();
+    if (channels.length === 0 || !(await this.#outbox.hasUndelivered(channels))) return;
+    const client = await this.#options.pool.connect();
+    const locked: Channel[] = [];
+    let broken = false;
+    try {
+      for (const channel of channels) {
+        const result = await client.query(
+          'SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS locked',
+          [this.#namespace, channel],
+        );
+        if (result.rows[0]?.locked) locked.push(channel);
+      }
+      if (locked.length > 0) await this.#deliverRows(new ChatOutboxRepository(client), locked);
+      for (const channel of locked) {
+        await client.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [
+          this.#namespace,
+          channel,
+        ]);
+      }
+    } catch (error) {
+      broken = true;
+      throw error;
+    } finally {
+      // After an error the connection is closed rather than reused: that drops its locks.
+      client.release(broken);
+    }
+  }
+
+  /** Deliver the waiting rows of `channels` in id order, skipping conversations held back. */
+  async #deliverRows(outbox: ChatOutboxRepository, channels: Channel[]): Promise<void> {
+    const heldBack = new Set<string>();
+    const backoff = { backoffMs: this.#options.backoffMs, maxBackoffMs: MAX_BACKOFF_MS };
+    // Ids are given at insert and rows commit in any order, so a row may become visible behind
+    // one already delivered: it is delivered by the next pass (only concurrent messages of
+    // different jobs, which have no order of their own, can swap places).
+    for (let after = 0; !this.#closed; ) {
+      const rows = await outbox.undelivered(channels, after, PAGE, backoff);
+      if (rows.length === 0) return;
+      for (const row of rows) {
+        after = row.id;
+        const conversation = `${row.channel}:${row.ref.conversation}`;
+        if (heldBack.has(conversation)) continue;
+        if (!row.due || !(await this.#deliver(outbox, row))) heldBack.add(conversation);
+        if (this.#closed) return;
+      }
+    }
+  }
+
+  /** Deliver one row; false when it must wait (a retry later, or its post not shown yet). */
+  async #deliver(outbox: ChatOutboxRepository, row: OutboxRow): Promise<boolean> {
+    const { logger, target } = this.#options;
+    let ref = row.ref;
+    if (row.kind === 'update' && isRelayName(row.ref)) {
+      const post = await outbox.relayedPost(row.ref.messageId);
+      if (post.state === 'pending') return false;
+      if (post.state === 'gone') {
+        await outbox.markFailed(row.id, 'the message it updates was never shown', true);
+        logger.warn(
+          { id: row.id, channel: row.channel },
+          'chat update dropped: the message it updates was never shown',
+        );
+        return true;
+      }
+      ref = post.platformRef;
+    }
+    const attempt = await outbox.claim(row.id);
+    if (attempt === null) return true;
+    let shown: MessageRef | null = null;
+    try {
+      if (row.kind === 'post') shown = await target.post(row.thread, row.message);
+      else await target.update(ref, row.message);
+    } catch (error) {
+      const giveUp = attempt >= this.#options.attempts;
+      await outbox.markFailed(row.id, describeError(error), giveUp);
+      const fields = { id: row.id, channel: row.channel, kind: row.kind, attempt, err: describeError(error) };
+      if (giveUp) logger.error(fields, 'gave up delivering a chat message');
+      else logger.warn(fields, 'could not deliver a chat message; will retry');
+      return giveUp;
+    }
+    // A crash right here shows the message again on the next pass (at-least-once).
+    await outbox.markDelivered(row.id, shown);
+    this.#delivered += 1;
+    return true;
+  }
+}
