@@ -15,32 +15,27 @@ import { loadConfig } from '../app/config.ts';
 import { startHttpServer } from '../app/http-server.ts';
 import { createSpine } from '../app/spine.ts';
 import { SlackAdapter } from '../bot/slack/slack-adapter.ts';
-import { signSlackRequest } from '../bot/slack/slack-signature.ts';
 import type { SpineJob } from '../core/jobs.ts';
 import { openDatabase } from '../db/database.ts';
 import { FakeSlackApi } from '../test/fakes/fake-slack-api.ts';
+import {
+  type BenchRequest,
+  flagValue,
+  percentile,
+  type RateOptions,
+  rateOptions,
+  signedSlackEvent,
+} from './bench-kit.ts';
 
 const SIGNING_SECRET = 'bench-signing-secret-0123456789';
 const BOT_TOKEN = 'xoxb-bench-token';
 
-interface Options {
-  rate: number;
-  seconds: number;
+interface Options extends RateOptions {
   runs: number;
-  url: string;
 }
 
 function parseOptions(args: string[]): Options {
-  const value = (name: string, fallback: string) => {
-    const index = args.indexOf(`--${name}`);
-    return index >= 0 ? (args[index + 1] ?? fallback) : fallback;
-  };
-  return {
-    rate: Number(value('rate', '200')),
-    seconds: Number(value('seconds', '10')),
-    runs: Number(value('runs', '3')),
-    url: value('url', 'postgres://postgres@127.0.0.1:5432/spine_test'),
-  };
+  return { ...rateOptions(args, { rate: 200, seconds: 10 }), runs: Number(flagValue(args, 'runs', '3')) };
 }
 
 interface RunResult {
@@ -51,41 +46,14 @@ interface RunResult {
   max: number;
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
-
 let eventCounter = 0;
-function signedEvent(): { body: string; headers: Record<string, string> } {
+function signedEvent(): BenchRequest {
   eventCounter += 1;
-  const ts = `1700000000.${String(eventCounter).padStart(6, '0')}`;
-  const body = JSON.stringify({
-    team_id: 'T1',
-    api_app_id: 'A1',
-    event: {
-      type: 'message',
-      channel_type: 'im',
-      channel: 'D1',
-      user: 'U123',
-      text: `remember that bench event ${eventCounter} arrived`,
-      ts,
-      event_ts: ts,
-    },
-    type: 'event_callback',
-    event_id: `EvBench${process.pid}x${eventCounter}`,
-    event_time: Math.floor(Date.now() / 1000),
+  return signedSlackEvent({
+    signingSecret: SIGNING_SECRET,
+    eventId: `EvBench${process.pid}x${eventCounter}`,
+    text: `remember that bench event ${eventCounter} arrived`,
   });
-  const timestamp = Math.floor(Date.now() / 1000);
-  return {
-    body,
-    headers: {
-      'content-type': 'application/json',
-      'content-length': String(Buffer.byteLength(body)),
-      'x-slack-request-timestamp': String(timestamp),
-      'x-slack-signature': signSlackRequest(SIGNING_SECRET, timestamp, body),
-    },
-  };
 }
 
 /** Open loop: one request every 1/rate s regardless of responses (what Slack does), for `seconds`. */

@@ -26,6 +26,7 @@ import { migrate } from '../db/migrate.ts';
 import { LocalEmbedder } from '../memory/local-embedder.ts';
 import type { MemoryKind, NewMemory } from '../memory/memory-store.ts';
 import { PgvectorMemoryStore, SERVER_SEARCH_SETTINGS } from '../memory/pgvector-memory-store.ts';
+import { percentile } from './bench-kit.ts';
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/spine_test';
 
@@ -116,10 +117,6 @@ function zipfSampler(size: number, next: () => number): () => number {
     }
     return low;
   };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 }
 
 const KINDS: MemoryKind[] = [

@@ -245,6 +245,11 @@ export class ChatOutboxDeliverer {
   /** Deliver one row; false when it must wait (a retry later, or its post not shown yet). */
   async #deliver(outbox: ChatOutboxRepository, row: OutboxRow): Promise<boolean> {
     const { logger, target } = this.#options;
+    if (row.stale) {
+      await outbox.markFailed(row.id, 'a console message nobody was there to read in time', true);
+      logger.info({ id: row.id }, 'stale console message not shown');
+      return true;
+    }
     let ref = row.ref;
     if (row.kind === 'update' && isRelayName(row.ref)) {
       const post = await outbox.relayedPost(row.ref.messageId);

@@ -16,7 +16,15 @@ interface OutboxRowBase {
   attempts: number;
   /** False while the back-off after a failed attempt runs. */
   due: boolean;
+  /**
+   * A console message older than CONSOLE_STALE_MINUTES: the console is a terminal session, and a
+   * line shown there long after nobody was attached only confuses the next session.
+   */
+  stale: boolean;
 }
+
+/** How old a console message may be and still be shown. */
+export const CONSOLE_STALE_MINUTES = 10;
 
 /** What became of the post behind a relay name. */
 export type RelayedPost =
@@ -67,11 +75,12 @@ export class ChatOutboxRepository {
     const result = await this.db.query(
       `SELECT id, channel, kind, thread, ref, message, attempts,
               (attempts = 0 OR claimed_at IS NULL OR claimed_at + make_interval(
-                 secs => least($4::float8, $3::float8 * power(2, attempts - 1)) / 1000) <= now()) AS due
+                 secs => least($4::float8, $3::float8 * power(2, attempts - 1)) / 1000) <= now()) AS due,
+              (channel = 'console' AND created_at < now() - make_interval(mins => $6)) AS stale
          FROM chat_outbox
         WHERE delivered_at IS NULL AND given_up_at IS NULL AND channel = ANY($1) AND id > $2
         ORDER BY id LIMIT $5`,
-      [channels, afterId, backoff.backoffMs, backoff.maxBackoffMs, limit],
+      [channels, afterId, backoff.backoffMs, backoff.maxBackoffMs, limit, CONSOLE_STALE_MINUTES],
     );
     return result.rows.map((row) => ({ ...row, id: Number(row.id) }) as OutboxRow);
   }

@@ -115,6 +115,23 @@ describe('the chat outbox of queue mode (server Postgres, real Redis)', () => {
     expect((await rows(db)).map((row) => [row.delivered, row.attempts])).toEqual([[true, 1]]);
   });
 
+  it('does not show a console message that waited longer than ten minutes for a terminal', async () => {
+    const { db, start } = await setup();
+    const first = await start('main');
+    await first.send('remember that the alarm code is 9876');
+    await stop(first);
+    await start('worker');
+    await waitUntil(async () => (await rows(db)).length === 1, 'the reply in the outbox');
+    // Nobody ran `spine chat` for eleven minutes.
+    await db.pool.query(`UPDATE chat_outbox SET created_at = now() - interval '11 minutes'`);
+    const second = await start('main');
+    await second.spine.settle();
+    expect(second.chat.texts()).toEqual([]);
+    expect((await rows(db)).map((row) => [row.delivered, row.given_up, row.last_error])).toEqual([
+      [false, true, 'a console message nobody was there to read in time'],
+    ]);
+  });
+
   it('delivers once across a Redis restart (no persistence), and while Redis is down', async () => {
     const port = await freePort();
     const redis = new RedisProcess(port);
