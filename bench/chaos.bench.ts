@@ -8,9 +8,9 @@
  * retried like Slack (up to 3 times). Then it waits for every goal to finish and counts goals lost,
  * duplicate side effects (memories), missing and duplicate replies, and bad inputs answered wrongly.
  *
- *   npm run bench -- chaos [--rate 50] [--seconds 60] [--workers 2] [--url postgres://…]
+ *   npm run bench -- chaos [--rate 50] [--seconds 60] [--workers 2] [--url postgres://…] [--keep]
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -138,6 +138,7 @@ const BAD_INPUTS: Array<{
 
 export default async function chaos(args: string[]): Promise<void> {
   const options = parseOptions(args);
+  const keep = args.includes('--keep');
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const logger = pino({ level: 'silent' });
   const fakeSlack = new FakeSlackApi();
@@ -186,7 +187,8 @@ export default async function chaos(args: string[]): Promise<void> {
 
   const workers: WorkerProcess[] = [];
   const startWorker = async () => {
-    const worker = new WorkerProcess(env);
+    // `worker ready` is an info line.
+    const worker = new WorkerProcess({ ...env, LOG_LEVEL: 'info' });
     workers.push(worker);
     await worker.ready();
     return worker;
@@ -254,7 +256,7 @@ export default async function chaos(args: string[]): Promise<void> {
 
   // Drain: every recorded goal done (or failed), with progress; bounded.
   const drainStarted = performance.now();
-  const deadline = Date.now() + 10 * 60_000;
+  const deadline = Date.now() + Number(flagValue(args, 'drain-seconds', '300')) * 1000;
   let lastReport = 0;
   for (;;) {
     const counts = await db.pool.query(
@@ -367,12 +369,23 @@ export default async function chaos(args: string[]): Promise<void> {
   out(JSON.stringify(json));
 
   for (const worker of workers) worker.kill('SIGKILL');
+  await Promise.all(workers.map((worker) => worker.exited().catch(() => null)));
+  const stuck = await db.pool.query(
+    `SELECT id, status, text FROM goals WHERE status NOT IN ('done', 'failed')`,
+  );
+  if (stuck.rows.length > 0 || keep) {
+    // Left for a look: the workers' logs and, with --keep, the schema.
+    for (const [index, worker] of workers.entries())
+      writeFileSync(join(dataDir, `worker-${index}.log`), worker.output);
+    out(`  kept: worker logs in ${dataDir}${keep ? `, schema ${schema}` : ''}`);
+    for (const row of stuck.rows) out(`    unfinished goal #${row.id} (${row.status}): ${row.text}`);
+  }
   agent.destroy();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await spine.close();
   await deletePrefix(prefix, redisUrl).catch(() => 0);
   await redis.stop();
-  await db.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  if (!keep) await db.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   await db.close();
   await fakeSlack.stop();
 }

@@ -35,7 +35,27 @@ async function graphPosition(graph: GoalGraph, goalId: number) {
   const snapshot = await graph.getState(threadConfig(goalId));
   const started = Boolean(snapshot.config?.configurable?.checkpoint_id);
   const waiting = snapshot.tasks.some((task) => (task.interrupts?.length ?? 0) > 0);
-  return { started, waiting, finished: started && snapshot.next.length === 0 };
+  const outcomes = (snapshot.values as { outcomes?: Array<{ status: string }> } | undefined)?.outcomes ?? [];
+  return {
+    started,
+    waiting,
+    // At the end no task is left. A task that ran but whose next checkpoint was never written (a
+    // crash in between) is no longer in `next` but still in `tasks`, with its writes: not finished,
+    // and invoking again applies those writes and carries on.
+    finished: started && snapshot.next.length === 0 && snapshot.tasks.length === 0,
+    failed: outcomes.some((outcome) => outcome.status === 'failed'),
+  };
+}
+
+/**
+ * A goal whose graph finished but whose row still says it runs (an older build, or a crash between
+ * the last checkpoint and the status): the checkpoint is the truth, so the row is closed to match.
+ * Without this, recovery would re-enqueue it forever and every run would find nothing to do.
+ */
+async function closeFinished(deps: GoalJobDeps, goal: { id: number; status: string }, failed: boolean) {
+  if (goal.status !== 'received' && goal.status !== 'running') return;
+  await deps.repos.goals.setStatus(goal.id, failed ? 'failed' : 'done');
+  deps.logger.warn({ goalId: goal.id, was: goal.status }, 'closed a goal whose graph had finished');
 }
 
 /**
@@ -60,6 +80,8 @@ export async function runGoal(deps: GoalJobDeps, goalId: number): Promise<void> 
   } else if (!position.waiting && !position.finished) {
     // A crash stopped it mid-way: continue from the last checkpoint.
     await advance(deps, goalId, null);
+  } else if (position.finished) {
+    await closeFinished(deps, goal, position.failed);
   }
 }
 

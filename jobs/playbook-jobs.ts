@@ -65,7 +65,8 @@ export class PlaybookJobs {
     const snapshot = await graph.getState(config);
     const started = Boolean(snapshot.config?.configurable?.checkpoint_id);
     const waiting = snapshot.tasks.some((task) => (task.interrupts?.length ?? 0) > 0);
-    const finished = started && snapshot.next.length === 0;
+    // A task that ran but whose next checkpoint a crash prevented is still in `tasks`: not finished.
+    const finished = started && snapshot.next.length === 0 && snapshot.tasks.length === 0;
     const goal = await this.#deps.graphDeps.repos.goals.get(goalId);
     if (!goal) return;
     if (!started) {

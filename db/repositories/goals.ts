@@ -44,6 +44,18 @@ export class GoalRepository {
     await this.db.query('UPDATE goals SET status = $2, updated_at = now() WHERE id = $1', [id, status]);
   }
 
+  /**
+   * Mark a goal running unless it already finished: a late duplicate run of a finished goal (a job
+   * re-enqueued by recovery while the first run was completing) must not reopen it.
+   */
+  async markRunning(id: number): Promise<void> {
+    await this.db.query(
+      `UPDATE goals SET status = 'running', updated_at = now()
+       WHERE id = $1 AND status NOT IN ('done', 'failed', 'cancelled')`,
+      [id],
+    );
+  }
+
   /** Record the thread the goal replies in, once it is known (e.g. the card's thread). */
   async setThread(id: number, thread: ThreadRef): Promise<void> {
     await this.db.query('UPDATE goals SET thread = $2 WHERE id = $1', [id, JSON.stringify(thread)]);

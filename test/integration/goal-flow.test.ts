@@ -171,6 +171,59 @@ describe.each(DATABASE_KINDS)('goal flow on %s Postgres', (kind) => {
     expect(await second.spine.recover()).toBe(0);
   });
 
+  it('closes a goal whose graph finished but whose row still says running, and a late re-run never reopens it', async () => {
+    const { spine, say, chat } = await freshSpine();
+    await say('remember that the van is blue');
+    const [goal] = await spine.repos.goals.recent(spine.operator.id, 1);
+    expect(goal?.status).toBe('done');
+    // A late duplicate run (re-enqueued while the first was completing) starts its first node.
+    await spine.repos.goals.markRunning(Number(goal?.id));
+    expect((await spine.repos.goals.get(Number(goal?.id)))?.status).toBe('done');
+    // A row left "running" after its graph finished (a crash between the checkpoint and the status):
+    // recovery re-enqueues it, and the run closes it from the checkpoint instead of doing nothing.
+    await spine.repos.goals.setStatus(Number(goal?.id), 'running');
+    expect(await spine.recover()).toBe(1);
+    await spine.runner.idle();
+    expect((await spine.repos.goals.get(Number(goal?.id)))?.status).toBe('done');
+    expect(await spine.recover()).toBe(0);
+    // The reply was not sent again.
+    expect(chat.texts().filter((text) => text.includes('I remembered “the van is blue”'))).toHaveLength(1);
+  });
+
+  it('carries on a goal that crashed after a step ran but before its checkpoint was written', async () => {
+    const { spine, say, chat } = await freshSpine();
+    await say('remember that the boat is green');
+    const [goal] = await spine.repos.goals.recent(spine.operator.id, 1);
+    const thread = String(goal?.id);
+    // The crash: only the input checkpoint and its start task's writes reached the database.
+    await spine.db.pool.query(
+      `DELETE FROM checkpoint_writes WHERE thread_id = $1 AND checkpoint_id <> (
+         SELECT checkpoint_id FROM checkpoints WHERE thread_id = $1 ORDER BY checkpoint_id LIMIT 1)`,
+      [thread],
+    );
+    await spine.db.pool.query(
+      `DELETE FROM checkpoints WHERE thread_id = $1 AND checkpoint_id <> (
+         SELECT checkpoint_id FROM checkpoints WHERE thread_id = $1 ORDER BY checkpoint_id LIMIT 1)`,
+      [thread],
+    );
+    await spine.repos.goals.setStatus(Number(goal?.id), 'running');
+    expect(await spine.recover()).toBe(1);
+    await spine.runner.idle();
+    expect((await spine.repos.goals.get(Number(goal?.id)))?.status).toBe('done');
+    // The graph ran on from the input checkpoint to its end (not merely closed as if finished)…
+    const checkpoints = await spine.db.pool.query(
+      'SELECT count(*)::int AS n FROM checkpoints WHERE thread_id = $1',
+      [thread],
+    );
+    expect(checkpoints.rows[0]?.n).toBeGreaterThan(1);
+    // …and the effects happened once (the action's key, the reply mark).
+    const memories = await spine.db.pool.query(
+      `SELECT count(*)::int AS n FROM memories WHERE content LIKE 'the boat is green%'`,
+    );
+    expect(memories.rows[0]?.n).toBe(1);
+    expect(chat.texts().filter((text) => text.includes('I remembered “the boat is green”'))).toHaveLength(1);
+  });
+
   it('records one goal per delivery id, however often it is delivered', async () => {
     const { spine } = await freshSpine();
     const message = {
