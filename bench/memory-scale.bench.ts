@@ -144,7 +144,7 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
   const args = parse(argv);
   const out = (line: string) => process.stdout.write(`${line}\n`);
   out(
-    `memory-scale: sizes ${args.sizes.join(', ')}, dimension ${args.dimension}, ${args.order} time order, server ${args.url.replace(/\/\/[^@]*@/, '//')}`,
+    `memory-scale: sizes ${args.sizes.join(', ')}, dimension ${args.dimension}, memories stored in ${args.order === 'time' ? 'time' : 'random'} order, server ${args.url.replace(/\/\/[^@]*@/, '//')}`,
   );
   if (args.reuse && args.sizes.length !== 1) throw new Error('--reuse measures one size: give --sizes N');
   for (const size of args.sizes) {
