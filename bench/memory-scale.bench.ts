@@ -284,7 +284,9 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
           `${await recallAt10(filtered)} with the kind + time filter; load average ${load()}`,
       );
     } finally {
-      if (!args.keep) await db.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
+      // A reused schema is never dropped; a loaded one only without --keep.
+      if (!args.keep && !reuse)
+        await db.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
       await db.close();
     }
   }
