@@ -54,10 +54,10 @@ import {
 import { type ProcessRole, QueueMode } from './queue-mode.ts';
 import { holdAfterConnectorCalls } from './test-hooks.ts';
 
-/** A running Spine: everything built from the config, and the one place that shuts it down. */
 /** How long the chat outbox keeps a message (a worker's card stays updatable that long). */
 const CHAT_OUTBOX_KEEP_MS = 30 * 86_400_000;
 
+/** A running Spine: everything built from the config, and the one place that shuts it down. */
 export interface Spine {
   config: Config;
   db: Database;

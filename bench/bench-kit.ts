@@ -1,4 +1,5 @@
 /** Small helpers the benchmarks share (this file is not a benchmark: bench/run.ts runs *.bench.ts). */
+import { type Agent, request } from 'node:http';
 import { signSlackRequest } from '../bot/slack/slack-signature.ts';
 
 /** `--name value` from a benchmark's arguments, or `fallback`. */
@@ -81,4 +82,32 @@ export function rateOptions(args: string[], defaults: { rate: number; seconds: n
     seconds: Number(flagValue(args, 'seconds', String(defaults.seconds))),
     url: flagValue(args, 'url', BENCH_DATABASE_URL),
   };
+}
+
+/** An HTTP answer: its status (0 when the connection failed) and how long it took. */
+export interface Timed {
+  status: number;
+  ms: number;
+}
+
+/** POST `bench` to 127.0.0.1:`port``path` and time it until the whole answer has arrived. */
+export function postTimed(
+  port: number,
+  path: string,
+  agent: Agent,
+  bench: BenchRequest,
+  extraHeaders: Record<string, string> = {},
+): Promise<Timed> {
+  const started = performance.now();
+  const headers = { ...bench.headers, ...extraHeaders };
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers, agent }, (response) => {
+      response.resume();
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, ms: performance.now() - started }),
+      );
+    });
+    req.on('error', () => resolve({ status: 0, ms: performance.now() - started }));
+    req.end(bench.body);
+  });
 }

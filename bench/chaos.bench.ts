@@ -11,7 +11,7 @@
  *   npm run bench -- chaos [--rate 50] [--seconds 60] [--workers 2] [--url postgres://…] [--keep]
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,9 +29,11 @@ import {
   type BenchRequest,
   flagValue,
   percentile,
+  postTimed,
   type RateOptions,
   rateOptions,
   signedSlackEvent,
+  type Timed,
 } from './bench-kit.ts';
 
 const SIGNING_SECRET = 'chaos-signing-secret-0123456789';
@@ -49,35 +51,15 @@ function parseOptions(args: string[]): Options {
   };
 }
 
-interface Sent {
-  status: number;
-  ms: number;
-}
-
 /** A signed Events API request (a DM from the operator unless `type` says otherwise). */
 function slackEvent(input: Omit<Parameters<typeof signedSlackEvent>[0], 'signingSecret'>): BenchRequest {
   return signedSlackEvent({ signingSecret: SIGNING_SECRET, ...input });
 }
 
-function post(port: number, agent: Agent, event: BenchRequest, retryNum = 0): Promise<Sent> {
-  const started = performance.now();
-  const headers = {
-    ...event.headers,
-    ...(retryNum > 0 ? { 'x-slack-retry-num': String(retryNum), 'x-slack-retry-reason': 'http_error' } : {}),
-  };
-  return new Promise((resolve) => {
-    const req = request(
-      { host: '127.0.0.1', port, path: '/slack/events', method: 'POST', headers, agent },
-      (response) => {
-        response.resume();
-        response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, ms: performance.now() - started }),
-        );
-      },
-    );
-    req.on('error', () => resolve({ status: 0, ms: performance.now() - started }));
-    req.end(event.body);
-  });
+function post(port: number, agent: Agent, event: BenchRequest, retryNum = 0): Promise<Timed> {
+  const retry: Record<string, string> =
+    retryNum > 0 ? { 'x-slack-retry-num': String(retryNum), 'x-slack-retry-reason': 'http_error' } : {};
+  return postTimed(port, '/slack/events', agent, event, retry);
 }
 
 /** Deliver like Slack: a non-2xx answer (or none) is retried, up to 3 times (1 s apart here, not minutes). */
@@ -85,7 +67,7 @@ async function deliver(
   port: number,
   agent: Agent,
   make: () => BenchRequest,
-): Promise<{ first: Sent; retries: number; final: number }> {
+): Promise<{ first: Timed; retries: number; final: number }> {
   const first = await post(port, agent, make());
   let final = first.status;
   let retries = 0;
@@ -135,6 +117,23 @@ const BAD_INPUTS: Array<{
     make: (n) => slackEvent({ eventId: `EvOdd${n}`, text: 'hello', type: 'reaction_added' }),
   },
 ];
+
+/** Of items 0…total-1, how many no text names and how many several texts name (`pattern` captures N). */
+function perItem(texts: string[], pattern: RegExp, total: number): { missing: number; duplicated: number } {
+  const counts = new Map<number, number>();
+  for (const text of texts) {
+    const match = pattern.exec(text);
+    if (match) counts.set(Number(match[1]), (counts.get(Number(match[1])) ?? 0) + 1);
+  }
+  let missing = 0;
+  let duplicated = 0;
+  for (let n = 0; n < total; n += 1) {
+    const count = counts.get(n) ?? 0;
+    if (count === 0) missing += 1;
+    if (count > 1) duplicated += 1;
+  }
+  return { missing, duplicated };
+}
 
 export default async function chaos(args: string[]): Promise<void> {
   const options = parseOptions(args);
@@ -202,8 +201,8 @@ export default async function chaos(args: string[]): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const total = Math.round(options.rate * options.seconds);
   const intervalMs = 1000 / options.rate;
-  const valid: Array<Promise<{ first: Sent; retries: number; final: number }>> = [];
-  const duplicates: Array<Promise<Sent>> = [];
+  const valid: Array<Promise<{ first: Timed; retries: number; final: number }>> = [];
+  const duplicates: Array<Promise<Timed>> = [];
   const bad: Array<Promise<{ name: string; expect: number; got: number }>> = [];
   const faults: string[] = [];
   const faultWork: Array<Promise<void>> = [];
@@ -279,37 +278,21 @@ export default async function chaos(args: string[]): Promise<void> {
     `SELECT status, count(*)::int AS n FROM goals GROUP BY status ORDER BY status`,
   );
   const goalTexts = await db.pool.query(
-    `SELECT text, count(*)::int AS n FROM goals WHERE text LIKE 'remember that chaos item %' GROUP BY text`,
+    `SELECT text FROM goals WHERE text LIKE 'remember that chaos item %'`,
   );
-  const goalsPerItem = new Map(goalTexts.rows.map((row) => [String(row.text), Number(row.n)]));
-  const memories = await db.pool.query(
-    `SELECT content, count(*)::int AS n FROM memories WHERE content LIKE 'chaos item %' GROUP BY content`,
+  const memories = await db.pool.query(`SELECT content FROM memories WHERE content LIKE 'chaos item %'`);
+  const replyTexts = fakeSlack.of('chat.postMessage').map((call) => String(call.params.text ?? ''));
+  const goalCounts = perItem(
+    goalTexts.rows.map((row) => String(row.text)),
+    /^remember that chaos item (\d+) is/,
+    total,
   );
-  const memoriesPerItem = new Map(memories.rows.map((row) => [String(row.content), Number(row.n)]));
-  const replies = new Map<number, number>();
-  for (const call of fakeSlack.of('chat.postMessage')) {
-    const match = /I remembered “chaos item (\d+) is/.exec(String(call.params.text ?? ''));
-    if (match) replies.set(Number(match[1]), (replies.get(Number(match[1])) ?? 0) + 1);
-  }
-  let lostGoals = 0;
-  let duplicateGoals = 0;
-  let missingMemories = 0;
-  let duplicateMemories = 0;
-  let missingReplies = 0;
-  let duplicateReplies = 0;
-  for (let n = 0; n < total; n += 1) {
-    const goalCount = goalsPerItem.get(`remember that ${item(n)}`) ?? 0;
-    if (goalCount === 0) lostGoals += 1;
-    if (goalCount > 1) duplicateGoals += 1;
-    const memoryCount = [...memoriesPerItem.entries()]
-      .filter(([content]) => content.startsWith(item(n)))
-      .reduce((sum, [, count]) => sum + count, 0);
-    if (memoryCount === 0) missingMemories += 1;
-    if (memoryCount > 1) duplicateMemories += 1;
-    const replyCount = replies.get(n) ?? 0;
-    if (replyCount === 0) missingReplies += 1;
-    if (replyCount > 1) duplicateReplies += 1;
-  }
+  const memoryCounts = perItem(
+    memories.rows.map((row) => String(row.content)),
+    /^chaos item (\d+) is/,
+    total,
+  );
+  const replyCounts = perItem(replyTexts, /I remembered “chaos item (\d+) is/, total);
   const latencies = validResults.map((result) => result.first.ms).sort((a, b) => a - b);
   const firstNon2xx = validResults.filter(
     (result) => result.first.status < 200 || result.first.status > 299,
@@ -343,11 +326,11 @@ export default async function chaos(args: string[]): Promise<void> {
   out(
     `  goals by status: ${goals.rows.map((row) => `${row.status} ${row.n}`).join(', ')}; drained in ${drainSeconds.toFixed(1)} s`,
   );
-  out(`  goals lost ${lostGoals}, goals recorded twice ${duplicateGoals} (must be 0 and 0)`);
+  out(`  goals lost ${goalCounts.missing}, goals recorded twice ${goalCounts.duplicated} (must be 0 and 0)`);
   out(
-    `  side effects (memories) missing ${missingMemories}, duplicated ${duplicateMemories} (must be 0 and 0)`,
+    `  side effects (memories) missing ${memoryCounts.missing}, duplicated ${memoryCounts.duplicated} (must be 0 and 0)`,
   );
-  out(`  replies missing ${missingReplies}, duplicated ${duplicateReplies}`);
+  out(`  replies missing ${replyCounts.missing}, duplicated ${replyCounts.duplicated}`);
   const json = {
     rate: options.rate,
     seconds: options.seconds,
@@ -358,12 +341,12 @@ export default async function chaos(args: string[]): Promise<void> {
     faults: faults.length,
     ackMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
     neverAcked,
-    goalsLost: lostGoals,
-    goalsDuplicated: duplicateGoals,
-    sideEffectsMissing: missingMemories,
-    sideEffectsDuplicated: duplicateMemories,
-    repliesMissing: missingReplies,
-    repliesDuplicated: duplicateReplies,
+    goalsLost: goalCounts.missing,
+    goalsDuplicated: goalCounts.duplicated,
+    sideEffectsMissing: memoryCounts.missing,
+    sideEffectsDuplicated: memoryCounts.duplicated,
+    repliesMissing: replyCounts.missing,
+    repliesDuplicated: replyCounts.duplicated,
     drainSeconds,
   };
   out(JSON.stringify(json));

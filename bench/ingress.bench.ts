@@ -7,7 +7,7 @@
  *
  *   npm run bench -- ingress [--rate 200] [--seconds 10] [--runs 3] [--url postgres://…]
  */
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App } from '@slack/bolt';
 import pino from 'pino';
@@ -22,6 +22,7 @@ import {
   type BenchRequest,
   flagValue,
   percentile,
+  postTimed,
   type RateOptions,
   rateOptions,
   signedSlackEvent,
@@ -69,23 +70,10 @@ async function drive(port: number, path: string, options: Options): Promise<RunR
     const due = start + index * intervalMs;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    const { body, headers } = signedEvent();
     pending.push(
-      new Promise<void>((resolve) => {
-        const sentAt = performance.now();
-        const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers, agent }, (response) => {
-          response.resume();
-          response.on('end', () => {
-            latencies.push(performance.now() - sentAt);
-            if (response.statusCode !== 200) errors += 1;
-            resolve();
-          });
-        });
-        req.on('error', () => {
-          errors += 1;
-          resolve();
-        });
-        req.end(body);
+      postTimed(port, path, agent, signedEvent()).then(({ status, ms }) => {
+        latencies.push(ms);
+        if (status !== 200) errors += 1;
       }),
     );
   }

@@ -128,7 +128,7 @@ export class ChatOutboxDeliverer {
         await this.#run();
         const channels = this.#options.channels();
         if (this.#closed || channels.length === 0) return;
-        if (!(await this.#outbox.undeliveredUpTo(upTo, channels))) return;
+        if (!(await this.#outbox.hasUndelivered(channels, upTo))) return;
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
     } catch (error) {

@@ -274,15 +274,13 @@ export class BusinessAlerts {
   }
 
   /** Post a claimed alert; on success it is delivered, on failure a later evaluation tries again. */
-  async #post(id: number, rule: string, thread: ThreadRef, message: OutboundMessage): Promise<boolean> {
+  async #post(id: number, rule: string, thread: ThreadRef, message: OutboundMessage): Promise<void> {
     const { db, chat, logger } = this.#deps;
     try {
       const ref = await chat.post(thread, message);
       await db.query('UPDATE alerts SET message_ref = $2 WHERE id = $1', [id, JSON.stringify(ref)]);
-      return true;
     } catch (error) {
       logger.warn({ err: String(error), rule, alertId: id }, 'could not post an alert; will try again');
-      return false;
     }
   }
 
@@ -291,7 +289,7 @@ export class BusinessAlerts {
    * is claimed first (compare-and-set on a claim older than a minute), so two processes never post
    * the same one at once. Alerts older than a day, or tried five times, are left in the log.
    */
-  async #redeliver(): Promise<number> {
+  async #redeliver(): Promise<void> {
     const { db, clock } = this.#deps;
     const claimed = await db.query(
       `UPDATE alerts SET posting_at = now(), post_attempts = post_attempts + 1
@@ -301,20 +299,18 @@ export class BusinessAlerts {
            AND (posting_at IS NULL OR posting_at < now() - make_interval(secs => $3))
          ORDER BY fired_at LIMIT 20
        ) AND message_ref IS NULL AND (posting_at IS NULL OR posting_at < now() - make_interval(secs => $3))
-       RETURNING id, operator_id, rule, message, post`,
+       RETURNING id, operator_id, rule, post`,
       [
         REDELIVERY_ATTEMPTS,
         new Date(clock.now().getTime() - REDELIVERY_WINDOW_MS),
         REDELIVERY_CLAIM_MS / 1000,
       ],
     );
-    let delivered = 0;
     for (const row of claimed.rows) {
+      // Every retried alert has its message: those from before migration 014 are never retried.
       const thread = await homeThread(db, Number(row.operator_id));
-      const message = (row.post as OutboundMessage | null) ?? { text: `Alert: ${String(row.message)}` };
-      if (await this.#post(Number(row.id), String(row.rule), thread, message)) delivered += 1;
+      await this.#post(Number(row.id), String(row.rule), thread, row.post as OutboundMessage);
     }
-    return delivered;
   }
 
   async #fire(candidate: AlertCandidate): Promise<FiredAlert | null> {

@@ -53,11 +53,16 @@ export class ChatOutboxRepository {
     return Number(result.rows[0].id);
   }
 
-  /** True when a row of one of these channels waits (the deliverer's cheap idle check). */
-  async hasUndelivered(channels: readonly Channel[]): Promise<boolean> {
+  /**
+   * True when a row of one of these channels waits — any row (the deliverer's cheap idle check), or
+   * one up to `upToId` (flush: what was there when it was called).
+   */
+  async hasUndelivered(channels: readonly Channel[], upToId?: number): Promise<boolean> {
     const result = await this.db.query(
-      `SELECT 1 FROM chat_outbox WHERE delivered_at IS NULL AND given_up_at IS NULL AND channel = ANY($1) LIMIT 1`,
-      [channels],
+      `SELECT 1 FROM chat_outbox
+        WHERE delivered_at IS NULL AND given_up_at IS NULL AND channel = ANY($1)
+          AND ($2::bigint IS NULL OR id <= $2) LIMIT 1`,
+      [channels, upToId ?? null],
     );
     return result.rows.length > 0;
   }
@@ -127,16 +132,6 @@ export class ChatOutboxRepository {
   async lastId(): Promise<number> {
     const result = await this.db.query('SELECT coalesce(max(id), 0) AS id FROM chat_outbox');
     return Number(result.rows[0].id);
-  }
-
-  /** True when a row up to `id` of these channels still waits for delivery. */
-  async undeliveredUpTo(id: number, channels: readonly Channel[]): Promise<boolean> {
-    const result = await this.db.query(
-      `SELECT 1 FROM chat_outbox
-        WHERE delivered_at IS NULL AND given_up_at IS NULL AND id <= $1 AND channel = ANY($2) LIMIT 1`,
-      [id, channels],
-    );
-    return result.rows.length > 0;
   }
 
   /** Delete rows created before `before` (the hourly sweep); returns how many. */
