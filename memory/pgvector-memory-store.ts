@@ -18,6 +18,30 @@ import { isStopWord, stem, words } from './text-normaliser.ts';
 import { parseTimeWindow } from './time-window.ts';
 
 const SNIPPET_LENGTH = 280;
+/**
+ * The columns a pointer is made of (with what its signature covers): reads never fetch the
+ * embedding or the full-text vector, which Postgres would turn into kilobytes of text per row.
+ */
+const POINTER_COLUMNS = [
+  'id',
+  'operator_id',
+  'kind',
+  'subject',
+  'attribute',
+  'content',
+  'metadata',
+  'source',
+  'source_ref',
+  'asserted_by',
+  'signature',
+  'sensitivity',
+  'occurred_at',
+  'document_id',
+  'chunk_index',
+  'dedupe_key',
+];
+const POINTER = POINTER_COLUMNS.join(', ');
+const M_POINTER = POINTER_COLUMNS.map((column) => `m.${column}`).join(', ');
 const DEFAULT_KINDS: MemoryKind[] = ['fact', 'note', 'document'];
 const SENSITIVITY_RANK: Record<Sensitivity, number> = { normal: 0, private: 1, secret: 2 };
 
@@ -84,10 +108,11 @@ interface Filters {
   where: string;
   params: unknown[];
   /**
-   * The part of the filters the scope index (operator, kind, time) answers alone, or null when
-   * nothing narrows the search beyond the operator: used to count how many memories pass.
+   * The part of the filters the scope index (operator, kind, time) answers alone, as a statement of
+   * its own (parameters from $1) with a key for the count of memories that pass it; null when
+   * nothing narrows the search beyond the operator.
    */
-  scope: string | null;
+  scope: { sql: string; params: unknown[]; key: string } | null;
 }
 
 function snippet(content: string): string {
@@ -148,6 +173,8 @@ const DF_CAP = 1501;
  * about as many buffers as the filtered graph scan, and its recall is 1).
  */
 const EXACT_UNDER = 10_000;
+/** How long the choice between exact ranking and the index is kept for one filter. */
+const PLAN_TTL_MS = 60_000;
 const ALL_KINDS = 4;
 /** Stores with more memories than this take word frequencies from Postgres's statistics. */
 const LARGE_FROM = 50_000;
@@ -207,6 +234,7 @@ export class PgvectorMemoryStore implements MemoryStore {
   readonly #configured = new WeakMap<object, number>();
   readonly #sizes = new Map<number, { count: number; large: boolean; at: number }>();
   readonly #frequencyCache = new Map<string, { share: number; at: number }>();
+  readonly #plans = new Map<string, { plan: 'exact' | 'index'; at: number }>();
 
   constructor(db: Queryable, options: PgvectorMemoryStoreOptions) {
     this.#db = db;
@@ -355,7 +383,7 @@ export class PgvectorMemoryStore implements MemoryStore {
            expires_at, dedupe_key, document_id, chunk_index, thread_ref
          FROM input ORDER BY ord
          ON CONFLICT (dedupe_key) DO NOTHING
-         RETURNING *
+         RETURNING ${POINTER}
        ), superseded AS (
          UPDATE memories old SET superseded_by = i.id
          FROM inserted i
@@ -403,9 +431,10 @@ export class PgvectorMemoryStore implements MemoryStore {
         pointers.push(this.#toPointer(found, 'hybrid'));
         continue;
       }
-      const existing = await this.#db.query('SELECT *, 1 AS score FROM memories WHERE dedupe_key = $1', [
-        row.dedupeKey,
-      ]);
+      const existing = await this.#db.query(
+        `SELECT ${POINTER}, 1 AS score FROM memories WHERE dedupe_key = $1`,
+        [row.dedupeKey],
+      );
       pointers.push(this.#toPointer(existing.rows[0]!, 'hybrid'));
     }
     return pointers;
@@ -494,7 +523,7 @@ export class PgvectorMemoryStore implements MemoryStore {
   async lookupFact(operatorId: number, subject: string, attribute?: string): Promise<MemoryPointer | null> {
     const now = this.#clock.now();
     const result = await this.#db.query(
-      `SELECT *, 1 AS score FROM memories
+      `SELECT ${POINTER}, 1 AS score FROM memories
        WHERE operator_id = $1 AND kind = 'fact' AND superseded_by IS NULL AND lower(subject) = lower($2)
          AND ($3::text IS NULL OR lower(attribute) = lower($3)) AND (expires_at IS NULL OR expires_at > $4)
        ORDER BY occurred_at DESC, id DESC LIMIT 1`,
@@ -506,7 +535,7 @@ export class PgvectorMemoryStore implements MemoryStore {
   /** Every value a fact has had, newest first (superseded ones included). */
   async factHistory(operatorId: number, subject: string, attribute: string): Promise<MemoryPointer[]> {
     const result = await this.#db.query(
-      `SELECT *, 1 AS score FROM memories
+      `SELECT ${POINTER}, 1 AS score FROM memories
        WHERE operator_id = $1 AND kind = 'fact' AND lower(subject) = lower($2) AND lower(attribute) = lower($3)
        ORDER BY occurred_at DESC, id DESC`,
       [operatorId, subject, attribute],
@@ -537,7 +566,7 @@ export class PgvectorMemoryStore implements MemoryStore {
     }
     if (options.goalId !== undefined || options.threadRef !== undefined) {
       const episodes = await this.#db.query(
-        `SELECT *, 0 AS score FROM memories
+        `SELECT ${POINTER}, 0 AS score FROM memories
          WHERE operator_id = $1 AND kind = 'episode' AND (expires_at IS NULL OR expires_at > $2)
            AND (goal_id = $3 OR thread_ref = $4)
          ORDER BY occurred_at DESC, id DESC LIMIT 3`,
@@ -559,7 +588,8 @@ export class PgvectorMemoryStore implements MemoryStore {
     const filters = this.#filters(options, now, options.kinds ?? DEFAULT_KINDS);
     const params = [...filters.params];
     const candidates = Math.max(this.#candidates, k * 3);
-    const vec = this.#vectorCandidates(filters, params, embedding, candidates, exact);
+    const plan = exact ? 'exact' : await this.#vectorPlan(filters);
+    const vec = this.#vectorCandidates(filters, params, embedding, candidates, plan);
     params.push(k);
     const result = await this.#withSearchSettings(candidates, (db) =>
       db.query(
@@ -593,15 +623,55 @@ export class PgvectorMemoryStore implements MemoryStore {
         .map((source) => `${source.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`);
       clauses.push(`(m.source = ANY(${add(exact)}::text[]) OR m.source LIKE ANY(${add(prefixes)}::text[]))`);
     }
-    const scope = clauses.slice(0, 3);
-    if (options.since) scope.push(`m.occurred_at >= ${add(options.since)}`);
-    if (options.until) scope.push(`m.occurred_at < ${add(options.until)}`);
-    clauses.push(...scope.slice(3));
+    if (options.since) clauses.push(`m.occurred_at >= ${add(options.since)}`);
+    if (options.until) clauses.push(`m.occurred_at < ${add(options.until)}`);
     const narrowed =
-      scope.length > 3 ||
+      Boolean(options.since || options.until) ||
       kinds.length < ALL_KINDS ||
       (options.sources !== undefined && options.sources.length > 0);
-    return { where: clauses.join(' AND '), params, scope: narrowed ? scope.join(' AND ') : null };
+    if (!narrowed) return { where: clauses.join(' AND '), params, scope: null };
+    // The scope again, numbered from $1: the count that picks exact ranking or the index.
+    const own: unknown[] = [options.operatorId, kinds];
+    const scope = ['m.operator_id = $1', 'm.kind = ANY($2::text[])', 'm.superseded_by IS NULL'];
+    for (const [bound, op] of [
+      [options.since, '>='],
+      [options.until, '<'],
+    ] as const) {
+      if (!bound) continue;
+      own.push(bound);
+      scope.push(`m.occurred_at ${op} $${own.length}`);
+    }
+    const minute = (bound: Date | undefined) => (bound ? Math.floor(bound.getTime() / 60_000) : null);
+    const key = JSON.stringify([
+      options.operatorId,
+      [...kinds].sort(),
+      minute(options.since),
+      minute(options.until),
+    ]);
+    return { where: clauses.join(' AND '), params, scope: { sql: scope.join(' AND '), params: own, key } };
+  }
+
+  /**
+   * How the vector side searches: a narrow filter (a kind, a time window) that few memories pass
+   * ranks them all exactly — as cheap as an HNSW scan that skips the others, and exact — and
+   * anything wider walks the index. The count stops at the threshold, reads only the scope index,
+   * and is cached for a minute per filter: it only picks the plan, and either plan gives right
+   * results (a stale choice is at worst slower).
+   */
+  async #vectorPlan(filters: Filters): Promise<'exact' | 'index'> {
+    const scope = filters.scope;
+    if (!scope) return 'index';
+    const cached = this.#plans.get(scope.key);
+    if (cached && Date.now() - cached.at < PLAN_TTL_MS) return cached.plan;
+    const result = await this.#db.query(
+      `SELECT count(*) < ${this.#exactUnder} AS few FROM (
+         SELECT 1 FROM memories m WHERE ${scope.sql} LIMIT ${this.#exactUnder}) s`,
+      scope.params,
+    );
+    const plan = result.rows[0]?.few === true ? 'exact' : 'index';
+    if (this.#plans.size > 1000) this.#plans.clear();
+    this.#plans.set(scope.key, { plan, at: Date.now() });
+    return plan;
   }
 
   /**
@@ -717,15 +787,15 @@ export class PgvectorMemoryStore implements MemoryStore {
   }
 
   /**
-   * The HNSW side as SQL (a candidate list, nearest first by the index's order), its parameters
-   * appended to `params`. `exact` orders by an expression the index cannot serve.
+   * The vector side as SQL (a candidate list, nearest first), its parameters appended to `params`:
+   * an HNSW scan, or (`exact`) every memory that passes the filters ranked by exact distance.
    */
   #vectorCandidates(
     filters: Filters,
     params: unknown[],
     embedding: number[],
     candidates: number,
-    exact = false,
+    plan: 'exact' | 'index',
   ): string {
     const dim = Math.trunc(this.#embedder.dimension);
     params.push(vectorLiteral(embedding), this.#embedder.id, candidates);
@@ -736,23 +806,11 @@ export class PgvectorMemoryStore implements MemoryStore {
     const where = `${filters.where} AND m.embedding_dim = ${dim} AND m.embedder = ${embedder}`;
     // Ranked outside the scan (OFFSET 0 keeps the planner from pulling the ORDER BY into it), so
     // the index cannot serve the order and each distance is computed once per memory that passes.
-    const exactScan = (gate: string) =>
-      `SELECT id, distance FROM (SELECT m.id, ${distance} AS distance FROM memories m WHERE ${where}${gate}
+    if (plan === 'exact')
+      return `SELECT id, distance FROM (SELECT m.id, ${distance} AS distance FROM memories m WHERE ${where}
         OFFSET 0) x ORDER BY distance LIMIT ${n}`;
-    const indexScan = (gate: string) =>
-      `SELECT m.id, ${distance} AS distance FROM memories m WHERE ${where}${gate}
+    return `SELECT m.id, ${distance} AS distance FROM memories m WHERE ${where}
         ORDER BY ${indexed} LIMIT ${n}`;
-    if (exact) return exactScan('');
-    if (!filters.scope) return indexScan('');
-    // A narrow filter (a kind, a time window): when few memories pass it, ranking them all is as
-    // cheap as an HNSW scan that skips the others, and exact. The count stops at the threshold and
-    // reads only the scope index; Postgres runs just the branch whose gate holds.
-    const few = `WITH gate AS MATERIALIZED (
-        SELECT count(*) < ${this.#exactUnder} AS few FROM (SELECT 1 FROM memories m WHERE ${filters.scope} LIMIT ${this.#exactUnder}) s
-      )
-      SELECT * FROM (${exactScan(' AND (SELECT few FROM gate)')}) e
-      UNION ALL SELECT * FROM (${indexScan(' AND NOT (SELECT few FROM gate)')}) i`;
-    return few;
   }
 
   /** Exact facts and the hybrid layer in one statement: facts first, then the fused ranking. */
@@ -781,7 +839,13 @@ export class PgvectorMemoryStore implements MemoryStore {
       params.push(value);
       return `$${params.length}`;
     };
-    const vec = this.#vectorCandidates(filters, params, embedding, candidates);
+    const vec = this.#vectorCandidates(
+      filters,
+      params,
+      embedding,
+      candidates,
+      await this.#vectorPlan(filters),
+    );
     const k = add(this.#rrfK);
     const textWeight = add(this.#textWeight);
     const minSimilarity = add(this.#minSimilarity);
@@ -813,7 +877,7 @@ export class PgvectorMemoryStore implements MemoryStore {
     const factPart =
       subjects.length === 0
         ? ''
-        : `(SELECT m.*, 2::float8 AS score, 0 AS part FROM memories m
+        : `(SELECT ${M_POINTER}, 2::float8 AS score, 0 AS part FROM memories m
          WHERE ${filters.where} AND m.kind = 'fact' AND m.subject IS NOT NULL
            AND lower(m.subject) = ANY(${add(subjects)}::text[])
          ORDER BY (lower(m.attribute) = ANY($${params.length}::text[])) DESC NULLS LAST, m.occurred_at DESC
@@ -829,7 +893,7 @@ export class PgvectorMemoryStore implements MemoryStore {
           UNION ALL SELECT id, rank, ${textWeight}::float8 FROM fts_ranked
         ) u GROUP BY id
       )
-      ${factPart}(SELECT m.*, f.score + CASE WHEN ${since}::timestamptz IS NOT NULL AND m.occurred_at >= ${since}::timestamptz
+      ${factPart}(SELECT ${M_POINTER}, f.score + CASE WHEN ${since}::timestamptz IS NOT NULL AND m.occurred_at >= ${since}::timestamptz
           AND m.occurred_at < ${until}::timestamptz THEN ${boost}::float8 ELSE 0 END
         + CASE WHEN lower(m.asserted_by) = ANY(${named}::text[]) THEN ${speakerBoost}::float8 ELSE 0 END AS score,
         1 AS part
