@@ -5,6 +5,7 @@
  *   npm run bench -- memory-scale [--sizes 100000,1000000] [--database-url postgres://…]
  *     [--dimension 512] [--queries 200] [--ef-search N] [--m N] [--ef-construction N]
  *     [--index-type vector|halfvec] [--keep] [--reuse SCHEMA] [--order random|time]
+ *     [--corpus words|topics]
  *
  * `--keep` leaves the loaded schema in place (its name is printed); `--reuse SCHEMA` measures the
  * searches again on such a kept schema without loading or building anything (one size only).
@@ -14,6 +15,11 @@
  *
  * Synthetic memories: Zipf-distributed words from a 30,000-word vocabulary, 8–40 words each, four
  * kinds, times spread over two years, one operator. Queries are 3–6 words taken from a random memory.
+ * `--corpus words` (the default) draws every word from one Zipf distribution: memories share no
+ * subject, so their embeddings have no structure — the worst case for a graph index.
+ * `--corpus topics` writes as people do, about something: each memory has a topic (500 topics,
+ * Zipf-popular), and two thirds of its words come from that topic's own 1,000-word Zipf list, the rest
+ * from the common vocabulary.
  * `--order random` (the default) stores them in random time order — everything imported at once, the
  * worst case for a time filter; `--order time` stores them in the order they happened, as a store
  * that grows day by day does (same texts and queries, times ascending with the same jitter).
@@ -47,6 +53,7 @@ function parse(args: string[]) {
     keep: args.includes('--keep'),
     reuse: value('--reuse'),
     order: (value('--order') ?? 'random') as 'random' | 'time',
+    corpus: (value('--corpus') ?? 'words') as 'words' | 'topics',
   };
 }
 
@@ -119,6 +126,25 @@ function zipfSampler(size: number, next: () => number): () => number {
   };
 }
 
+/**
+ * `--corpus topics`: a sampler of topics; each draw returns the word sampler of one topic (its own
+ * Zipf list of 1,000 words). Null for `--corpus words`.
+ */
+function topicCorpus(corpus: 'words' | 'topics', words: string[], next: () => number) {
+  if (corpus === 'words') return null;
+  const topicCount = 500;
+  const perTopic = 1000;
+  const topicSample = zipfSampler(topicCount, next);
+  const wordSample = zipfSampler(perTopic, next);
+  const topics = Array.from({ length: topicCount }, () =>
+    Array.from({ length: perTopic }, () => words[Math.floor(next() * words.length)]!),
+  );
+  return () => {
+    const topic = topics[topicSample()]!;
+    return () => topic[wordSample()]!;
+  };
+}
+
 const KINDS: MemoryKind[] = [
   'note',
   'note',
@@ -144,9 +170,11 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
   const args = parse(argv);
   const out = (line: string) => process.stdout.write(`${line}\n`);
   out(
-    `memory-scale: sizes ${args.sizes.join(', ')}, dimension ${args.dimension}, memories stored in ${args.order === 'time' ? 'time' : 'random'} order, server ${args.url.replace(/\/\/[^@]*@/, '//')}`,
+    `memory-scale: sizes ${args.sizes.join(', ')}, dimension ${args.dimension}, corpus ${args.corpus}, memories stored in ${args.order === 'time' ? 'time' : 'random'} order, server ${args.url.replace(/\/\/[^@]*@/, '//')}`,
   );
   if (args.reuse && args.sizes.length !== 1) throw new Error('--reuse measures one size: give --sizes N');
+  if (args.corpus !== 'words' && args.corpus !== 'topics')
+    throw new Error(`--corpus ${args.corpus}: use words or topics`);
   for (const size of args.sizes) {
     const schema = args.reuse ?? `bench_scale_${size}_${Date.now().toString(36)}`;
     const db = await openDatabase({ url: args.url, dataDir: '', schema, maxConnections: 4 });
@@ -177,10 +205,13 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
       const words = vocabulary(30_000, next);
       const sample = zipfSampler(words.length, next);
       const texts: string[] = [];
+      const topicWord = topicCorpus(args.corpus, words, next);
       const makeText = () => {
         const length = 8 + Math.floor(next() * 33);
+        const pick = topicWord?.();
         const parts: string[] = [];
-        for (let index = 0; index < length; index += 1) parts.push(words[sample()]!);
+        for (let index = 0; index < length; index += 1)
+          parts.push(pick && next() < 2 / 3 ? pick() : words[sample()]!);
         return parts.join(' ');
       };
 

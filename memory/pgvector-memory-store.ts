@@ -233,7 +233,9 @@ export class PgvectorMemoryStore implements MemoryStore {
   readonly #statisticsFrom: number;
   readonly #configured = new WeakMap<object, number>();
   readonly #sizes = new Map<number, { count: number; large: boolean; at: number }>();
-  readonly #frequencyCache = new Map<string, { share: number; at: number }>();
+  /** Word statistics of a large store (from `pg_stats`) and the lexeme of each word seen. */
+  #statistics: { shares: Map<string, number>; rarest: number; at: number } | undefined;
+  readonly #lexemes = new Map<string, string | null>();
   readonly #plans = new Map<string, { plan: 'exact' | 'index'; at: number }>();
 
   constructor(db: Queryable, options: PgvectorMemoryStoreOptions) {
@@ -736,37 +738,49 @@ export class PgvectorMemoryStore implements MemoryStore {
   /**
    * Document frequencies of a large store from Postgres's own statistics (`pg_stats` keeps the
    * frequency of the most common words; a rarer word gets half the least common one's, as the
-   * planner assumes), cached for ten minutes: counting rows costs a heap visit per match. Null
-   * when the table has no statistics yet.
+   * planner assumes). The statistics are read once every ten minutes and kept here; a query only
+   * asks Postgres for the lexemes of words it has not seen (its English stemmer decides them).
+   * Counting rows instead would cost a heap visit per match. Null when the table has no
+   * statistics yet.
    */
   async #estimatedFrequencies(terms: string[], size: number): Promise<Map<string, number> | null> {
-    const fresh = Date.now() - STATS_TTL_MS;
-    const missing = terms.filter((term) => (this.#frequencyCache.get(term)?.at ?? 0) < fresh);
-    if (missing.length > 0) {
+    const stats = await this.#wordStatistics();
+    if (!stats) return null;
+    const unknown = terms.filter((term) => !this.#lexemes.has(term));
+    if (unknown.length > 0) {
       const result = await this.#db.query(
-        `WITH s AS (
-           SELECT most_common_elems::text::text[] AS elems, most_common_elem_freqs AS freqs FROM pg_stats
-           WHERE schemaname = current_schema() AND tablename = 'memories' AND attname = 'tsv'
-         )
-         SELECT q.term,
-           s.freqs[array_position(s.elems, (SELECT lexeme FROM unnest(to_tsvector('english', q.term)) LIMIT 1))] AS freq,
-           (SELECT min(f) FROM unnest(s.freqs[1:cardinality(s.elems)]) f) AS min_freq
-         FROM unnest($1::text[]) AS q(term) LEFT JOIN s ON true`,
-        [missing],
+        `SELECT q.term, (SELECT lexeme FROM unnest(to_tsvector('english', q.term)) LIMIT 1) AS lexeme
+         FROM unnest($1::text[]) AS q(term)`,
+        [unknown],
       );
-      if (result.rows.some((row) => row.min_freq == null)) return null;
-      if (this.#frequencyCache.size > 20_000) this.#frequencyCache.clear();
-      for (const row of result.rows) {
-        const share = row.freq == null ? Number(row.min_freq) / 2 : Number(row.freq);
-        this.#frequencyCache.set(String(row.term), { share, at: Date.now() });
-      }
+      if (this.#lexemes.size > 50_000) this.#lexemes.clear();
+      for (const row of result.rows)
+        this.#lexemes.set(String(row.term), (row.lexeme as string | null) ?? null);
     }
     return new Map(
-      terms.map((term) => [
-        term,
-        Math.max(1, Math.round((this.#frequencyCache.get(term)?.share ?? 0) * size)),
-      ]),
+      terms.map((term) => {
+        const lexeme = this.#lexemes.get(term);
+        const share = (lexeme == null ? undefined : stats.shares.get(lexeme)) ?? stats.rarest / 2;
+        return [term, Math.max(1, Math.round(share * size))];
+      }),
     );
+  }
+
+  /** The most common words of the memories' full text and their shares, from `pg_stats`. */
+  async #wordStatistics(): Promise<{ shares: Map<string, number>; rarest: number } | null> {
+    if (this.#statistics && Date.now() - this.#statistics.at < STATS_TTL_MS) return this.#statistics;
+    const result = await this.#db.query(
+      `SELECT most_common_elems::text::text[] AS elems, most_common_elem_freqs AS freqs FROM pg_stats
+       WHERE schemaname = current_schema() AND tablename = 'memories' AND attname = 'tsv'`,
+    );
+    const row = result.rows[0];
+    const elems = (row?.elems as string[] | null) ?? [];
+    if (elems.length === 0) return null;
+    // The frequencies array holds one share per element, then min, max and the null share.
+    const freqs = (row?.freqs as number[]).map(Number);
+    const shares = new Map(elems.map((elem, index) => [elem, freqs[index]!]));
+    this.#statistics = { shares, rarest: Math.min(...freqs.slice(0, elems.length)), at: Date.now() };
+    return this.#statistics;
   }
 
   /** The full-text words worth ranking: on large stores, the rarest words within the budget. */
