@@ -777,7 +777,7 @@ export class PgvectorMemoryStore implements MemoryStore {
     const elems = (row?.elems as string[] | null) ?? [];
     if (elems.length === 0) return null;
     // The frequencies array holds one share per element, then min, max and the null share.
-    const freqs = (row?.freqs as number[]).map(Number);
+    const freqs = ((row?.freqs as number[] | null) ?? []).map(Number);
     const shares = new Map(elems.map((elem, index) => [elem, freqs[index]!]));
     this.#statistics = { shares, rarest: Math.min(...freqs.slice(0, elems.length)), at: Date.now() };
     return this.#statistics;
