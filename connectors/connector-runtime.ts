@@ -262,7 +262,12 @@ export class ConnectorRuntime {
       }
       const result = await this.#resilience.run(
         action.connector,
-        (signal) => operation.execute(params, { idempotencyKey: action.idempotencyKey, signal }),
+        (signal) =>
+          operation.execute(params, {
+            idempotencyKey: action.idempotencyKey,
+            signal,
+            checkpoint: (name, compute) => this.#checkpoint(actionId, name, compute),
+          }),
         (retry) => log.warn(retry, 'connector call failed; retrying with the same idempotency key'),
       );
       const stored = await this.#actions.recordOutcome(actionId, { status: 'succeeded', result });
@@ -286,6 +291,13 @@ export class ConnectorRuntime {
         replayed: false,
       };
     }
+  }
+
+  /** `ExecutionContext.checkpoint` on the action's row: saved before the effect, found again after a crash. */
+  async #checkpoint<T>(actionId: number, name: string, compute: () => Promise<T>): Promise<T> {
+    const saved = await this.#actions.checkpoint(actionId, name);
+    if (saved.found) return saved.value as T;
+    return (await this.#actions.saveCheckpoint(actionId, name, await compute())) as T;
   }
 
   /**

@@ -6,6 +6,25 @@ export interface ExecutionContext {
   /** Stable across retries of the same action: pass it to the service so it can dedupe too. */
   idempotencyKey: string;
   signal: AbortSignal;
+  /**
+   * Keep a value with the action, durably, before the effect: the first call under a name runs
+   * `compute` and saves what it returns; every later call for the same action — a retry after a
+   * crash included — gets the saved value back without running it. For state the effect itself
+   * destroys and undo needs (an event's time before it is moved). Values go through JSON.
+   */
+  checkpoint<T>(name: string, compute: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * Checkpoints kept in memory, for executions with no stored action behind them (read-only calls
+ * from the planner, direct calls in tests): they last as long as the returned function.
+ */
+export function volatileCheckpoints(): ExecutionContext['checkpoint'] {
+  const saved = new Map<string, unknown>();
+  return async <T>(name: string, compute: () => Promise<T>): Promise<T> => {
+    if (!saved.has(name)) saved.set(name, JSON.parse(JSON.stringify((await compute()) ?? null)));
+    return saved.get(name) as T;
+  };
 }
 
 /**

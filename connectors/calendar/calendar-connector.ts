@@ -74,8 +74,6 @@ export function createCalendarConnector(options: CalendarConnectorOptions): Conn
   const span = (event: { start: Date; end: Date }) => `${when(event.start)} – ${when(event.end)}`;
   // The state an event had before this action's first attempt: a retry after a commit must not take
   // the already-changed event for the "previous" one.
-  const before = new Map<string, StoredEvent>();
-
   async function current(uid: string, signal?: AbortSignal): Promise<StoredEvent> {
     const found = await client.find(uid, signal);
     if (!found) {
@@ -86,12 +84,19 @@ export function createCalendarConnector(options: CalendarConnectorOptions): Conn
     return found;
   }
 
-  async function firstSeen(key: string, uid: string, signal: AbortSignal): Promise<StoredEvent> {
-    const known = before.get(key);
-    if (known) return known;
-    const found = await current(uid, signal);
-    before.set(key, found);
-    return found;
+  /**
+   * The event as it was before this action changed it, saved with the action before the change: a
+   * retry after a crash must not take the already changed event for the original (undo would then
+   * restore the change), nor fail because a cancelled event is gone.
+   */
+  async function before(uid: string, context: ExecutionContext): Promise<StoredEvent> {
+    const saved = await context.checkpoint('before', async () => {
+      const found = await current(uid, context.signal);
+      return { url: found.url, ics: found.ics };
+    });
+    const event = parseEvent(saved.ics);
+    if (!event) throw new Error(`the saved state of calendar event ${uid} cannot be read`);
+    return { url: saved.url, etag: null, event, ics: saved.ics };
   }
 
   const restore = async (result: unknown, context: ExecutionContext) => {
@@ -208,10 +213,9 @@ export function createCalendarConnector(options: CalendarConnectorOptions): Conn
       };
     },
     async execute(params, context) {
-      const previous = await firstSeen(context.idempotencyKey, params.uid, context.signal);
+      const previous = await before(params.uid, context);
       const moved = { ...previous.event, start: new Date(params.start), end: new Date(params.end) };
       await client.put(previous.url, buildEvent(moved, clock.now()), 'replace', context.signal);
-      before.delete(context.idempotencyKey);
       return {
         uid: params.uid,
         url: previous.url,
@@ -261,9 +265,8 @@ export function createCalendarConnector(options: CalendarConnectorOptions): Conn
       };
     },
     async execute(params, context) {
-      const previous = await firstSeen(context.idempotencyKey, params.uid, context.signal);
+      const previous = await before(params.uid, context);
       await client.delete(previous.url, context.signal);
-      before.delete(context.idempotencyKey);
       return { uid: params.uid, url: previous.url, previousIcs: previous.ics };
     },
     undo: {

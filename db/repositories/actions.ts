@@ -128,6 +128,32 @@ export class ActionRepository {
     return { kind: 'not_executable', action: current };
   }
 
+  /** A value a connector saved with the action before its effect, if there is one. */
+  async checkpoint(id: number, name: string): Promise<{ found: boolean; value: unknown }> {
+    const result = await this.db.query(
+      'SELECT checkpoints ? $2 AS found, checkpoints -> $2 AS value FROM actions WHERE id = $1',
+      [id, name],
+    );
+    const row = result.rows[0];
+    if (!row) throw new Error(`action ${id} does not exist`);
+    return { found: row.found === true, value: row.found === true ? row.value : undefined };
+  }
+
+  /**
+   * Save a checkpoint unless one of that name exists (a concurrent execution saved it first), and
+   * return the saved value: always the first one, as JSON gives it back.
+   */
+  async saveCheckpoint(id: number, name: string, value: unknown): Promise<unknown> {
+    const result = await this.db.query(
+      `UPDATE actions SET checkpoints = CASE WHEN checkpoints ? $2 THEN checkpoints
+         ELSE checkpoints || jsonb_build_object($2::text, $3::jsonb) END
+       WHERE id = $1 RETURNING checkpoints -> $2 AS value`,
+      [id, name, JSON.stringify(value ?? null)],
+    );
+    if (!result.rows[0]) throw new Error(`action ${id} does not exist`);
+    return result.rows[0].value;
+  }
+
   /** Store the first outcome of an execution; later outcomes for the same action are ignored. */
   async recordOutcome(
     id: number,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Connector, Operation } from '../../connectors/connector.ts';
+import { type Connector, type Operation, volatileCheckpoints } from '../../connectors/connector.ts';
 import type { ProposedAction } from '../../core/domain.ts';
 import type { MemoryStore } from '../../memory/memory-store.ts';
 import type { PlanContext } from './offline-planner.ts';
@@ -91,6 +91,7 @@ function connectorTool(connector: Connector, operation: Operation): PlannerTool 
         const result = await operation.execute(params, {
           idempotencyKey: `plan-read-goal-${context.goalId}-${name}`,
           signal: AbortSignal.timeout(READ_TIMEOUT_MS),
+          checkpoint: volatileCheckpoints(),
         });
         return {
           content: quoteToolResult(name, truncate(JSON.stringify(result ?? null, null, 1))),

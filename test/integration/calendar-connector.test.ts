@@ -1,7 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CalDavClient } from '../../connectors/calendar/caldav-client.ts';
 import { createCalendarConnector } from '../../connectors/calendar/calendar-connector.ts';
 import { recordCompensation } from '../../connectors/compensation.ts';
+import { volatileCheckpoints } from '../../connectors/connector.ts';
+import { ConnectorRuntime } from '../../connectors/connector-runtime.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { RadicaleServer } from '../fakes/radicale-server.ts';
 import { createConnectorHarness } from '../support/connector-harness.ts';
@@ -22,13 +25,16 @@ describe.each(DATABASE_KINDS)('calendar over CalDAV (Radicale) on %s Postgres', 
     await databases.closeAll();
   });
 
-  async function setup() {
-    const client = new CalDavClient({
+  const calDav = () =>
+    new CalDavClient({
       url: radicale.url,
       username: radicale.username,
       password: radicale.password,
       calendar: 'Work',
     });
+
+  async function setup() {
+    const client = calDav();
     const calendar = createCalendarConnector({ client, clock, timezone: 'Europe/Berlin' });
     const harness = await createConnectorHarness(await databases.open(), [calendar], {
       resilience: { initialDelayMs: 10, timeoutMs: 10_000 },
@@ -105,10 +111,96 @@ describe.each(DATABASE_KINDS)('calendar over CalDAV (Radicale) on %s Postgres', 
     expect(await client.find(uid)).toBeNull();
   });
 
+  it('a move or cancel cut off by a crash after the change is finished after a restart, and undo still restores the original', {
+    timeout: 180_000,
+  }, async () => {
+    const { client, harness } = await setup();
+    const title = `Crash ${kind}`;
+    const create = await harness.store(
+      {
+        connector: 'calendar',
+        operation: 'create_event',
+        params: { title, start: '2026-11-27T09:00:00Z', end: '2026-11-27T10:00:00Z' },
+        why: 't',
+      },
+      `cal-${kind}-crash-create`,
+    );
+    const uid = ((await harness.runtime.execute(create.id)).action.result as { uid: string }).uid;
+
+    // The process that dies: its calendar client makes the change, then never hears back (the
+    // process is gone before the outcome is stored). Its connector instance, and anything it held in
+    // memory, go with it; `harness.runtime` plays the restarted process with a fresh connector.
+    const dead: Array<() => void> = [];
+    const dying = calDav();
+    const never = () =>
+      new Promise<never>((_resolve, reject) => dead.push(() => reject(new Error('killed'))));
+    const put = dying.put.bind(dying);
+    const remove = dying.delete.bind(dying);
+    dying.put = async (...args) => {
+      await put(...args);
+      return never();
+    };
+    dying.delete = async (...args) => {
+      await remove(...args);
+      return never();
+    };
+    const crashed = new ConnectorRuntime(
+      [createCalendarConnector({ client: dying, clock, timezone: 'Europe/Berlin' })],
+      {
+        actions: harness.repos.actions,
+        logger: pino({ level: 'silent' }),
+        resilience: { initialDelayMs: 10, timeoutMs: 120_000 },
+      },
+    );
+    try {
+      const move = await harness.store(
+        {
+          connector: 'calendar',
+          operation: 'move_event',
+          params: { uid, start: '2026-11-27T15:00:00Z', end: '2026-11-27T16:00:00Z' },
+          why: 't',
+        },
+        `cal-${kind}-crash-move`,
+      );
+      void crashed.execute(move.id);
+      await vi.waitFor(async () =>
+        expect((await client.find(uid))?.event.start.toISOString()).toBe('2026-11-27T15:00:00.000Z'),
+      );
+      expect((await harness.repos.actions.get(move.id))?.status).toBe('executing');
+      const finished = await harness.runtime.execute(move.id);
+      expect(finished.status).toBe('succeeded');
+      // The time before the move, not the moved event the restarted process finds in the calendar.
+      expect(finished.action.result).toMatchObject({ previousStart: '2026-11-27T09:00:00.000Z' });
+      expect((await undo(harness, move.id)).status).toBe('succeeded');
+      expect((await client.find(uid))?.event.start.toISOString()).toBe('2026-11-27T09:00:00.000Z');
+
+      const cancel = await harness.store(
+        { connector: 'calendar', operation: 'cancel_event', params: { uid }, why: 't' },
+        `cal-${kind}-crash-cancel`,
+      );
+      void crashed.execute(cancel.id);
+      await vi.waitFor(async () => expect(await client.find(uid)).toBeNull());
+      // The event is gone, yet the cancel finishes (not "no event with that UID") and can be undone.
+      const cancelled = await harness.runtime.execute(cancel.id);
+      expect(cancelled.status).toBe('succeeded');
+      expect((await undo(harness, cancel.id)).status).toBe('succeeded');
+      expect((await client.find(uid))?.event).toMatchObject({
+        title,
+        start: new Date('2026-11-27T09:00:00Z'),
+      });
+    } finally {
+      for (const kill of dead) kill();
+    }
+  });
+
   it('creating twice under one key (a retry after the server committed) leaves one event', async () => {
     const { client, calendar } = await setup();
     const params = { title: `Retry ${kind}`, start: '2026-11-26T09:00:00Z', end: '2026-11-26T10:00:00Z' };
-    const context = { idempotencyKey: `cal-${kind}-retry`, signal: new AbortController().signal };
+    const context = {
+      idempotencyKey: `cal-${kind}-retry`,
+      signal: new AbortController().signal,
+      checkpoint: volatileCheckpoints(),
+    };
     await calendar.operations.create_event!.execute(params, context);
     await calendar.operations.create_event!.execute(params, context);
     const events = await client.list(new Date('2026-11-26T00:00:00Z'), new Date('2026-11-27T00:00:00Z'));

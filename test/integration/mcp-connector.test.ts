@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Connector } from '../../connectors/connector.ts';
+import { volatileCheckpoints } from '../../connectors/connector.ts';
 import { connectMcpServer } from '../../connectors/mcp/mcp-connector.ts';
 import { decidePolicy } from '../../core/policy.ts';
 import { createConnectorHarness } from '../support/connector-harness.ts';
@@ -73,13 +74,18 @@ describe('MCP server as a connector (stdio)', () => {
     // Executing the same tool directly with the same key: the server dedupes on _meta.idempotencyKey.
     await ops.create_ticket?.execute(
       { title: 'Printer on fire' },
-      { idempotencyKey: 'mcp-key-1', signal: new AbortController().signal },
+      {
+        idempotencyKey: 'mcp-key-1',
+        signal: new AbortController().signal,
+        checkpoint: volatileCheckpoints(),
+      },
     );
     const count = (await ops.count_tickets?.execute(
       {},
       {
         idempotencyKey: 'count',
         signal: new AbortController().signal,
+        checkpoint: volatileCheckpoints(),
       },
     )) as { text: string };
     expect(count.text).toBe('1');

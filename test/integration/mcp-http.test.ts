@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Connector } from '../../connectors/connector.ts';
+import { volatileCheckpoints } from '../../connectors/connector.ts';
 import { connectMcpServer } from '../../connectors/mcp/mcp-connector.ts';
 import { buildFakeHelpdesk } from '../fakes/fake-mcp-server.ts';
 
@@ -43,7 +44,7 @@ describe('MCP server as a connector (streamable HTTP)', () => {
     expect(connector.operations.delete_ticket?.risk).toBe('destructive');
     const result = (await connector.operations.lookup_customer?.execute(
       { email: 'dana@example.com' },
-      { idempotencyKey: 'k', signal: new AbortController().signal },
+      { idempotencyKey: 'k', signal: new AbortController().signal, checkpoint: volatileCheckpoints() },
     )) as { text: string };
     expect(result.text).toBe('dana@example.com is a customer since 2024');
     expect(authorizations.length).toBeGreaterThan(0);

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { recordCompensation } from '../../connectors/compensation.ts';
+import { volatileCheckpoints } from '../../connectors/connector.ts';
 import { checkGuardrails } from '../../connectors/guardrails.ts';
 import { createPaymentsConnector, type UnpaidInvoice } from '../../connectors/payments/payments-connector.ts';
 import { createStripeClient } from '../../connectors/payments/stripe-client.ts';
@@ -285,7 +286,11 @@ describe.each(DATABASE_KINDS)('payments connector (Stripe) on %s Postgres', (kin
       const operation = test.spine.connectors.operation('payments', 'list_unpaid_invoices');
       const result = await operation.execute(
         {},
-        { idempotencyKey: 'k-wired', signal: new AbortController().signal },
+        {
+          idempotencyKey: 'k-wired',
+          signal: new AbortController().signal,
+          checkpoint: volatileCheckpoints(),
+        },
       );
       expect(result).toMatchObject({ invoices: [{ customerEmail: 'ap@co.example', amountDue: 1 }] });
       expect(stripe.requests[0]?.authorization).toBe(`Bearer ${KEY}`);

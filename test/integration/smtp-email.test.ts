@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { volatileCheckpoints } from '../../connectors/connector.ts';
 import { createEmailConnector } from '../../connectors/email/email-connector.ts';
 import { SmtpEmailTransport } from '../../connectors/email/smtp-transport.ts';
 import { ManualClock } from '../../core/clock.ts';
@@ -68,7 +69,11 @@ describe('e-mail over SMTP', () => {
     });
   }
 
-  const context = (key: string) => ({ idempotencyKey: key, signal: new AbortController().signal });
+  const context = (key: string) => ({
+    idempotencyKey: key,
+    signal: new AbortController().signal,
+    checkpoint: volatileCheckpoints(),
+  });
 
   it('sends the exact previewed message through a real SMTP server', async () => {
     const email = connector(smtp.port);
