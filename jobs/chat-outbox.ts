@@ -15,6 +15,15 @@ const MAX_BACKOFF_MS = 5 * 60_000;
 /** Rows read per query while delivering. */
 const PAGE = 100;
 
+/** The delivery loop of one channel in one process. */
+interface ChannelLoop {
+  running: Promise<void> | undefined;
+  /** A ring came during the running pass: run one more. */
+  again: boolean;
+  /** The last pass's error, logged once until a pass succeeds. */
+  lastError: string | undefined;
+}
+
 /** True when a ref is a worker's name for a message (not a platform's message id). */
 export function isRelayName(ref: MessageRef): boolean {
   return ref.messageId.startsWith(RELAY_PREFIX);
@@ -77,11 +86,12 @@ export interface ChatOutboxDelivererOptions {
  * each row delivered (a post with the real message it became). It runs a pass when the doorbell
  * rings and every `pollMs` anyway.
  *
- * Of several main processes, one delivers a channel at a time: a pass holds a Postgres advisory
- * lock per channel (on one connection, released at the end of the pass; a crashed process's
- * locks vanish with its connection). Only processes with an adapter for a channel take part, so a
- * channel nobody serves leaves its rows waiting (delivered when such a process starts) without
- * holding up other channels.
+ * Each channel has its own delivery loop, so a platform that is slow or failing delays only its
+ * own messages. Of several main processes, one delivers a channel at a time: a pass holds a
+ * Postgres advisory lock on the channel (on its own connection, released at the end of the pass;
+ * a crashed process's locks vanish with its connection). Only processes with an adapter for a
+ * channel take part, so a channel nobody serves leaves its rows waiting (delivered when such a
+ * process starts) without holding up other channels.
  *
  * Order is kept per conversation: a row that failed (and waits for its retry) holds back the later
  * rows of its conversation, and an update of a worker's post waits until the post is delivered.
@@ -93,11 +103,10 @@ export class ChatOutboxDeliverer {
   readonly #outbox: ChatOutboxRepository;
   readonly #namespace: string;
   readonly #timer: NodeJS.Timeout;
-  #running: Promise<void> | undefined;
-  #again = false;
+  /** One delivery loop per channel: a slow or failing platform never holds up another. */
+  readonly #loops = new Map<Channel, ChannelLoop>();
   #closed = false;
   #delivered = 0;
-  #lastPassError: string | undefined;
 
   constructor(options: ChatOutboxDelivererOptions) {
     this.#options = options;
@@ -112,9 +121,9 @@ export class ChatOutboxDeliverer {
     return this.#delivered;
   }
 
-  /** Run a pass now (or right after the running one): the doorbell rang. */
+  /** Run a pass of every channel now (or right after its running one): the doorbell rang. */
   wake(): void {
-    void this.#run();
+    for (const channel of this.#options.channels()) void this.#run(channel);
   }
 
   /**
@@ -125,8 +134,8 @@ export class ChatOutboxDeliverer {
     try {
       const upTo = await this.#outbox.lastId();
       for (;;) {
-        await this.#run();
         const channels = this.#options.channels();
+        await Promise.all(channels.map((channel) => this.#run(channel)));
         if (this.#closed || channels.length === 0) return;
         if (!(await this.#outbox.hasUndelivered(channels, upTo))) return;
         await new Promise((resolve) => setTimeout(resolve, 25));
@@ -158,61 +167,61 @@ export class ChatOutboxDeliverer {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
-    await this.#running;
+    await Promise.all([...this.#loops.values()].map((loop) => loop.running));
   }
 
-  /** One pass now, or one more after the running pass (rings during a pass are not lost). */
-  #run(): Promise<void> {
+  /**
+   * One pass of a channel now, or one more after its running pass (rings during a pass are not
+   * lost). Each channel has its own loop, so a platform that is slow to answer delays only itself.
+   */
+  #run(channel: Channel): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    this.#again = true;
-    this.#running ??= (async () => {
+    let loop = this.#loops.get(channel);
+    if (!loop) {
+      loop = { running: undefined, again: false, lastError: undefined };
+      this.#loops.set(channel, loop);
+    }
+    const current = loop;
+    current.again = true;
+    current.running ??= (async () => {
       try {
-        while (this.#again && !this.#closed) {
-          this.#again = false;
-          await this.#pass().then(
+        while (current.again && !this.#closed) {
+          current.again = false;
+          await this.#pass(channel).then(
             () => {
-              this.#lastPassError = undefined;
+              current.lastError = undefined;
             },
             (error: unknown) => {
               // Postgres away: say so once, keep polling.
               const text = describeError(error);
-              if (text !== this.#lastPassError)
+              if (text !== current.lastError)
                 this.#options.logger.warn(
-                  { err: text },
+                  { err: text, channel },
                   'could not deliver from the chat outbox; will retry',
                 );
-              this.#lastPassError = text;
+              current.lastError = text;
             },
           );
         }
       } finally {
-        this.#running = undefined;
+        current.running = undefined;
       }
     })();
-    return this.#running;
+    return current.running;
   }
 
-  async #pass(): Promise<void> {
-    const channels = this.#options.channels();
-    if (channels.length === 0 || !(await this.#outbox.hasUndelivered(channels))) return;
+  async #pass(channel: Channel): Promise<void> {
+    if (!(await this.#outbox.hasUndelivered([channel]))) return;
     const client = await this.#options.pool.connect();
-    const locked: Channel[] = [];
     let broken = false;
     try {
-      for (const channel of channels) {
-        const result = await client.query(
-          'SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS locked',
-          [this.#namespace, channel],
-        );
-        if (result.rows[0]?.locked) locked.push(channel);
-      }
-      if (locked.length > 0) await this.#deliverRows(new ChatOutboxRepository(client), locked);
-      for (const channel of locked) {
-        await client.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [
-          this.#namespace,
-          channel,
-        ]);
-      }
+      const result = await client.query('SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS locked', [
+        this.#namespace,
+        channel,
+      ]);
+      if (!result.rows[0]?.locked) return;
+      await this.#deliverRows(new ChatOutboxRepository(client), channel);
+      await client.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [this.#namespace, channel]);
     } catch (error) {
       broken = true;
       throw error;
@@ -222,15 +231,15 @@ export class ChatOutboxDeliverer {
     }
   }
 
-  /** Deliver the waiting rows of `channels` in id order, skipping conversations held back. */
-  async #deliverRows(outbox: ChatOutboxRepository, channels: Channel[]): Promise<void> {
+  /** Deliver the waiting rows of `channel` in id order, skipping conversations held back. */
+  async #deliverRows(outbox: ChatOutboxRepository, channel: Channel): Promise<void> {
     const heldBack = new Set<string>();
     const backoff = { backoffMs: this.#options.backoffMs, maxBackoffMs: MAX_BACKOFF_MS };
     // Ids are given at insert and rows commit in any order, so a row may become visible behind
     // one already delivered: it is delivered by the next pass (only concurrent messages of
     // different jobs, which have no order of their own, can swap places).
     for (let after = 0; !this.#closed; ) {
-      const rows = await outbox.undelivered(channels, after, PAGE, backoff);
+      const rows = await outbox.undelivered([channel], after, PAGE, backoff);
       if (rows.length === 0) return;
       for (const row of rows) {
         after = row.id;

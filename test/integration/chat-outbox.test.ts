@@ -271,6 +271,36 @@ describe('the chat outbox of queue mode (server Postgres, real Redis)', () => {
     expect(world).toMatchObject({ delivered: true, attempts: 1, last_error: null });
   });
 
+  it('a platform that hangs holds up only its own channel', async () => {
+    const { db, start } = await setup();
+    const worker = await start('worker');
+    const main = await start('main');
+    let answer: () => void = () => {};
+    const slackShown: string[] = [];
+    main.spine.registerAdapter('slack', {
+      async post(thread, message) {
+        // Slack takes its time (a rate limit, a slow network) until the test lets it answer.
+        await new Promise<void>((resolve) => {
+          answer = resolve;
+        });
+        slackShown.push(message.text);
+        return { channel: thread.channel, conversation: thread.conversation, messageId: 's1' };
+      },
+      async update() {},
+    });
+    const telegram = new FlakyChat();
+    main.spine.registerAdapter('telegram', telegram);
+    await worker.spine.chat.post({ channel: 'slack', conversation: 'C1' }, { text: 'to Slack' });
+    await worker.spine.chat.post({ channel: 'telegram', conversation: '42' }, { text: 'to Telegram' });
+    await waitUntil(() => telegram.shown.includes('to Telegram'), 'the Telegram message');
+    expect(slackShown).toEqual([]);
+    await waitUntil(() => {
+      answer();
+      return slackShown.length === 1;
+    }, 'the Slack message');
+    await waitUntil(async () => (await rows(db)).every((row) => row.delivered), 'both marked delivered');
+  });
+
   it('gives up after the last attempt, then moves on; an update of a message never shown is dropped', async () => {
     const { db, start } = await setup();
     const worker = await start('worker');
