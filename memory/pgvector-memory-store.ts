@@ -861,13 +861,8 @@ export class PgvectorMemoryStore implements MemoryStore {
       params.push(value);
       return `$${params.length}`;
     };
-    const vec = this.#vectorCandidates(
-      filters,
-      params,
-      embedding,
-      candidates,
-      await this.#vectorPlan(filters),
-    );
+    const plan = await this.#vectorPlan(filters);
+    const vec = this.#vectorCandidates(filters, params, embedding, candidates, plan);
     const k = add(this.#rrfK);
     const textWeight = add(this.#textWeight);
     const minSimilarity = add(this.#minSimilarity);
@@ -885,9 +880,10 @@ export class PgvectorMemoryStore implements MemoryStore {
         `${add(idf.get(term) ?? 1)}::float8 * ts_rank(${rankWeights}::float4[], m.tsv, to_tsquery('english', ${add(quoteTerm(term))}))`,
     );
     const anyTerm = textTerms.length > 0 ? add(textTerms.map(quoteTerm).join(' | ')) : '';
-    // When the words match few memories, read just those and filter them (OFFSET 0 keeps the
-    // filters out of the scan): Postgres would otherwise AND the word index with the scope index,
-    // whose bitmap costs as much as the filter is wide (11 ms for 74,000 of 1M memories).
+    // When a wide filter (one the graph serves) meets words that match few memories, read just
+    // those and filter them (OFFSET 0 keeps the filters out of the scan): Postgres would otherwise
+    // AND the word index with the scope index, whose bitmap costs as much as the filter is wide
+    // (11 ms for 74,000 of 1M memories). A narrow filter's bitmap is cheap and saves heap reads.
     // (A count at the cap only says "at least": such a word is taken as matching too many.)
     const matches = textTerms.reduce((sum, term) => {
       const count = df.get(term) ?? DF_CAP;
@@ -895,7 +891,7 @@ export class PgvectorMemoryStore implements MemoryStore {
     }, 0);
     const matching = `m.tsv @@ to_tsquery('english', ${anyTerm})`;
     const from =
-      filters.scope && matches <= WORDS_FIRST_UNDER
+      filters.scope && plan === 'index' && matches <= WORDS_FIRST_UNDER
         ? `(SELECT * FROM memories m WHERE ${matching} OFFSET 0) m WHERE ${filters.where}`
         : `memories m WHERE ${filters.where} AND ${matching}`;
     const textSide =
