@@ -617,40 +617,34 @@ export class PgvectorMemoryStore implements MemoryStore {
       params.push(value);
       return `$${params.length}`;
     };
-    const clauses = [
+    // The scope (what the scope index answers) comes first, so its parameters are the first ones
+    // and the same SQL counts the memories that pass it on its own.
+    const scope = [
       `m.operator_id = ${add(options.operatorId)}`,
       `m.kind = ANY(${add(kinds)}::text[])`,
       'm.superseded_by IS NULL',
+    ];
+    if (options.since) scope.push(`m.occurred_at >= ${add(options.since)}`);
+    if (options.until) scope.push(`m.occurred_at < ${add(options.until)}`);
+    const scopeParams = [...params];
+    const clauses = [
+      ...scope,
       `(m.expires_at IS NULL OR m.expires_at > ${add(now)})`,
       `(CASE m.sensitivity WHEN 'normal' THEN 0 WHEN 'private' THEN 1 ELSE 2 END) <= ${add(
         SENSITIVITY_RANK[options.maxSensitivity ?? 'private'],
       )}`,
     ];
-    if (options.sources && options.sources.length > 0) {
-      const exact = options.sources.filter((source) => !source.endsWith('*'));
-      const prefixes = options.sources
+    const sources = options.sources ?? [];
+    if (sources.length > 0) {
+      const exact = sources.filter((source) => !source.endsWith('*'));
+      const prefixes = sources
         .filter((source) => source.endsWith('*'))
         .map((source) => `${source.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`);
       clauses.push(`(m.source = ANY(${add(exact)}::text[]) OR m.source LIKE ANY(${add(prefixes)}::text[]))`);
     }
-    if (options.since) clauses.push(`m.occurred_at >= ${add(options.since)}`);
-    if (options.until) clauses.push(`m.occurred_at < ${add(options.until)}`);
-    const narrowed =
-      Boolean(options.since || options.until) ||
-      kinds.length < ALL_KINDS ||
-      (options.sources !== undefined && options.sources.length > 0);
-    if (!narrowed) return { where: clauses.join(' AND '), params, scope: null };
-    // The scope again, numbered from $1: the count that picks exact ranking or the index.
-    const own: unknown[] = [options.operatorId, kinds];
-    const scope = ['m.operator_id = $1', 'm.kind = ANY($2::text[])', 'm.superseded_by IS NULL'];
-    for (const [bound, op] of [
-      [options.since, '>='],
-      [options.until, '<'],
-    ] as const) {
-      if (!bound) continue;
-      own.push(bound);
-      scope.push(`m.occurred_at ${op} $${own.length}`);
-    }
+    const where = clauses.join(' AND ');
+    if (scope.length === 3 && kinds.length >= ALL_KINDS && sources.length === 0)
+      return { where, params, scope: null };
     const minute = (bound: Date | undefined) => (bound ? Math.floor(bound.getTime() / 60_000) : null);
     const key = JSON.stringify([
       options.operatorId,
@@ -658,7 +652,7 @@ export class PgvectorMemoryStore implements MemoryStore {
       minute(options.since),
       minute(options.until),
     ]);
-    return { where: clauses.join(' AND '), params, scope: { sql: scope.join(' AND '), params: own, key } };
+    return { where, params, scope: { sql: scope.join(' AND '), params: scopeParams, key } };
   }
 
   /**

@@ -72,8 +72,6 @@ export function createCalendarConnector(options: CalendarConnectorOptions): Conn
       date,
     );
   const span = (event: { start: Date; end: Date }) => `${when(event.start)} – ${when(event.end)}`;
-  // The state an event had before this action's first attempt: a retry after a commit must not take
-  // the already-changed event for the "previous" one.
   async function current(uid: string, signal?: AbortSignal): Promise<StoredEvent> {
     const found = await client.find(uid, signal);
     if (!found) {
