@@ -181,6 +181,11 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
     const reuse = args.reuse !== undefined;
     try {
       await migrate(db.pool, db.schema);
+      // Search speed at this size depends on how much of the index the server keeps in memory.
+      const server = await db.pool.query(
+        `SELECT current_setting('shared_buffers') AS buffers, current_setting('huge_pages') AS huge`,
+      );
+      out(`  server: shared_buffers ${server.rows[0]?.buffers}, huge_pages ${server.rows[0]?.huge}`);
       const operator = reuse
         ? await db.pool.query(`SELECT id FROM operators WHERE name = 'bench' ORDER BY id LIMIT 1`)
         : await db.pool.query(`INSERT INTO operators (name, timezone) VALUES ('bench', 'UTC') RETURNING id`);
