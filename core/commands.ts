@@ -119,6 +119,7 @@ export const HELP_TEXT = [
   'Here is what I understand without a language model:',
   '• remember <text> — store a fact ("remember that Dana prefers calls before 10")',
   '• recall <query> — search my memory ("what do you know about Dana?")',
+  '• any other question ("when does Dana prefer calls?") — I show what I remember about it',
   '• email <address> "<subject>" <body> — draft an e-mail; I show it and wait for your approval',
   '  (also: send an email to <address> about <subject>: <body>)',
   '• call <webhook> {json} — call a configured webhook with that payload (after your approval)',

@@ -1,11 +1,13 @@
 import type { ProposedAction } from '../../core/domain.ts';
 import { parseDelayedRequest } from '../../core/schedule-time.ts';
 import type { MemoryPointer } from '../../memory/memory-store.ts';
+import { contentTerms } from '../../memory/text-normaliser.ts';
 
 /** What a message asks for, as understood without a language model. */
 export type Intent =
   | { kind: 'remember'; text: string }
   | { kind: 'recall'; query: string }
+  | { kind: 'question'; query: string }
   | { kind: 'email'; to: string; subject: string; body: string }
   | { kind: 'email_incomplete'; problem: string }
   | { kind: 'webhook'; connector: string; payload: Record<string, unknown> }
@@ -116,7 +118,29 @@ export function parseIntent(input: string): Intent {
     }
   }
 
+  // Any other question is answered from memory, when memory holds something on its words.
+  if (/\?\s*$/.test(text) || /^(?:who|what|when|where|which|whose|why|how)\b/i.test(text)) {
+    const query = stripTrailingQuestion(text);
+    if (query) return { kind: 'question', query };
+  }
+
   return { kind: 'unknown' };
+}
+
+const UNKNOWN_ANSWER =
+  "I didn't understand that. Without a language model I know a few commands — type `help` to see them.";
+
+/**
+ * The cited lines of the memories that share a content word with `query` (the retriever's nearest
+ * neighbours can share none: those are not an answer). `cited` renders `pointers` minus episodes, in
+ * order, as the plan node builds it.
+ */
+function memoriesOn(query: string, pointers: MemoryPointer[], cited: string[]): string[] {
+  const terms = new Set(contentTerms(query));
+  const shown = pointers.filter((pointer) => pointer.layer !== 'episode');
+  return shown.flatMap((pointer, index) =>
+    contentTerms(pointer.snippet).some((term) => terms.has(term)) && cited[index] ? [cited[index]] : [],
+  );
 }
 
 /** The planner's output: an answer to show, and/or actions to propose. */
@@ -210,12 +234,16 @@ export function planOffline(text: string, context: PlanContext): Plan {
           },
         ],
       };
-    case 'unknown':
+    case 'question': {
+      const found = memoriesOn(intent.query, context.memories ?? [], context.citedMemories);
+      if (found.length === 0) return { answer: UNKNOWN_ANSWER, actions: [] };
       return {
-        answer:
-          "I didn't understand that. Without a language model I know a few commands — type `help` to see them.",
+        answer: `Without a language model I can't answer that myself, but this is what I remember about it:\n${found.join('\n')}`,
         actions: [],
       };
+    }
+    case 'unknown':
+      return { answer: UNKNOWN_ANSWER, actions: [] };
   }
 }
 

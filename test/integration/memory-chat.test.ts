@@ -195,6 +195,18 @@ describe.each(DATABASE_KINDS)('memory in chat on %s Postgres', (kind) => {
     }
   });
 
+  it('answers a plain question from memory, with citations, when no model is configured', async () => {
+    const { say, chat } = await freshSpine();
+    await say('remember that Dana prefers calls before 10am');
+    await say('remember that the printer is on the second floor');
+    await say('when does Dana prefer calls?');
+    const reply = chat.texts().at(-1) ?? '';
+    expect(reply).toContain('this is what I remember about it');
+    expect(reply).toMatch(/Dana prefers calls before 10am .*\(memory #\d+/);
+    expect(reply).not.toContain('printer');
+    expect(reply).not.toContain('Related, from memory');
+  });
+
   it('mentions a related memory when a new goal touches it', async () => {
     const { say, chat } = await freshSpine();
     await say('remember that Dana prefers calls before 10am');

@@ -6,6 +6,7 @@ import {
   planOffline,
   retrievalQuery,
 } from '../../graphs/models/offline-planner.ts';
+import type { MemoryPointer } from '../../memory/memory-store.ts';
 
 const context: PlanContext = {
   operatorId: 7,
@@ -181,13 +182,25 @@ describe('offline planner grammar: e-mail', () => {
   });
 });
 
+describe('offline planner grammar: other questions', () => {
+  it.each([
+    ['when does Dana prefer calls?', 'when does Dana prefer calls'],
+    ['What is the weather', 'What is the weather'],
+    ['is the printer fixed ?', 'is the printer fixed'],
+    ['how much was the ACME invoice?!', 'how much was the ACME invoice'],
+  ])('%j → question %j', (input, query) => {
+    expect(parseIntent(input)).toEqual({ kind: 'question', query });
+  });
+
+  it('a bare question mark asks nothing', () => {
+    expect(parseIntent(' ? ')).toEqual({ kind: 'unknown' });
+  });
+});
+
 describe('offline planner grammar: anything else', () => {
-  it.each(['hello there', 'what is the weather', 'pay the invoice from ACME', ''])(
-    '%j is unknown',
-    (input) => {
-      expect(parseIntent(input)).toEqual({ kind: 'unknown' });
-    },
-  );
+  it.each(['hello there', 'pay the invoice from ACME', 'whatever works', ''])('%j is unknown', (input) => {
+    expect(parseIntent(input)).toEqual({ kind: 'unknown' });
+  });
 });
 
 describe('planOffline', () => {
@@ -221,6 +234,46 @@ describe('planOffline', () => {
       answer: 'Here is what I know about "Dana":\n• Dana prefers calls — you told me',
       actions: [],
     });
+  });
+
+  it('answers another question with the memories that share its words, and only those', () => {
+    const pointer = (id: number, snippet: string, layer: 'hybrid' | 'episode' = 'hybrid'): MemoryPointer => ({
+      id,
+      kind: layer === 'episode' ? 'episode' : 'note',
+      snippet,
+      source: 'console',
+      sourceRef: null,
+      assertedBy: 'console:local',
+      occurredAt: '2026-11-20T10:00:00.000Z',
+      score: 1,
+      layer,
+    });
+    const memories = [
+      pointer(1, 'Dana prefers calls on Tuesdays'),
+      pointer(2, 'The printer is on the second floor'),
+      pointer(3, 'Asked when Dana prefers calls', 'episode'),
+      pointer(4, 'Calls with Erin run long'),
+    ];
+    const withMemory = {
+      ...context,
+      memories,
+      citedMemories: [
+        '• Dana prefers calls on Tuesdays — #1',
+        '• The printer … — #2',
+        '• Calls with Erin … — #4',
+      ],
+    };
+    expect(planOffline('when does Dana prefer calls?', withMemory)).toEqual({
+      answer:
+        "Without a language model I can't answer that myself, but this is what I remember about it:\n" +
+        '• Dana prefers calls on Tuesdays — #1\n• Calls with Erin … — #4',
+      actions: [],
+    });
+    // Nearest neighbours that share no word with the question are not an answer.
+    const plan = planOffline('what is the weather?', withMemory);
+    expect(plan.actions).toEqual([]);
+    expect(plan.answer).toContain("I didn't understand that");
+    expect(planOffline('when does Dana prefer calls?', context).answer).toContain('type `help`');
   });
 
   it('proposes an e-mail with structured parameters and no answer', () => {
