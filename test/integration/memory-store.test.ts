@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.ts';
 import type { Database } from '../../db/database.ts';
@@ -184,6 +185,74 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     const scanned = await viaIndex.nearest(embedding, narrow, 5);
     expect(scanned.length).toBeGreaterThan(0);
     for (const id of scanned) expect(byId.get(id)?.kind).toBe('note');
+  });
+
+  it('ranks a narrow filter from its own index, without reading a table page per memory', async () => {
+    const { db, store, operatorId } = await fresh();
+    const kinds = [
+      'note',
+      'note',
+      'note',
+      'note',
+      'note',
+      'note',
+      'note',
+      'note',
+      'episode',
+      'document',
+    ] as const;
+    const topics = ['harbour', 'espresso', 'garden', 'tax'];
+    for (let start = 0; start < 2000; start += 500) {
+      await store.rememberMany(
+        Array.from({ length: 500 }, (_, offset) => {
+          const index = start + offset;
+          return {
+            operatorId,
+            kind: kinds[index % kinds.length]!,
+            content: `entry ${index} about ${topics[index % topics.length]} work`,
+            provenance: console,
+            occurredAt: new Date(Date.UTC(2026, 0, 1) + index * 3_600_000),
+          };
+        }),
+      );
+    }
+    // What autovacuum does after a load: statistics, and the pages marked all-visible.
+    await db.pool.query('VACUUM (ANALYZE) memories');
+    // The store's own statement, explained on the connection (and settings) it runs on.
+    const plans: string[] = [];
+    const explain = (client: pg.PoolClient) =>
+      new Proxy(client, {
+        get(target, property, receiver) {
+          if (property !== 'query') return Reflect.get(target, property, receiver);
+          return async (text: string, values?: unknown[]) => {
+            if (typeof text === 'string' && text.includes('WITH vec AS MATERIALIZED')) {
+              const plan = await target.query(`EXPLAIN (ANALYZE) ${text}`, values);
+              plans.push(plan.rows.map((row) => String(row['QUERY PLAN'])).join('\n'));
+            }
+            return target.query(text, values);
+          };
+        },
+      });
+    const pool = new Proxy(db.pool as pg.Pool, {
+      get(target, property, receiver) {
+        if (property === 'connect') return async () => explain(await target.connect());
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const probe = new PgvectorMemoryStore(pool, {
+      embedder: store.embedder,
+      ...(kind === 'server' ? SERVER_SEARCH_SETTINGS : {}),
+    });
+    const narrow = { operatorId, kinds: ['document' as const], since: new Date(Date.UTC(2026, 1, 1)) };
+    const found = await probe.nearest(await store.embedder.embedQuery('espresso work'), narrow, 5);
+    expect(found).toHaveLength(5);
+    expect(found).toEqual(
+      await store.nearest(await store.embedder.embedQuery('espresso work'), narrow, 5, true),
+    );
+    expect(plans).toHaveLength(1);
+    expect(plans[0]).toMatch(/Index Only Scan using memories_scope_vector_idx/);
+    expect(plans[0]).toMatch(/Heap Fetches: 0/);
   });
 
   it('on a large store takes word frequencies from Postgres statistics and still ranks the rare word first', async () => {
