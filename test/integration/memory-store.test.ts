@@ -255,6 +255,24 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     expect(plans[0]).toMatch(/Heap Fetches: 0/);
   });
 
+  it('stores and ranks embeddings too large for the filter index (1,536 dimensions) through the table', async () => {
+    const { store, operatorId } = await fresh({ embedder: new LocalEmbedder({ dimension: 1536 }) });
+    const written = await store.rememberMany(
+      ['espresso machine service', 'garden fence quote', 'espresso beans order'].map((content) => ({
+        operatorId,
+        kind: 'note' as const,
+        content,
+        provenance: console,
+      })),
+    );
+    const narrow = { operatorId, kinds: ['note' as const], since: new Date(Date.UTC(2026, 0, 1)) };
+    const embedding = await store.embedder.embedQuery('espresso');
+    const found = await store.nearest(embedding, narrow, 2);
+    expect(new Set(found)).toEqual(new Set([written[0]!.id, written[2]!.id]));
+    const recalled = await store.recall('espresso machine', { ...narrow, limit: 1 });
+    expect(recalled[0]?.id).toBe(written[0]!.id);
+  });
+
   it('on a large store takes word frequencies from Postgres statistics and still ranks the rare word first', async () => {
     const { db, store, operatorId } = await fresh();
     await store.rememberMany(
