@@ -19,6 +19,9 @@ const DEFAULTS = {
  * Embeddings from a LangChain provider (OpenAI or anything OpenAI-compatible: Ollama, vLLM, LM
  * Studio). The dimension is learned from one probe call in `create`, then recorded by the store.
  */
+/** The longest model name accepted (see `create`). */
+const MAX_MODEL_NAME = 200;
+
 export class LangChainEmbedder implements Embedder {
   readonly id: string;
   readonly dimension: number;
@@ -35,6 +38,15 @@ export class LangChainEmbedder implements Embedder {
     const model = options.model ?? defaults.model;
     const baseURL = options.baseUrl ?? defaults.baseUrl;
     const apiKey = options.apiKey ?? (options.provider === 'ollama' ? 'ollama' : undefined);
+    // The embedder id (`provider:model`) is stored with every memory and in the filter index, whose
+    // entries must fit in 2,704 bytes with a 2 kB embedding: a longer name would make inserts fail.
+    if (model.length > MAX_MODEL_NAME) {
+      throw new SpineError(
+        'memory.embeddings_model_name',
+        `SPINE_EMBEDDINGS_MODEL is ${model.length} characters long; at most ${MAX_MODEL_NAME} are allowed. Use the model's short name.`,
+        { category: 'user' },
+      );
+    }
     if (!apiKey) {
       throw new SpineError(
         'memory.embeddings_key_missing',
