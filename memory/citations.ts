@@ -52,6 +52,15 @@ export function citeMemory(
 }
 
 /**
+ * Whether a memory's text shares a content word (stemmed, stop words left out) with `text`: what
+ * makes a retrieved memory related to it rather than merely near it.
+ */
+export function sharesContentWord(text: string): (snippet: string) => boolean {
+  const terms = new Set(contentTerms(text));
+  return (snippet) => contentTerms(snippet).some((term) => terms.has(term));
+}
+
+/**
  * A short "this relates to …" line when a new goal touches something remembered (it shares a content
  * word with it), or null. Used when the reply does not already cite the memory.
  */
@@ -61,13 +70,13 @@ export function relatedMemoryLine(
   reply: string,
   timezone: string,
 ): string | null {
-  const goalTerms = new Set(contentTerms(goalText));
+  const touches = sharesContentWord(goalText);
   const related = pointers.find(
     (pointer) =>
       pointer.kind !== 'episode' &&
       !reply.includes(`memory #${pointer.id}`) &&
       !reply.includes(pointer.snippet) &&
-      contentTerms(pointer.snippet).some((term) => goalTerms.has(term)),
+      touches(pointer.snippet),
   );
   if (!related) return null;
   const date = new Intl.DateTimeFormat('en-GB', {

@@ -15,13 +15,13 @@ const DEFAULTS = {
   ollama: { model: 'nomic-embed-text', baseUrl: 'http://127.0.0.1:11434/v1' },
 } as const;
 
+/** The longest model name accepted (see `create`). */
+const MAX_MODEL_NAME = 200;
+
 /**
  * Embeddings from a LangChain provider (OpenAI or anything OpenAI-compatible: Ollama, vLLM, LM
  * Studio). The dimension is learned from one probe call in `create`, then recorded by the store.
  */
-/** The longest model name accepted (see `create`). */
-const MAX_MODEL_NAME = 200;
-
 export class LangChainEmbedder implements Embedder {
   readonly id: string;
   readonly dimension: number;

@@ -1,7 +1,7 @@
 import type { ProposedAction } from '../../core/domain.ts';
 import { parseDelayedRequest } from '../../core/schedule-time.ts';
+import { sharesContentWord } from '../../memory/citations.ts';
 import type { MemoryPointer } from '../../memory/memory-store.ts';
-import { contentTerms } from '../../memory/text-normaliser.ts';
 
 /** What a message asks for, as understood without a language model. */
 export type Intent =
@@ -136,11 +136,9 @@ const UNKNOWN_ANSWER =
  * order, as the plan node builds it.
  */
 function memoriesOn(query: string, pointers: MemoryPointer[], cited: string[]): string[] {
-  const terms = new Set(contentTerms(query));
+  const touches = sharesContentWord(query);
   const shown = pointers.filter((pointer) => pointer.layer !== 'episode');
-  return shown.flatMap((pointer, index) =>
-    contentTerms(pointer.snippet).some((term) => terms.has(term)) && cited[index] ? [cited[index]] : [],
-  );
+  return shown.flatMap((pointer, index) => (touches(pointer.snippet) && cited[index] ? [cited[index]] : []));
 }
 
 /** The planner's output: an answer to show, and/or actions to propose. */
