@@ -67,7 +67,7 @@ async function buildIndex(pool: pg.Pool, store: PgvectorMemoryStore, memory: str
     await client.query(store.indexDefinition());
     const seconds = (performance.now() - began) / 1000;
     // Statistics, and the GIN pending list merged.
-    await client.query('VACUUM (ANALYZE) memories');
+    await client.query('VACUUM (ANALYZE) memories, memory_vectors');
     return seconds;
   } finally {
     client.release();

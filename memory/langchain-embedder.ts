@@ -38,8 +38,9 @@ export class LangChainEmbedder implements Embedder {
     const model = options.model ?? defaults.model;
     const baseURL = options.baseUrl ?? defaults.baseUrl;
     const apiKey = options.apiKey ?? (options.provider === 'ollama' ? 'ollama' : undefined);
-    // The embedder id (`provider:model`) is stored with every memory and in the filter index, whose
-    // entries must fit in 2,704 bytes with a 2 kB embedding: a longer name would make inserts fail.
+    // The embedder id (`provider:model`) is stored with every memory, and the filter index copies only
+    // memories whose embedder id fits in 255 bytes (its entries must fit in 2,704 bytes with a 2 kB
+    // embedding): with a longer name, a filtered search would read a table page per memory instead.
     if (model.length > MAX_MODEL_NAME) {
       throw new SpineError(
         'memory.embeddings_model_name',

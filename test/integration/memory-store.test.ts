@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.ts';
 import type { Database } from '../../db/database.ts';
-import { migrate } from '../../db/migrate.ts';
+import { loadMigrations, migrate } from '../../db/migrate.ts';
 import { ingestDocument } from '../../memory/document-ingest.ts';
 import type { Embedder } from '../../memory/embedder.ts';
 import { LocalEmbedder } from '../../memory/local-embedder.ts';
@@ -222,9 +222,10 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     let visible = false;
     for (let attempt = 0; attempt < 300 && !visible; attempt += 1) {
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
-      await db.pool.query('VACUUM (ANALYZE) memories');
+      await db.pool.query('VACUUM (ANALYZE) memories, memory_vectors');
       const pages = await db.pool.query(
-        `SELECT relallvisible >= relpages AS visible FROM pg_class WHERE oid = 'memories'::regclass`,
+        `SELECT bool_and(relallvisible >= relpages) AS visible FROM pg_class
+         WHERE oid IN ('memories'::regclass, 'memory_vectors'::regclass)`,
       );
       visible = pages.rows[0]?.visible === true;
     }
@@ -264,8 +265,117 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
       await store.nearest(await store.embedder.embedQuery('espresso work'), narrow, 5, true),
     );
     expect(plans).toHaveLength(1);
-    expect(plans[0]).toMatch(/Index Only Scan using memories_scope_vector_idx/);
+    expect(plans[0]).toMatch(/Index Only Scan using memory_vectors_scope_idx/);
     expect(plans[0]).toMatch(/Heap Fetches: 0/);
+  });
+
+  /**
+   * Rows where memory_vectors and memories disagree (the copy every embedding of up to 1,024
+   * dimensions should have, with the columns the filters read): 0 when the triggers kept it in step.
+   */
+  async function copyDrift(db: Database): Promise<number> {
+    const columns = `operator_id, kind, occurred_at, superseded_by, expires_at, sensitivity, source, embedder,
+      embedding_dim`;
+    const result = await db.pool.query(
+      `WITH expected AS (
+         SELECT id, ${columns}, (embedding::halfvec)::text AS half FROM memories
+         WHERE embedding IS NOT NULL AND embedder IS NOT NULL AND embedding_dim IS NOT NULL
+           AND vector_dims(embedding) <= 1024),
+       actual AS (SELECT memory_id AS id, ${columns}, embedding::text AS half FROM memory_vectors)
+       SELECT count(*)::int AS n FROM ((SELECT * FROM expected EXCEPT SELECT * FROM actual)
+         UNION ALL (SELECT * FROM actual EXCEPT SELECT * FROM expected)) d`,
+    );
+    return Number(result.rows[0]?.n);
+  }
+
+  it('keeps a 16-bit copy of every embedding up to 1,024 dimensions in step, whatever changes the memory', async () => {
+    const clock = new ManualClock('2026-05-20T10:00:00Z');
+    const { db, store, operatorId } = await fresh({ clock });
+    const stored = await store.rememberMany(
+      ['espresso machine service', 'garden fence quote', 'espresso beans order'].map((content) => ({
+        operatorId,
+        kind: 'note' as const,
+        content,
+        provenance: console,
+      })),
+    );
+    const copies = async () =>
+      (await db.pool.query('SELECT count(*)::int AS n FROM memory_vectors')).rows[0]?.n;
+    expect(await copies()).toBe(3);
+    expect(await copyDrift(db)).toBe(0);
+    // A new value of a fact supersedes the old one (its copy leaves the filter index); an expiry.
+    const memories: Array<{ kind: 'fact' | 'note'; content: string; expiresAt?: Date }> = [
+      { kind: 'fact', content: "Dana's phone is 555-0100" },
+      { kind: 'fact', content: "Dana's phone is 555-0199" },
+      { kind: 'note', content: 'gate code 4321', expiresAt: new Date('2026-05-20T11:00:00Z') },
+    ];
+    for (const memory of memories) {
+      await store.remember({ operatorId, provenance: console, ...memory });
+      expect(await copyDrift(db)).toBe(0);
+    }
+    clock.set('2026-05-20T12:00:00Z');
+    expect(await store.sweepExpired()).toBe(1);
+    expect(await copyDrift(db)).toBe(0);
+    // A document and its chunks, forgotten together (the chunks go by the foreign key's cascade).
+    const document = await ingestDocument(store, {
+      operatorId,
+      name: 'espresso-manual.md',
+      bytes: new TextEncoder().encode(
+        Array.from({ length: 6 }, (_, index) => `Step ${index}: descale the machine. `.repeat(40)).join(
+          '\n\n',
+        ),
+      ),
+      provenance: { source: 'document:espresso-manual.md', assertedBy: 'operator' },
+    });
+    expect(document.chunks).toBeGreaterThan(1);
+    expect(await copyDrift(db)).toBe(0);
+    expect(await store.forget(operatorId, [document.document.id, stored[1]!.id])).toBeGreaterThan(2);
+    expect(await copyDrift(db)).toBe(0);
+    // A change of any other column leaves the copy as it is.
+    await db.pool.query(`UPDATE memories SET content = 'espresso machine serviced' WHERE id = $1`, [
+      stored[0]!.id,
+    ]);
+    await db.pool.query(`UPDATE memories SET sensitivity = 'secret' WHERE id = $1`, [stored[2]!.id]);
+    expect(await copyDrift(db)).toBe(0);
+    // Re-embedding with another embedder, then one too large for a copy.
+    for (const dimension of [128, 1025]) {
+      const next = new PgvectorMemoryStore(db.pool, { embedder: new LocalEmbedder({ dimension }) });
+      await next.init();
+      while ((await next.reembedBatch(2)).remaining > 0) {}
+      expect(await copyDrift(db)).toBe(0);
+    }
+    expect(await copies()).toBe(0);
+    await db.pool.query('TRUNCATE memories CASCADE');
+    expect(await copies()).toBe(0);
+  });
+
+  it('copies the memories stored before the 16-bit copies existed when the store is upgraded', async () => {
+    const db = await databases.open();
+    await migrate(
+      db.pool,
+      db.schema,
+      loadMigrations().filter((migration) => migration.version < 19),
+    );
+    const operator = await db.pool.query(
+      `INSERT INTO operators (name, timezone) VALUES ('Ada', 'UTC') RETURNING id`,
+    );
+    const operatorId = Number(operator.rows[0]?.id);
+    const embedder = new LocalEmbedder({ dimension: 256 });
+    const texts = ['espresso machine service', 'garden fence quote', 'espresso beans order'];
+    for (const content of texts)
+      await db.pool.query(
+        `INSERT INTO memories (operator_id, kind, content, source, asserted_by, embedding, embedder, embedding_dim)
+         VALUES ($1, 'note', $2, 'console', 'operator', $3::vector, $4, 256)`,
+        [operatorId, content, `[${(await embedder.embedQuery(content)).join(',')}]`, embedder.id],
+      );
+    await migrate(db.pool, db.schema);
+    expect(await copyDrift(db)).toBe(0);
+    const store = new PgvectorMemoryStore(db.pool, { embedder });
+    const narrow = { operatorId, kinds: ['note' as const], since: new Date(Date.UTC(2020, 0, 1)) };
+    const query = await embedder.embedQuery('espresso');
+    const found = await store.nearest(query, narrow, 3);
+    expect(found).toHaveLength(3);
+    expect(found).toEqual(await store.nearest(query, narrow, 3, true));
   });
 
   it('stores and ranks embeddings too large for the filter index (1,536 dimensions) through the table', async () => {
