@@ -70,8 +70,9 @@ export interface PgvectorMemoryStoreOptions {
   /** Full-text weight of a memory's context (neighbouring turns, title) relative to its own text. */
   contextTextWeight?: number | undefined;
   /**
-   * Element type of the HNSW index: `halfvec` (16-bit floats, half the index size) or `vector`
-   * (32-bit). Stored embeddings stay 32-bit either way.
+   * Element type of vector search: `halfvec` (16-bit floats: half the HNSW index size, and the exact
+   * ranking of a narrow filter reads the 16-bit copies in memory_vectors) or `vector` (32-bit, both
+   * through the memories table). Stored embeddings stay 32-bit either way.
    */
   indexType?: 'vector' | 'halfvec' | undefined;
   /** HNSW graph degree (pgvector's m) and build-time candidate list, used when the index is created. */
@@ -250,7 +251,11 @@ export class PgvectorMemoryStore implements MemoryStore {
   readonly #hnswM: number;
   readonly #hnswEfConstruction: number;
   readonly #exactUnder: number;
-  /** Whether this embedder's memories have 16-bit copies in memory_vectors (see HALF_MAX_DIMENSION). */
+  /**
+   * Whether the exact ranking reads the 16-bit copies in memory_vectors: with halfvec search, for an
+   * embedder whose memories have them (see HALF_MAX_DIMENSION). Not on embedded PGlite, whose
+   * WebAssembly build computes 16-bit distances without SIMD: LoCoMo queries took 4 ms longer there.
+   */
   readonly #halfCopies: boolean;
   readonly #statisticsFrom: number;
   readonly #configured = new WeakMap<object, number>();
@@ -277,6 +282,7 @@ export class PgvectorMemoryStore implements MemoryStore {
     this.#hnswEfConstruction = options.hnswEfConstruction ?? 64;
     this.#exactUnder = Math.trunc(options.exactUnder ?? EXACT_UNDER);
     this.#halfCopies =
+      this.#indexType === 'halfvec' &&
       Math.trunc(options.embedder.dimension) <= HALF_MAX_DIMENSION &&
       Buffer.byteLength(options.embedder.id) <= HALF_MAX_EMBEDDER_ID;
     this.#statisticsFrom = options.statisticsFrom ?? LARGE_FROM;
