@@ -853,13 +853,13 @@ export class PgvectorMemoryStore implements MemoryStore {
     // the index cannot serve the order and each distance is computed once per memory that passes.
     if (plan === 'truth' || !this.#halfCopies)
       return `SELECT id, distance FROM (SELECT m.id, ${distance} AS distance FROM memories m WHERE ${where}
-        OFFSET 0) x ORDER BY distance LIMIT ${n}`;
+        OFFSET 0) x ORDER BY distance, id LIMIT ${n}`;
     // An index-only scan of the 16-bit copies (memory_vectors, same column names) picks the
     // candidates; their 32-bit distances are then read from memories (a page each, for the few kept).
     const half = `m.embedding <=> ${v}::halfvec(${dim})`;
     return `SELECT x.id, ${distance} AS distance FROM (
         SELECT id, d FROM (SELECT m.memory_id AS id, ${half} AS d FROM memory_vectors m WHERE ${where}
-          OFFSET 0) y ORDER BY d LIMIT ${n}
+          OFFSET 0) y ORDER BY d, id LIMIT ${n}
       ) x JOIN memories m ON m.id = x.id`;
   }
 
@@ -927,7 +927,7 @@ export class PgvectorMemoryStore implements MemoryStore {
         ? 'SELECT NULL::bigint AS id, NULL::bigint AS rank WHERE false'
         : `SELECT id, row_number() OVER (ORDER BY score DESC, id DESC) AS rank FROM (
           SELECT m.id, ${termScores.join(' + ')} AS score FROM ${from}
-          ORDER BY score DESC LIMIT ${Math.trunc(candidates)}
+          ORDER BY score DESC, m.id DESC LIMIT ${Math.trunc(candidates)}
         ) s`;
     // Exact facts: a subject the query names (1–3 word n-grams), the named attribute first.
     const subjects = kinds.includes('fact') ? subjectCandidates(query) : [];
@@ -942,7 +942,7 @@ export class PgvectorMemoryStore implements MemoryStore {
     const sql = `
       WITH vec AS MATERIALIZED (${vec}
       ), vec_ranked AS (
-        SELECT id, row_number() OVER (ORDER BY distance) AS rank FROM vec WHERE 1 - distance >= ${minSimilarity} AND distance <> 'NaN'
+        SELECT id, row_number() OVER (ORDER BY distance, id) AS rank FROM vec WHERE 1 - distance >= ${minSimilarity} AND distance <> 'NaN'
       ), fts_ranked AS (${textSide}
       ), fused AS (
         SELECT id, sum(weight / (${k} + rank)) AS score FROM (

@@ -377,6 +377,31 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     expect(found).toEqual(await store.nearest(query, narrow, 3, true));
   });
 
+  it('orders memories at equal distance the same way whichever plan ranks them', async () => {
+    const { db, store, operatorId } = await fresh();
+    // Twelve copies of one note: every distance ties, and so does every full-text score.
+    await store.rememberMany(
+      Array.from({ length: 12 }, (_, index) => ({
+        operatorId,
+        kind: 'note' as const,
+        content: 'espresso machine service booked',
+        provenance: console,
+        occurredAt: new Date(Date.UTC(2026, 0, 1)),
+        metadata: { copy: index },
+      })),
+    );
+    const settings = kind === 'server' ? SERVER_SEARCH_SETTINGS : {};
+    const exact = new PgvectorMemoryStore(db.pool, { embedder: store.embedder, ...settings });
+    const graph = new PgvectorMemoryStore(db.pool, { embedder: store.embedder, ...settings, exactUnder: 0 });
+    const narrow = { operatorId, kinds: ['note' as const], since: new Date(Date.UTC(2025, 0, 1)), limit: 12 };
+    const orders: number[][] = [];
+    for (const probe of [exact, graph, exact])
+      orders.push((await probe.recall('espresso service', narrow)).map((pointer) => pointer.id));
+    expect(orders[0]).toHaveLength(12);
+    expect(orders[1]).toEqual(orders[0]);
+    expect(orders[2]).toEqual(orders[0]);
+  });
+
   it('stores and ranks embeddings too large for the filter index (1,536 dimensions) through the table', async () => {
     const { store, operatorId } = await fresh({ embedder: new LocalEmbedder({ dimension: 1536 }) });
     const written = await store.rememberMany(
