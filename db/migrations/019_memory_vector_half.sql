@@ -30,8 +30,11 @@ CREATE TABLE IF NOT EXISTS memory_vectors (
   embedding     halfvec     NOT NULL
 );
 
--- The rows of memories that get a copy (`changed` is the statement's transition table).
-CREATE OR REPLACE FUNCTION memories_sync_vectors() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The rows of memories that get a copy (`changed` is the statement's transition table). Both
+-- functions keep this migration's search_path, so a statement from a session with another one (psql
+-- with schema-qualified names) still finds memory_vectors.
+CREATE OR REPLACE FUNCTION memories_sync_vectors() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
 BEGIN
   IF TG_OP = 'DELETE' THEN
     DELETE FROM memory_vectors v USING changed c WHERE v.memory_id = c.id;
@@ -64,7 +67,8 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION memories_truncate_vectors() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION memories_truncate_vectors() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
 BEGIN
   TRUNCATE memory_vectors;
   RETURN NULL;

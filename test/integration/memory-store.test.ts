@@ -330,6 +330,12 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     expect(await copyDrift(db)).toBe(0);
     expect(await store.forget(operatorId, [document.document.id, stored[1]!.id])).toBeGreaterThan(2);
     expect(await copyDrift(db)).toBe(0);
+    // From a session whose search_path does not name Spine's schema (psql, qualified names).
+    await db.pool.query(
+      `BEGIN; SET LOCAL search_path TO public;
+       UPDATE ${db.schema}.memories SET expires_at = '2027-01-01' WHERE id = ${Number(stored[0]!.id)}; COMMIT`,
+    );
+    expect(await copyDrift(db)).toBe(0);
     // A change of any other column leaves the copy as it is.
     await db.pool.query(`UPDATE memories SET content = 'espresso machine serviced' WHERE id = $1`, [
       stored[0]!.id,
