@@ -30,28 +30,40 @@ CREATE TABLE IF NOT EXISTS memory_vectors (
   embedding     halfvec     NOT NULL
 );
 
--- The rows of memories that get a copy (`changed` is the statement's transition table). Both
--- functions keep this migration's search_path, so a statement from a session with another one (psql
--- with schema-qualified names) still finds memory_vectors.
+-- Which memories get a copy: the one rule, used by the triggers and the fill below (the store's
+-- HALF_MAX_DIMENSION and HALF_MAX_EMBEDDER_ID say the same). Parsed once, here (BEGIN ATOMIC), so it
+-- does not depend on the caller's search_path.
+CREATE OR REPLACE FUNCTION memories_copies_embedding(embedding vector, embedder text, embedding_dim integer)
+RETURNS boolean LANGUAGE sql IMMUTABLE
+BEGIN ATOMIC
+  SELECT embedding IS NOT NULL AND embedder IS NOT NULL AND embedding_dim IS NOT NULL
+    AND vector_dims(embedding) <= 1024 AND octet_length(embedder) <= 255;
+END;
+
+-- Keeps memory_vectors in step with the statement's rows (`changed`, its transition table). It keeps
+-- this migration's search_path, so a statement from a session with another one (psql with
+-- schema-qualified names) still finds memory_vectors.
 CREATE OR REPLACE FUNCTION memories_sync_vectors() RETURNS trigger LANGUAGE plpgsql
 SET search_path FROM CURRENT AS $$
 BEGIN
+  IF TG_OP = 'TRUNCATE' THEN
+    TRUNCATE memory_vectors;
+    RETURN NULL;
+  END IF;
   IF TG_OP = 'DELETE' THEN
     DELETE FROM memory_vectors v USING changed c WHERE v.memory_id = c.id;
     RETURN NULL;
   END IF;
   IF TG_OP = 'UPDATE' THEN
     DELETE FROM memory_vectors v USING changed c WHERE v.memory_id = c.id
-      AND NOT (c.embedding IS NOT NULL AND c.embedder IS NOT NULL AND c.embedding_dim IS NOT NULL
-               AND vector_dims(c.embedding) <= 1024 AND octet_length(c.embedder) <= 255);
+      AND NOT memories_copies_embedding(c.embedding, c.embedder, c.embedding_dim);
   END IF;
   INSERT INTO memory_vectors AS v (memory_id, operator_id, kind, occurred_at, superseded_by, expires_at,
                                    sensitivity, source, embedder, embedding_dim, embedding)
   SELECT c.id, c.operator_id, c.kind, c.occurred_at, c.superseded_by, c.expires_at, c.sensitivity,
          c.source, c.embedder, c.embedding_dim, c.embedding::halfvec
   FROM changed c
-  WHERE c.embedding IS NOT NULL AND c.embedder IS NOT NULL AND c.embedding_dim IS NOT NULL
-    AND vector_dims(c.embedding) <= 1024 AND octet_length(c.embedder) <= 255
+  WHERE memories_copies_embedding(c.embedding, c.embedder, c.embedding_dim)
   ON CONFLICT (memory_id) DO UPDATE SET
     operator_id = EXCLUDED.operator_id, kind = EXCLUDED.kind, occurred_at = EXCLUDED.occurred_at,
     superseded_by = EXCLUDED.superseded_by, expires_at = EXCLUDED.expires_at,
@@ -67,14 +79,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION memories_truncate_vectors() RETURNS trigger LANGUAGE plpgsql
-SET search_path FROM CURRENT AS $$
-BEGIN
-  TRUNCATE memory_vectors;
-  RETURN NULL;
-END
-$$;
-
 DROP TRIGGER IF EXISTS memories_vectors_insert ON memories;
 DROP TRIGGER IF EXISTS memories_vectors_update ON memories;
 DROP TRIGGER IF EXISTS memories_vectors_delete ON memories;
@@ -86,7 +90,7 @@ CREATE TRIGGER memories_vectors_update AFTER UPDATE ON memories
 CREATE TRIGGER memories_vectors_delete AFTER DELETE ON memories
   REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION memories_sync_vectors();
 CREATE TRIGGER memories_vectors_truncate AFTER TRUNCATE ON memories
-  FOR EACH STATEMENT EXECUTE FUNCTION memories_truncate_vectors();
+  FOR EACH STATEMENT EXECUTE FUNCTION memories_sync_vectors();
 
 -- The memories stored before (2.4 s for 100,000 on a 2-core server, with the index below).
 INSERT INTO memory_vectors (memory_id, operator_id, kind, occurred_at, superseded_by, expires_at,
@@ -94,8 +98,7 @@ INSERT INTO memory_vectors (memory_id, operator_id, kind, occurred_at, supersede
 SELECT id, operator_id, kind, occurred_at, superseded_by, expires_at, sensitivity, source, embedder,
        embedding_dim, embedding::halfvec
 FROM memories
-WHERE embedding IS NOT NULL AND embedder IS NOT NULL AND embedding_dim IS NOT NULL
-  AND vector_dims(embedding) <= 1024 AND octet_length(embedder) <= 255
+WHERE memories_copies_embedding(embedding, embedder, embedding_dim)
 ON CONFLICT (memory_id) DO NOTHING;
 
 -- What the exact ranking reads, in an index-only scan. `source` is left out (a source filter is rare
