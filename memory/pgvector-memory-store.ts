@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.ts';
 import { systemClock } from '../core/clock.ts';
 import type { Queryable } from '../db/database.ts';
 import type { Embedder } from './embedder.ts';
+import { englishLexeme } from './english-lexeme.ts';
 import { parseFact } from './fact-parser.ts';
 import { CONTEXT_SEPARATOR } from './local-embedder.ts';
 import type {
@@ -42,6 +43,8 @@ const POINTER_COLUMNS = [
 ];
 const POINTER = POINTER_COLUMNS.join(', ');
 const M_POINTER = POINTER_COLUMNS.map((column) => `m.${column}`).join(', ');
+/** What the fusion reads of each candidate: the time and speaker bonuses' columns. */
+const FUSION_COLUMNS = 'm.id, m.occurred_at, m.asserted_by';
 const DEFAULT_KINDS: MemoryKind[] = ['fact', 'note', 'document'];
 const SENSITIVITY_RANK: Record<Sensitivity, number> = { normal: 0, private: 1, secret: 2 };
 
@@ -82,6 +85,12 @@ export interface PgvectorMemoryStoreOptions {
   exactUnder?: number | undefined;
   /** Stores with more memories than this take word frequencies from Postgres's statistics. */
   statisticsFrom?: number | undefined;
+  /**
+   * Run the vector side and the full-text side of a search as two statements at once, on two
+   * pooled connections (a Postgres server, whose cores share them); otherwise as one statement
+   * (embedded PGlite has one connection, and two statements there cost 1.7 ms more).
+   */
+  parallelSides?: boolean | undefined;
 }
 
 /**
@@ -95,6 +104,7 @@ export const SERVER_SEARCH_SETTINGS = {
   hnswM: 32,
   hnswEfConstruction: 128,
   efSearch: 400,
+  parallelSides: true,
 } as const satisfies Partial<PgvectorMemoryStoreOptions>;
 
 /** What `forget` would remove, shown before the operator confirms. */
@@ -258,11 +268,11 @@ export class PgvectorMemoryStore implements MemoryStore {
    */
   readonly #halfCopies: boolean;
   readonly #statisticsFrom: number;
+  readonly #parallelSides: boolean;
   readonly #configured = new WeakMap<object, number>();
   readonly #sizes = new Map<number, { count: number; large: boolean; at: number }>();
-  /** Word statistics of a large store (from `pg_stats`) and the lexeme of each word seen. */
+  /** Word statistics of a large store (from `pg_stats`). */
   #statistics: { shares: Map<string, number>; rarest: number; at: number } | undefined;
-  readonly #lexemes = new Map<string, string | null>();
   readonly #plans = new Map<string, { plan: 'exact' | 'index'; at: number }>();
 
   constructor(db: Queryable, options: PgvectorMemoryStoreOptions) {
@@ -286,6 +296,7 @@ export class PgvectorMemoryStore implements MemoryStore {
       Math.trunc(options.embedder.dimension) <= HALF_MAX_DIMENSION &&
       Buffer.byteLength(options.embedder.id) <= HALF_MAX_EMBEDDER_ID;
     this.#statisticsFrom = options.statisticsFrom ?? LARGE_FROM;
+    this.#parallelSides = options.parallelSides ?? false;
     // ts_rank weights are {D, C, B, A}: context is stored as C, the memory's own text as A.
     this.#rankWeights = `{0.1, ${options.contextTextWeight ?? 0.2}, 0.4, 1.0}`;
   }
@@ -764,29 +775,16 @@ export class PgvectorMemoryStore implements MemoryStore {
   /**
    * Document frequencies of a large store from Postgres's own statistics (`pg_stats` keeps the
    * frequency of the most common words; a rarer word gets half the least common one's, as the
-   * planner assumes). The statistics are read once every ten minutes and kept here; a query only
-   * asks Postgres for the lexemes of words it has not seen (its English stemmer decides them).
-   * Counting rows instead would cost a heap visit per match. Null when the table has no
-   * statistics yet.
+   * planner assumes). The statistics are read once every ten minutes and kept here; each word's
+   * lexeme is computed here as Postgres's English configuration would (`englishLexeme`). Counting
+   * rows instead would cost a heap visit per match. Null when the table has no statistics yet.
    */
   async #estimatedFrequencies(terms: string[], size: number): Promise<Map<string, number> | null> {
     const stats = await this.#wordStatistics();
     if (!stats) return null;
-    const unknown = terms.filter((term) => !this.#lexemes.has(term));
-    if (unknown.length > 0) {
-      const result = await this.#db.query(
-        `SELECT q.term, (SELECT lexeme FROM unnest(to_tsvector('english', q.term)) LIMIT 1) AS lexeme
-         FROM unnest($1::text[]) AS q(term)`,
-        [unknown],
-      );
-      if (this.#lexemes.size > 50_000) this.#lexemes.clear();
-      for (const row of result.rows)
-        this.#lexemes.set(String(row.term), (row.lexeme as string | null) ?? null);
-    }
     return new Map(
       terms.map((term) => {
-        const lexeme = this.#lexemes.get(term);
-        const share = (lexeme == null ? undefined : stats.shares.get(lexeme)) ?? stats.rarest / 2;
+        const share = stats.shares.get(englishLexeme(term)) ?? stats.rarest / 2;
         return [term, Math.max(1, Math.round(share * size))];
       }),
     );
@@ -838,6 +836,7 @@ export class PgvectorMemoryStore implements MemoryStore {
     embedding: number[],
     candidates: number,
     plan: VectorPlan,
+    columns: 'id' | 'fusion' | 'pointer' = 'id',
   ): string {
     const dim = Math.trunc(this.#embedder.dimension);
     params.push(vectorLiteral(embedding), this.#embedder.id, candidates);
@@ -846,24 +845,33 @@ export class PgvectorMemoryStore implements MemoryStore {
     const distance = `m.embedding::vector(${dim}) <=> ${v}::vector(${dim})`;
     const indexed = `m.embedding::${this.#indexType}(${dim}) <=> ${v}::${this.#indexType}(${dim})`;
     const where = `${filters.where} AND m.embedding_dim = ${dim} AND m.embedder = ${embedder}`;
+    // The memory's id; for the fusion, the columns its bonuses read, or the whole pointer.
+    const selected = { id: 'm.id', fusion: FUSION_COLUMNS, pointer: M_POINTER }[columns];
     if (plan === 'index')
-      return `SELECT m.id, ${distance} AS distance FROM memories m WHERE ${where}
+      return `SELECT ${selected}, ${distance} AS distance FROM memories m WHERE ${where}
         ORDER BY ${indexed} LIMIT ${n}`;
     // Ranked outside the scan (OFFSET 0 keeps the planner from pulling the ORDER BY into it), so
     // the index cannot serve the order and each distance is computed once per memory that passes.
     if (plan === 'truth' || !this.#halfCopies)
-      return `SELECT id, distance FROM (SELECT m.id, ${distance} AS distance FROM memories m WHERE ${where}
+      return `SELECT * FROM (SELECT ${selected}, ${distance} AS distance FROM memories m WHERE ${where}
         OFFSET 0) x ORDER BY distance, id LIMIT ${n}`;
     // An index-only scan of the 16-bit copies (memory_vectors, same column names) picks the
     // candidates; their 32-bit distances are then read from memories (a page each, for the few kept).
     const half = `m.embedding <=> ${v}::halfvec(${dim})`;
-    return `SELECT x.id, ${distance} AS distance FROM (
+    return `SELECT ${selected}, ${distance} AS distance FROM (
         SELECT id, d FROM (SELECT m.memory_id AS id, ${half} AS d FROM memory_vectors m WHERE ${where}
           OFFSET 0) y ORDER BY d, id LIMIT ${n}
       ) x JOIN memories m ON m.id = x.id`;
   }
 
-  /** Exact facts and the hybrid layer in one statement: facts first, then the fused ranking. */
+  /**
+   * Exact facts first, then the hybrid layer: the vector side and the full-text side (with the
+   * facts) run at the same time as two statements on two pooled connections, and their candidates
+   * are fused here by reciprocal rank. On a Postgres server the two statements share the machine's
+   * cores: the full-text side and the planning of both cost nothing beside the vector ranking
+   * (1.5–2 ms of a 9–11 ms search at 100k memories, BENCHMARKS.md). Embedded PGlite runs them one
+   * after the other.
+   */
   async #search(
     query: string,
     filters: Filters,
@@ -883,25 +891,33 @@ export class PgvectorMemoryStore implements MemoryStore {
     const embedding = canWeight(this.#embedder)
       ? this.#embedder.embedQueryWeighted(query, stems)
       : await this.#embedder.embedQuery(query);
-    const window = parseTimeWindow(query, now);
-    const params = [...filters.params];
+    const plan = await this.#vectorPlan(filters);
+
+    // Every part gives its candidates with their part (0 facts, 1 full text, 2 vector) and rank
+    // within it, so that one statement or two give the same rows. Two statements (a server) give
+    // whole pointers: reading the few results afterwards would cost a third statement, 0.6 ms. One
+    // statement (PGlite) gives only what the fusion reads, and the results are read whole after it:
+    // converting 120 whole rows out of WebAssembly cost 1.5 ms.
+    const columns = this.#parallelSides ? 'pointer' : 'fusion';
+    const selected = this.#parallelSides ? M_POINTER : FUSION_COLUMNS;
+    const named = this.#parallelSides ? POINTER : 'id, occurred_at, asserted_by';
+    // The vector side: the nearest candidates, nearest first.
+    const vecParams = [...filters.params];
+    const vec = this.#vectorCandidates(filters, vecParams, embedding, candidates, plan, columns);
+    vecParams.push(this.#minSimilarity);
+    const vecPart = `(SELECT ${named}, 2 AS part, row_number() OVER (ORDER BY distance, id) AS rank
+      FROM vec WHERE 1 - distance >= $${vecParams.length} AND distance <> 'NaN')`;
+    const withVec = `WITH vec AS MATERIALIZED (${vec}
+      ) `;
+
+    // The full-text side and the exact facts. In one statement with the vector side, their
+    // parameters follow its own; in a statement of their own, the filters' parameters.
+    const params = this.#parallelSides ? [...filters.params] : [...vecParams];
     const add = (value: unknown) => {
       params.push(value);
       return `$${params.length}`;
     };
-    const plan = await this.#vectorPlan(filters);
-    const vec = this.#vectorCandidates(filters, params, embedding, candidates, plan);
-    const k = add(this.#rrfK);
-    const textWeight = add(this.#textWeight);
-    const minSimilarity = add(this.#minSimilarity);
-    const since = add(window?.since ?? null);
-    const until = add(window?.until ?? null);
-    const boost = add(this.#timeBoost / this.#rrfK);
-    const limitParam = add(limit);
-    const named = add(words(query));
-    const speakerBoost = add(this.#speakerBoost / this.#rrfK);
     // Full-text score: Σ idf(term) × ts_rank(term) — BM25's term weighting on Postgres's ranking.
-    // Parameters only the full-text side uses are added only with it: an unused one has no type.
     const rankWeights = textTerms.length > 0 ? add(this.#rankWeights) : '';
     const termScores = textTerms.map(
       (term) =>
@@ -922,45 +938,95 @@ export class PgvectorMemoryStore implements MemoryStore {
       filters.scope && plan === 'index' && matches <= WORDS_FIRST_UNDER
         ? `(SELECT * FROM memories m WHERE ${matching} OFFSET 0) m WHERE ${filters.where}`
         : `memories m WHERE ${filters.where} AND ${matching}`;
-    const textSide =
+    const textPart =
       textTerms.length === 0
-        ? 'SELECT NULL::bigint AS id, NULL::bigint AS rank WHERE false'
-        : `SELECT id, row_number() OVER (ORDER BY score DESC, id DESC) AS rank FROM (
-          SELECT m.id, ${termScores.join(' + ')} AS score FROM ${from}
-          ORDER BY score DESC, m.id DESC LIMIT ${Math.trunc(candidates)}
-        ) s`;
+        ? ''
+        : `(SELECT ${named}, 1 AS part, row_number() OVER (ORDER BY score DESC, id DESC) AS rank FROM (
+          SELECT ${selected}, ${termScores.join(' + ')} AS score FROM ${from}
+          ORDER BY score DESC, m.id DESC LIMIT ${Math.trunc(candidates)}) t)`;
     // Exact facts: a subject the query names (1–3 word n-grams), the named attribute first.
     const subjects = kinds.includes('fact') ? subjectCandidates(query) : [];
     const factPart =
       subjects.length === 0
         ? ''
-        : `(SELECT ${M_POINTER}, 2::float8 AS score, 0 AS part FROM memories m
+        : `(SELECT ${selected}, 0 AS part, row_number() OVER (
+           ORDER BY (lower(m.attribute) = ANY(${add(subjects)}::text[])) DESC NULLS LAST, m.occurred_at DESC, m.id DESC
+         ) AS rank FROM memories m
          WHERE ${filters.where} AND m.kind = 'fact' AND m.subject IS NOT NULL
-           AND lower(m.subject) = ANY(${add(subjects)}::text[])
-         ORDER BY (lower(m.attribute) = ANY($${params.length}::text[])) DESC NULLS LAST, m.occurred_at DESC
-         LIMIT ${limitParam}) UNION ALL `;
-    const sql = `
-      WITH vec AS MATERIALIZED (${vec}
-      ), vec_ranked AS (
-        SELECT id, row_number() OVER (ORDER BY distance, id) AS rank FROM vec WHERE 1 - distance >= ${minSimilarity} AND distance <> 'NaN'
-      ), fts_ranked AS (${textSide}
-      ), fused AS (
-        SELECT id, sum(weight / (${k} + rank)) AS score FROM (
-          SELECT id, rank, 1.0::float8 AS weight FROM vec_ranked
-          UNION ALL SELECT id, rank, ${textWeight}::float8 FROM fts_ranked
-        ) u GROUP BY id
-      )
-      ${factPart}(SELECT ${M_POINTER}, f.score + CASE WHEN ${since}::timestamptz IS NOT NULL AND m.occurred_at >= ${since}::timestamptz
-          AND m.occurred_at < ${until}::timestamptz THEN ${boost}::float8 ELSE 0 END
-        + CASE WHEN lower(m.asserted_by) = ANY(${named}::text[]) THEN ${speakerBoost}::float8 ELSE 0 END AS score,
-        1 AS part
-      FROM fused f JOIN memories m ON m.id = f.id
-      ORDER BY score DESC, m.occurred_at DESC, m.id DESC
-      LIMIT ${limitParam})`;
-    const result = await this.#withSearchSettings(candidates, (db) => db.query(sql, params));
-    // Facts first (a stable sort keeps each part's own order).
-    const rows = [...result.rows].sort((a, b) => Number(a.part) - Number(b.part));
-    return rows.map((row) => this.#toPointer(row, Number(row.part) === 0 ? 'fact' : 'hybrid'));
+           AND lower(m.subject) = ANY($${params.length}::text[])
+         ORDER BY rank LIMIT ${add(limit)})`;
+    const textParts = [factPart, textPart].filter((part) => part !== '');
+
+    // On a server, two statements at once on two pooled connections; otherwise one statement.
+    const run = (sql: string, values: unknown[]) =>
+      this.#withSearchSettings(candidates, (db) => db.query(sql, values));
+    const rows = this.#parallelSides
+      ? (
+          await Promise.all([
+            run(withVec + vecPart, vecParams),
+            textParts.length === 0 ? { rows: [] as Row[] } : run(textParts.join(' UNION ALL '), params),
+          ])
+        ).flatMap((result) => result.rows)
+      : (await run(withVec + [vecPart, ...textParts].join(' UNION ALL '), params)).rows;
+    const part = (which: number) =>
+      rows.filter((row) => Number(row.part) === which).sort((a, b) => Number(a.rank) - Number(b.rank));
+    // Facts first, then the fused ranking.
+    const found = [
+      ...part(0).map((row) => ({ id: Number(row.id), score: 2, layer: 'fact' as const })),
+      ...this.#fuse(query, now, part(2), part(1), limit).map((row) => ({ ...row, layer: 'hybrid' as const })),
+    ];
+    if (found.length === 0) return [];
+    const whole = this.#parallelSides
+      ? rows
+      : (
+          await this.#db.query(`SELECT ${POINTER} FROM memories WHERE id = ANY($1::bigint[])`, [
+            found.map((row) => row.id),
+          ])
+        ).rows;
+    const byId = new Map(whole.map((row) => [Number(row.id), row]));
+    return found.flatMap(({ id, score, layer }) => {
+      const row = byId.get(id);
+      // A memory deleted since the ranking (forgotten, swept) is left out.
+      return row ? [this.#toPointer({ ...row, score }, layer)] : [];
+    });
+  }
+
+  /**
+   * Reciprocal rank fusion of the two candidate lists (each best first): Σ weight / (k + rank),
+   * plus the bonus of a time window the query names and of a speaker it names; best first, then
+   * the most recent, then the highest id.
+   */
+  #fuse(
+    query: string,
+    now: Date,
+    vectorRows: Row[],
+    textRows: Row[],
+    limit: number,
+  ): Array<{ id: number; score: number }> {
+    const fused = new Map<number, { row: Row; score: number }>();
+    const add = (rows: Row[], weight: number) => {
+      rows.forEach((row, index) => {
+        const id = Number(row.id);
+        const entry = fused.get(id) ?? { row, score: 0 };
+        entry.score += weight / (this.#rrfK + index + 1);
+        fused.set(id, entry);
+      });
+    };
+    add(vectorRows, 1);
+    add(textRows, this.#textWeight);
+    const window = parseTimeWindow(query, now);
+    const named = new Set(words(query));
+    const timeBoost = this.#timeBoost / this.#rrfK;
+    const speakerBoost = this.#speakerBoost / this.#rrfK;
+    const time = (row: Row) => new Date(row.occurred_at as string | Date).getTime();
+    const scored = [...fused.values()].map(({ row, score }) => {
+      const at = time(row);
+      const inWindow = window !== null && at >= window.since.getTime() && at < window.until.getTime();
+      const bySpeaker = named.has(String(row.asserted_by).toLowerCase());
+      return { row, at, score: score + (inWindow ? timeBoost : 0) + (bySpeaker ? speakerBoost : 0) };
+    });
+    scored.sort((a, b) => b.score - a.score || b.at - a.at || Number(b.row.id) - Number(a.row.id));
+    return scored.slice(0, limit).map(({ row, score }) => ({ id: Number(row.id), score }));
   }
 
   /**

@@ -5,6 +5,7 @@ import type { Database } from '../../db/database.ts';
 import { loadMigrations, migrate } from '../../db/migrate.ts';
 import { ingestDocument } from '../../memory/document-ingest.ts';
 import type { Embedder } from '../../memory/embedder.ts';
+import { englishLexeme } from '../../memory/english-lexeme.ts';
 import { LocalEmbedder } from '../../memory/local-embedder.ts';
 import { PgvectorMemoryStore, SERVER_SEARCH_SETTINGS } from '../../memory/pgvector-memory-store.ts';
 import { ProvenanceSigner } from '../../memory/provenance-signer.ts';
@@ -450,6 +451,104 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     expect(await large.recall('is it?', { operatorId, limit: 3, kinds: ['note'] })).toEqual([]);
   });
 
+  it("computes a query word's lexeme as Postgres's English configuration does (no round trip)", async () => {
+    const db = await databases.open();
+    const bases = [
+      'connect',
+      'generate',
+      'happy',
+      'run',
+      'agree',
+      'news',
+      'sky',
+      'die',
+      'lie',
+      'ski',
+      'proceed',
+      'exceed',
+      'gentle',
+      'early',
+      'only',
+      'single',
+      'invoice',
+      'photograph',
+      'relate',
+      'condition',
+      'hope',
+      'plan',
+      'stop',
+      'fizz',
+      'hop',
+      'fail',
+      'file',
+      'cry',
+      'sing',
+      'national',
+      'digit',
+      'formal',
+      'sensible',
+      'electric',
+      'adjust',
+      'adopt',
+      'depend',
+      'communism',
+      'activate',
+      'angular',
+      'homologous',
+      'effective',
+      'bowdler',
+      'quarter',
+      'zephyrine',
+      'mirisuna',
+      'kasate',
+      'catalogue',
+    ];
+    const suffixes = [
+      '',
+      's',
+      'es',
+      'ed',
+      'ing',
+      'ly',
+      'ness',
+      'ful',
+      'ation',
+      'ational',
+      'izer',
+      'ization',
+      'iveness',
+      'ement',
+      'ity',
+      'ies',
+      'ied',
+      'eed',
+      'eedly',
+      'ingly',
+      'ousness',
+      'alism',
+      'iciti',
+      'ative',
+      'ous',
+    ];
+    const words = [
+      ...bases.flatMap((base) => suffixes.map((suffix) => base + suffix)),
+      ...['skies', 'dying', 'lying', 'tying', 'news', 'innings', 'outing', 'canning', 'herring', 'earring'],
+      ...['proceed', 'exceed', 'succeed', 'atlas', 'cosmos', 'bias', 'andes', 'gently', 'ugly', 'generous'],
+      ...['2024', '2023', 'q3', 'b2b', '3d', 'covid19', 'x1', '555', '0100', '3437', 'st3', 'd13'],
+    ];
+    const result = await db.pool.query(
+      `SELECT q.word, (SELECT lexeme FROM unnest(to_tsvector('english', q.word)) LIMIT 1) AS lexeme
+       FROM unnest($1::text[]) AS q(word)`,
+      [words],
+    );
+    const compared = result.rows.filter((row) => row.lexeme !== null);
+    expect(compared.length).toBeGreaterThan(1000);
+    const disagreements = compared
+      .filter((row) => englishLexeme(String(row.word)) !== row.lexeme)
+      .map((row) => `${row.word}: Postgres ${row.lexeme}, here ${englishLexeme(String(row.word))}`);
+    expect(disagreements).toEqual([]);
+  });
+
   it('understands "last week" and "in March" from the memories\u2019 own times (with an injected clock)', async () => {
     const clock = new ManualClock('2026-05-20T10:00:00Z'); // a Wednesday
     const { store, operatorId } = await fresh({ clock });
@@ -500,6 +599,66 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     expect(found[0]!.score).toBeGreaterThan(found[1]!.score);
     // RRF with k = 20, full text weighted 1.5: a memory first in both lists scores (1 + 1.5) / 21.
     expect(found[0]!.score).toBeCloseTo(2.5 / 21, 6);
+  });
+
+  it('answers the same whether the two sides of a search run as one statement or two at once', async () => {
+    const clock = new ManualClock('2026-05-20T10:00:00Z');
+    const { db, store, operatorId } = await fresh({ clock });
+    const people = ['Dana', 'Sam', 'operator'];
+    const topics = [
+      'invoice',
+      'catalogue proofs',
+      'photography workshop',
+      'espresso machine',
+      'supplier quote',
+    ];
+    await store.rememberMany(
+      Array.from({ length: 60 }, (_, index) => ({
+        operatorId,
+        kind: index % 7 === 0 ? ('fact' as const) : ('note' as const),
+        ...(index % 7 === 0 ? { subject: people[index % 3]!, attribute: 'topic' } : {}),
+        content: `${people[index % 3]} wrote about the ${topics[index % 5]} (${index % 4 === 0 ? 'urgent' : 'later'})`,
+        provenance: { source: 'console', assertedBy: people[index % 3]! },
+        occurredAt: new Date(Date.UTC(2026, 2, 1) + index * 36 * 3_600_000),
+      })),
+    );
+    const settings = kind === 'server' ? SERVER_SEARCH_SETTINGS : {};
+    const one = new PgvectorMemoryStore(db.pool, {
+      embedder: store.embedder,
+      clock,
+      ...settings,
+      parallelSides: false,
+    });
+    const two = new PgvectorMemoryStore(db.pool, {
+      embedder: store.embedder,
+      clock,
+      ...settings,
+      parallelSides: true,
+    });
+    const questions = [
+      'what did Dana say about the invoice last week?',
+      'Sam topic',
+      'urgent photography workshop',
+      'espresso machine in April',
+      'supplier quote',
+      'is it?',
+    ];
+    let compared = 0;
+    for (const question of questions) {
+      for (const options of [
+        { operatorId, limit: 5 },
+        { operatorId, limit: 8, kinds: ['note' as const], since: new Date('2026-04-01T00:00:00Z') },
+      ]) {
+        const byOne = await one.recall(question, options);
+        expect(await two.recall(question, options)).toEqual(byOne);
+        compared += byOne.length;
+      }
+    }
+    expect(compared).toBeGreaterThan(30);
+    // Facts come first, and the fused ranking follows (a fact the question names, by subject).
+    const named = await two.recall('Sam topic', { operatorId, limit: 5 });
+    expect(named[0]?.layer).toBe('fact');
+    expect(named.some((pointer) => pointer.layer === 'hybrid')).toBe(true);
   });
 
   it('adds the episodes of the same goal or thread after the hybrid layer', async () => {
