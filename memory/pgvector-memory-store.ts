@@ -992,7 +992,7 @@ export class PgvectorMemoryStore implements MemoryStore {
   }
 
   /**
-   * Reciprocal rank fusion of the two candidate lists (each best first): Σ weight / (k + rank),
+   * Reciprocal rank fusion of the two candidate lists (each with its rank, from 1): Σ weight / (k + rank),
    * plus the bonus of a time window the query names and of a speaker it names; best first, then
    * the most recent, then the highest id.
    */
@@ -1005,12 +1005,12 @@ export class PgvectorMemoryStore implements MemoryStore {
   ): Array<{ id: number; score: number }> {
     const fused = new Map<number, { row: Row; score: number }>();
     const add = (rows: Row[], weight: number) => {
-      rows.forEach((row, index) => {
+      for (const row of rows) {
         const id = Number(row.id);
         const entry = fused.get(id) ?? { row, score: 0 };
-        entry.score += weight / (this.#rrfK + index + 1);
+        entry.score += weight / (this.#rrfK + Number(row.rank));
         fused.set(id, entry);
-      });
+      }
     };
     add(vectorRows, 1);
     add(textRows, this.#textWeight);
