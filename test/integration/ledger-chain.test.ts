@@ -177,6 +177,29 @@ describe.each(DATABASE_KINDS)('the hash-chained event ledger on %s Postgres', (k
     }
   });
 
+  it('appends an event from a session whose search_path does not name the schema (psql with qualified names)', async () => {
+    const db = await migrated();
+    await appendEvents(db, 1);
+    const client = await db.pool.connect();
+    let outcome: string;
+    try {
+      await client.query(`CREATE OR REPLACE FUNCTION pg_temp.attempt(statement text) RETURNS text
+        LANGUAGE plpgsql AS $$ BEGIN EXECUTE statement; RETURN 'ok';
+        EXCEPTION WHEN others THEN RETURN SQLSTATE || ' ' || SQLERRM; END $$`);
+      await client.query('BEGIN');
+      await client.query('SET LOCAL search_path TO public');
+      const result = await client.query('SELECT pg_temp.attempt($1) AS outcome', [
+        `INSERT INTO "${db.schema}".events (operator_id, actor, verb, object) VALUES (NULL, 'psql', 'fixed', 'a typo')`,
+      ]);
+      outcome = String(result.rows[0]?.outcome);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    expect(outcome).toBe('ok');
+    expect(await verifyLedger(db.pool)).toMatchObject({ intact: true, count: 2 });
+  });
+
   it('keeps one valid chain when many appends run at once', async () => {
     const db = await migrated();
     // On a server, more connections than the test pool's five, so the appends really overlap.
