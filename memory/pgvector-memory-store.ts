@@ -88,7 +88,7 @@ export interface PgvectorMemoryStoreOptions {
   /**
    * Run the vector side and the full-text side of a search as two statements at once, on two
    * pooled connections (a Postgres server, whose cores share them); otherwise as one statement
-   * (embedded PGlite has one connection, and two statements there cost 1.7 ms more).
+   * (embedded PGlite has one connection: two statements would only run one after the other).
    */
   parallelSides?: boolean | undefined;
 }
@@ -865,12 +865,12 @@ export class PgvectorMemoryStore implements MemoryStore {
   }
 
   /**
-   * Exact facts first, then the hybrid layer: the vector side and the full-text side (with the
-   * facts) run at the same time as two statements on two pooled connections, and their candidates
-   * are fused here by reciprocal rank. On a Postgres server the two statements share the machine's
-   * cores: the full-text side and the planning of both cost nothing beside the vector ranking
-   * (1.5–2 ms of a 9–11 ms search at 100k memories, BENCHMARKS.md). Embedded PGlite runs them one
-   * after the other.
+   * Exact facts first, then the hybrid layer: the candidates of the vector side and of the
+   * full-text side (with the facts) are fused here by reciprocal rank. With `parallelSides` (a
+   * Postgres server) the two sides are two statements at once on two pooled connections, which
+   * share the machine's cores: the full-text side and the planning of both cost nothing beside the
+   * vector ranking (1.5–2 ms of a 9–11 ms search at 100k memories, BENCHMARKS.md). Without it
+   * (embedded PGlite, one connection) they are one statement.
    */
   async #search(
     query: string,
