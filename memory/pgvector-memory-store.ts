@@ -42,9 +42,20 @@ const POINTER_COLUMNS = [
   'dedupe_key',
 ];
 const POINTER = POINTER_COLUMNS.join(', ');
-const M_POINTER = POINTER_COLUMNS.map((column) => `m.${column}`).join(', ');
-/** What the fusion reads of each candidate: the time and speaker bonuses' columns. */
-const FUSION_COLUMNS = 'm.id, m.occurred_at, m.asserted_by';
+/**
+ * What a ranking returns of each candidate: its id; for the fusion, what the time and speaker
+ * bonuses read; or the whole pointer.
+ */
+const COLUMN_SETS = {
+  id: ['id'],
+  fusion: ['id', 'occurred_at', 'asserted_by'],
+  pointer: POINTER_COLUMNS,
+} as const;
+type ColumnSet = keyof typeof COLUMN_SETS;
+/** A column set as a select list, its columns qualified by `alias` when one is given. */
+function columnList(set: ColumnSet, alias?: string): string {
+  return COLUMN_SETS[set].map((column) => (alias ? `${alias}.${column}` : column)).join(', ');
+}
 const DEFAULT_KINDS: MemoryKind[] = ['fact', 'note', 'document'];
 const SENSITIVITY_RANK: Record<Sensitivity, number> = { normal: 0, private: 1, secret: 2 };
 
@@ -836,7 +847,7 @@ export class PgvectorMemoryStore implements MemoryStore {
     embedding: number[],
     candidates: number,
     plan: VectorPlan,
-    columns: 'id' | 'fusion' | 'pointer' = 'id',
+    columns: ColumnSet = 'id',
   ): string {
     const dim = Math.trunc(this.#embedder.dimension);
     params.push(vectorLiteral(embedding), this.#embedder.id, candidates);
@@ -845,8 +856,7 @@ export class PgvectorMemoryStore implements MemoryStore {
     const distance = `m.embedding::vector(${dim}) <=> ${v}::vector(${dim})`;
     const indexed = `m.embedding::${this.#indexType}(${dim}) <=> ${v}::${this.#indexType}(${dim})`;
     const where = `${filters.where} AND m.embedding_dim = ${dim} AND m.embedder = ${embedder}`;
-    // The memory's id; for the fusion, the columns its bonuses read, or the whole pointer.
-    const selected = { id: 'm.id', fusion: FUSION_COLUMNS, pointer: M_POINTER }[columns];
+    const selected = columnList(columns, 'm');
     if (plan === 'index')
       return `SELECT ${selected}, ${distance} AS distance FROM memories m WHERE ${where}
         ORDER BY ${indexed} LIMIT ${n}`;
@@ -898,9 +908,9 @@ export class PgvectorMemoryStore implements MemoryStore {
     // whole pointers: reading the few results afterwards would cost a third statement, 0.6 ms. One
     // statement (PGlite) gives only what the fusion reads, and the results are read whole after it:
     // converting 120 whole rows out of WebAssembly cost 1.5 ms.
-    const columns = this.#parallelSides ? 'pointer' : 'fusion';
-    const selected = this.#parallelSides ? M_POINTER : FUSION_COLUMNS;
-    const named = this.#parallelSides ? POINTER : 'id, occurred_at, asserted_by';
+    const columns: ColumnSet = this.#parallelSides ? 'pointer' : 'fusion';
+    const selected = columnList(columns, 'm');
+    const named = columnList(columns);
     // The vector side: the nearest candidates, nearest first.
     const vecParams = [...filters.params];
     const vec = this.#vectorCandidates(filters, vecParams, embedding, candidates, plan, columns);

@@ -15,6 +15,8 @@ const console = { source: 'console' as const, assertedBy: 'operator' };
 
 describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) => {
   const databases = new TestDatabases(kind);
+  // What Spine uses on each database (a halfvec index and two statements at once on a server).
+  const searchSettings = kind === 'server' ? SERVER_SEARCH_SETTINGS : {};
 
   afterAll(async () => {
     await databases.closeAll();
@@ -33,8 +35,7 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
       embedder: options.embedder ?? new LocalEmbedder({ dimension: 256 }),
       signer: new ProvenanceSigner(options.key ?? 'test-signing-key-0123456789'),
       clock,
-      // What Spine uses on each database (a halfvec index on a server).
-      ...(kind === 'server' ? SERVER_SEARCH_SETTINGS : {}),
+      ...searchSettings,
     });
     await store.init();
     return { db, store, operatorId: Number(operator.rows[0]?.id), clock };
@@ -181,7 +182,7 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     const viaIndex = new PgvectorMemoryStore(db.pool, {
       embedder: store.embedder,
       exactUnder: 0,
-      ...(kind === 'server' ? SERVER_SEARCH_SETTINGS : {}),
+      ...searchSettings,
     });
     const scanned = await viaIndex.nearest(embedding, narrow, 5);
     expect(scanned.length).toBeGreaterThan(0);
@@ -397,9 +398,12 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
         metadata: { copy: index },
       })),
     );
-    const settings = kind === 'server' ? SERVER_SEARCH_SETTINGS : {};
-    const exact = new PgvectorMemoryStore(db.pool, { embedder: store.embedder, ...settings });
-    const graph = new PgvectorMemoryStore(db.pool, { embedder: store.embedder, ...settings, exactUnder: 0 });
+    const exact = new PgvectorMemoryStore(db.pool, { embedder: store.embedder, ...searchSettings });
+    const graph = new PgvectorMemoryStore(db.pool, {
+      embedder: store.embedder,
+      ...searchSettings,
+      exactUnder: 0,
+    });
     const narrow = { operatorId, kinds: ['note' as const], since: new Date(Date.UTC(2025, 0, 1)), limit: 12 };
     const orders: number[][] = [];
     for (const probe of [exact, graph, exact])
@@ -442,7 +446,7 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     const large = new PgvectorMemoryStore(db.pool, {
       embedder: store.embedder,
       statisticsFrom: 0,
-      ...(kind === 'server' ? SERVER_SEARCH_SETTINGS : {}),
+      ...searchSettings,
     });
     const found = await large.recall('zephyrine invoice', { operatorId, limit: 3, kinds: ['note'] });
     expect(found[0]?.snippet).toBe('the quarterly invoice from Zephyrine Logistics');
@@ -622,17 +626,16 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
         occurredAt: new Date(Date.UTC(2026, 2, 1) + index * 36 * 3_600_000),
       })),
     );
-    const settings = kind === 'server' ? SERVER_SEARCH_SETTINGS : {};
     const one = new PgvectorMemoryStore(db.pool, {
       embedder: store.embedder,
       clock,
-      ...settings,
+      ...searchSettings,
       parallelSides: false,
     });
     const two = new PgvectorMemoryStore(db.pool, {
       embedder: store.embedder,
       clock,
-      ...settings,
+      ...searchSettings,
       parallelSides: true,
     });
     const questions = [
