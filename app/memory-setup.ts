@@ -39,14 +39,17 @@ export async function createEmbedder(config: Config): Promise<Embedder> {
   });
 }
 
-/** Build the memory store, record its embedder, and say whether a re-embed job is needed. */
+/**
+ * Build the memory store, record its embedder, and say whether a re-embed job is needed and whether
+ * sketches are missing (memories stored before migration 021).
+ */
 export async function createMemoryStore(
   config: Config,
   db: Queryable,
   clock: Clock,
   logger: Logger,
   databaseKind: 'embedded' | 'server' = 'embedded',
-): Promise<{ memory: PgvectorMemoryStore; reembedNeeded: boolean }> {
+): Promise<{ memory: PgvectorMemoryStore; reembedNeeded: boolean; sketchesNeeded: boolean }> {
   const embedder = await createEmbedder(config);
   const signer = new ProvenanceSigner(resolveSigningKey(config, logger));
   const memory = new PgvectorMemoryStore(db, {
@@ -55,8 +58,10 @@ export async function createMemoryStore(
     clock,
     ...(databaseKind === 'server' ? SERVER_SEARCH_SETTINGS : {}),
   });
-  const { reembedNeeded } = await memory.init();
+  const { reembedNeeded, sketchesNeeded } = await memory.init();
   if (reembedNeeded)
     logger.info({ embedder: embedder.id }, 'the embedder changed: memories will be re-embedded');
-  return { memory, reembedNeeded };
+  if (sketchesNeeded)
+    logger.info('memories without a search sketch: the memory sweep will write them in the background');
+  return { memory, reembedNeeded, sketchesNeeded };
 }

@@ -172,7 +172,13 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     const revoked = await revokeUnlistedChatIdentities(db.pool, operator.id, config.owner.identities);
     if (revoked.length > 0) logger.warn({ revoked }, 'chat identities no longer in SPINE_OWNER were revoked');
 
-    const { memory, reembedNeeded } = await createMemoryStore(config, db.pool, clock, logger, db.kind);
+    const { memory, reembedNeeded, sketchesNeeded } = await createMemoryStore(
+      config,
+      db.pool,
+      clock,
+      logger,
+      db.kind,
+    );
     const built = await buildConnectors(config, clock, logger);
     const inbound = createInbound({
       config,
@@ -397,7 +403,13 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     if (reembedNeeded) {
       await jobs.enqueue({ name: 'reembed-memories', data: { embedderId: memory.embedder.id } });
     }
-    // Expired memories already vanish from retrieval; the hourly sweep deletes them.
+    // Memories stored before migration 021 get their sketches from the sweep, started now.
+    if (sketchesNeeded) {
+      const at = `sketches-${clock.now().toISOString().slice(0, 16)}`;
+      await jobs.enqueue({ name: 'sweep-memories', data: { at } });
+    }
+    // Expired memories already vanish from retrieval; the hourly sweep deletes them (and writes
+    // any missing sketches).
     const sweep = setInterval(() => {
       const at = clock.now().toISOString().slice(0, 13);
       jobs.enqueue({ name: 'sweep-memories', data: { at } }).catch(() => {});

@@ -27,6 +27,7 @@
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
+import { seededRandom } from '../core/seeded-random.ts';
 import { openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
 import { LocalEmbedder } from '../memory/local-embedder.ts';
@@ -79,18 +80,6 @@ function optionalNumber(text: string | undefined): number | undefined {
 }
 
 const load = () => loadavg()[0]!.toFixed(1);
-
-/** A seeded PRNG (mulberry32): the same data on every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SYLLABLES = 'ka ri to me su na lo pe vi da zu ro mi te sa no ku he ba li'.split(' ');
 
@@ -206,7 +195,7 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
         hnswM: args.m ?? SERVER_SEARCH_SETTINGS.hnswM,
         hnswEfConstruction: args.efConstruction ?? SERVER_SEARCH_SETTINGS.hnswEfConstruction,
       });
-      const next = random(42);
+      const next = seededRandom(42);
       const words = vocabulary(30_000, next);
       const sample = zipfSampler(words.length, next);
       const texts: string[] = [];
@@ -251,6 +240,21 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
       // Memory for the graph while it is built (a 1M-memory m-32 graph needs more than 2 GB).
       const buildSeconds = reuse ? 0 : await buildIndex(db.pool, store, size > 300_000 ? '6GB' : '2GB');
       await store.init();
+      // A schema kept from before the sketches (migration 021) gets them now, as the sweep would.
+      const fillBegan = performance.now();
+      let filled = 0;
+      for (;;) {
+        const { done, remaining } = await store.fillSketches(2000);
+        filled += done;
+        if (!remaining || done === 0) break;
+        if ((filled / 2000) % 50 === 0) out(`  sketches written: ${filled.toLocaleString('en')}…`);
+      }
+      // What autovacuum does after that many updated rows (the index-only scans need it).
+      if (filled > 0) await db.pool.query('VACUUM (ANALYZE) memory_vectors');
+      if (filled > 0)
+        out(
+          `  search sketches written for ${filled.toLocaleString('en')} memories stored before them (${((performance.now() - fillBegan) / 1000).toFixed(1)} s)`,
+        );
       const index = /CREATE INDEX IF NOT EXISTS (\w+)/.exec(store.indexDefinition())?.[1];
       const sizes = await db.pool.query(
         `SELECT pg_relation_size('${index}') AS hnsw, pg_relation_size('memories_tsv_idx') AS gin,

@@ -61,11 +61,35 @@ export async function reembedMemories(deps: MemoryJobDeps): Promise<{ total: num
   }
 }
 
+/**
+ * Write the search sketches that copies lack (memories stored before migration 021), batch by
+ * batch; searches rank through the 16-bit copies until none is missing. Logs progress by quarters.
+ */
+export async function fillSketches(deps: MemoryJobDeps): Promise<{ filled: number }> {
+  let filled = 0;
+  let total = 0;
+  let lastQuarter = -1;
+  for (;;) {
+    const { done, remaining } = await deps.memory.fillSketches(deps.batchSize ? deps.batchSize * 5 : 1000);
+    if (filled === 0 && done === 0) return { filled };
+    if (total === 0) total = done + (remaining ? await deps.memory.unsketchedCount() : 0);
+    filled += done;
+    const quarter = remaining ? Math.floor((4 * filled) / Math.max(total, filled)) : 4;
+    if (quarter !== lastQuarter) {
+      lastQuarter = quarter;
+      deps.logger.info({ done: filled, total: Math.max(total, filled) }, 'memory search sketches written');
+    }
+    // Nothing written while some remain: another writer holds them; the next sweep continues.
+    if (!remaining || done === 0) return { filled };
+  }
+}
+
 /** Run a memory job. */
 export async function handleMemoryJob(deps: MemoryJobDeps, job: SpineJob): Promise<void> {
   if (job.name === 'reembed-memories') {
     await reembedMemories(deps);
   } else if (job.name === 'sweep-memories') {
+    await fillSketches(deps);
     const now = deps.clock.now();
     const deleted = await deps.memory.sweepExpired(now);
     if (deleted > 0) deps.logger.info({ deleted }, 'expired memories deleted');

@@ -154,6 +154,29 @@ describe.each(DATABASE_KINDS)('memory in chat on %s Postgres', (kind) => {
     expect(second.chat.texts().at(-1)).toContain('the courier picks up at 4pm');
   });
 
+  it('writes the search sketches of memories stored before them in the background after a restart', async () => {
+    const db = await databases.open();
+    const first = await createTestSpine(db);
+    running.push(first);
+    await first.say('remember that the courier picks up at 4pm');
+    await first.say('remember that the warehouse closes at 6pm');
+    const unsketched = async () =>
+      Number(
+        (await db.pool.query('SELECT count(*) AS n FROM memory_vectors WHERE sketch IS NULL')).rows[0]?.n,
+      );
+    expect(await unsketched()).toBe(0);
+    // What a store from before migration 021 holds: copies without sketches.
+    await db.pool.query('UPDATE memories SET embedding_sketch = NULL');
+    await db.pool.query('UPDATE memory_vectors SET sketch = NULL');
+    expect(await unsketched()).toBeGreaterThanOrEqual(2);
+    const second = await createTestSpine(db);
+    running.push(second);
+    await second.spine.runner.idle();
+    expect(await unsketched()).toBe(0);
+    await second.say('recall courier');
+    expect(second.chat.texts().at(-1)).toContain('the courier picks up at 4pm');
+  });
+
   it('embeds through an OpenAI-compatible provider over real HTTP, re-embeds on the switch, and recalls', async () => {
     const provider = new FakeEmbeddingsServer(64);
     const baseUrl = await provider.start();

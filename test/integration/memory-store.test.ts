@@ -9,9 +9,11 @@ import { englishLexeme } from '../../memory/english-lexeme.ts';
 import { LocalEmbedder } from '../../memory/local-embedder.ts';
 import { PgvectorMemoryStore, SERVER_SEARCH_SETTINGS } from '../../memory/pgvector-memory-store.ts';
 import { ProvenanceSigner } from '../../memory/provenance-signer.ts';
+import { embeddingSketch } from '../../memory/vector-sketch.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
 
 const console = { source: 'console' as const, assertedBy: 'operator' };
+const vectorText = (vector: number[]) => `[${vector.join(',')}]`;
 
 describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) => {
   const databases = new TestDatabases(kind);
@@ -266,8 +268,132 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
       await store.nearest(await store.embedder.embedQuery('espresso work'), narrow, 5, true),
     );
     expect(plans).toHaveLength(1);
-    expect(plans[0]).toMatch(/Index Only Scan using memory_vectors_scope_idx/);
+    // The sketches, in an index-only scan; the exact distance is read for the best 400 only.
+    expect(plans[0]).toMatch(/Index Only Scan using memory_vectors_sketch_idx/);
     expect(plans[0]).toMatch(/Heap Fetches: 0/);
+    // Without the sketches, the 16-bit copies, in an index-only scan too.
+    const halves = new PgvectorMemoryStore(pool, {
+      embedder: store.embedder,
+      ...SERVER_SEARCH_SETTINGS,
+      sketchRanking: false,
+    });
+    expect(await halves.nearest(await store.embedder.embedQuery('espresso work'), narrow, 5)).toEqual(found);
+    expect(plans).toHaveLength(2);
+    expect(plans[1]).toMatch(/Index Only Scan using memory_vectors_scope_idx/);
+    expect(plans[1]).toMatch(/Heap Fetches: 0/);
+  });
+
+  it('ranks by sketch nearly as exactly, over more memories than it re-ranks', async () => {
+    const { db, store, operatorId } = await fresh();
+    const words = 'harbour espresso garden tax invoice fence tiles roof boiler quote client supplier'.split(
+      ' ',
+    );
+    const next = (() => {
+      let state = 11;
+      return () => {
+        state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+        return state / 2_147_483_648;
+      };
+    })();
+    const texts = Array.from({ length: 600 }, (_, index) =>
+      Array.from({ length: 4 + (index % 5) }, () => words[Math.floor(next() * words.length)]).join(' '),
+    );
+    await store.rememberMany(
+      texts.map((content) => ({ operatorId, kind: 'note' as const, content, provenance: console })),
+    );
+    const sketched = new PgvectorMemoryStore(db.pool, {
+      embedder: store.embedder,
+      ...SERVER_SEARCH_SETTINGS,
+      sketchRerank: 60,
+    });
+    const scope = { operatorId, kinds: ['note' as const], since: new Date(Date.UTC(2020, 0, 1)) };
+    let overlap = 0;
+    const queries = ['espresso garden', 'tax invoice client', 'roof boiler quote', 'harbour fence', 'tiles'];
+    for (const query of queries) {
+      const embedding = await store.embedder.embedQuery(query);
+      const found = await sketched.nearest(embedding, scope, 10);
+      const truth = new Set(await sketched.nearest(embedding, scope, 10, true));
+      expect(found).toHaveLength(10);
+      overlap += found.filter((id) => truth.has(id)).length;
+    }
+    // 60 of 600 re-ranked: a sketch that ranked at random would keep a tenth of the exact top 10.
+    expect(overlap / (10 * queries.length)).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('writes a sketch with every embedding, fills the missing ones, and never keeps a stale one', async () => {
+    const { db, store, operatorId } = await fresh();
+    const stored = await store.rememberMany(
+      ['espresso machine service', 'garden fence quote', 'espresso beans order', 'tax return filed'].map(
+        (content) => ({ operatorId, kind: 'note' as const, content, provenance: console }),
+      ),
+    );
+    const sketches = async () => {
+      const result = await db.pool.query(
+        `SELECT v.memory_id AS id, v.sketch::text AS copy, m.embedding_sketch::text AS own, m.embedding::text AS embedding
+         FROM memory_vectors v JOIN memories m ON m.id = v.memory_id ORDER BY v.memory_id`,
+      );
+      return result.rows.map((row) => ({
+        id: Number(row.id),
+        copy: row.copy as string | null,
+        own: row.own as string | null,
+        // What the sketch of the stored embedding is, as Postgres prints bit strings.
+        expected: bits(embeddingSketch(JSON.parse(String(row.embedding)) as number[])!),
+      }));
+    };
+    const bits = (hex: string) =>
+      [...hex.slice(1)].map((digit) => Number.parseInt(digit, 16).toString(2).padStart(4, '0')).join('');
+    for (const row of await sketches()) {
+      expect(row.copy).toBe(row.expected);
+      expect(row.own).toBe(row.expected);
+    }
+    expect((await store.init()).sketchesNeeded).toBe(false);
+
+    // A store from before migration 021: no sketches anywhere.
+    await db.pool.query('UPDATE memories SET embedding_sketch = NULL');
+    await db.pool.query('UPDATE memory_vectors SET sketch = NULL');
+    expect((await store.init()).sketchesNeeded).toBe(true);
+    expect(await store.unsketchedCount()).toBe(4);
+    // Meanwhile searches rank the 16-bit copies (or, on PGlite, the table) and find the same.
+    const narrow = { operatorId, kinds: ['note' as const], since: new Date(Date.UTC(2020, 0, 1)) };
+    const fresh16 = new PgvectorMemoryStore(db.pool, { embedder: store.embedder, ...SERVER_SEARCH_SETTINGS });
+    const embedding = await store.embedder.embedQuery('espresso');
+    const truth = await fresh16.nearest(embedding, narrow, 2, true);
+    expect(await fresh16.nearest(embedding, narrow, 2)).toEqual(truth);
+    expect(await store.fillSketches(3)).toEqual({ done: 3, remaining: true });
+    expect(await store.fillSketches(3)).toEqual({ done: 1, remaining: false });
+    for (const row of await sketches()) {
+      expect(row.copy).toBe(row.expected);
+      expect(row.own).toBeNull();
+    }
+    expect((await store.init()).sketchesNeeded).toBe(false);
+    // Other changes to a memory keep the sketch the fill wrote.
+    await db.pool.query(
+      `UPDATE memories SET content = content || '.', expires_at = now() + interval '1 year'`,
+    );
+    for (const row of await sketches()) expect(row.copy).toBe(row.expected);
+
+    // A new embedding written around the store (a script) clears the old sketch; the fill writes
+    // the new one.
+    const other = vectorText(await store.embedder.embedQuery('completely different words'));
+    await db.pool.query('UPDATE memories SET embedding = $2::vector WHERE id = $1', [stored[0]!.id, other]);
+    const changed = (await sketches()).find((row) => row.id === stored[0]!.id)!;
+    expect(changed.copy).toBeNull();
+    expect(changed.own).toBeNull();
+    expect(await store.fillSketches()).toEqual({ done: 1, remaining: false });
+    for (const row of await sketches()) expect(row.copy).toBe(row.expected);
+
+    // A copy without a sketch (a writer that bypassed the store) is still ranked: it sorts first.
+    const sketched = new PgvectorMemoryStore(db.pool, {
+      embedder: store.embedder,
+      ...SERVER_SEARCH_SETTINGS,
+      // Three of the four memories get their exact distance: the copy without a sketch is one.
+      candidates: 1,
+      sketchRerank: 1,
+    });
+    const espresso = await store.embedder.embedQuery('espresso beans order');
+    expect(await sketched.nearest(espresso, narrow, 1)).toEqual([stored[2]!.id]);
+    await db.pool.query('UPDATE memory_vectors SET sketch = NULL WHERE memory_id = $1', [stored[2]!.id]);
+    expect(await sketched.nearest(espresso, narrow, 1)).toEqual([stored[2]!.id]);
   });
 
   /**
@@ -755,7 +881,7 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     for (const content of texts)
       await store.remember({ operatorId, kind: 'note', content, provenance: console });
     const next = new PgvectorMemoryStore(db.pool, { embedder: new LocalEmbedder({ dimension: 128 }) });
-    expect(await next.init()).toEqual({ reembedNeeded: true });
+    expect(await next.init()).toEqual({ reembedNeeded: true, sketchesNeeded: false });
     const progress: Array<[number, number]> = [];
     for (;;) {
       const step = await next.reembedBatch(3);
@@ -776,6 +902,20 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     expect(found[0]?.snippet).toBe('Client Emery ordered blue tiles');
     const stale = await db.pool.query('SELECT count(*) AS n FROM memories WHERE embedding_dim <> 128');
     expect(Number(stale.rows[0]?.n)).toBe(0);
+    // Each new embedding came with its own sketch, copied with it.
+    const copies = await db.pool.query(
+      `SELECT v.sketch = m.embedding_sketch AS same, m.embedding::text AS embedding, v.sketch::text AS sketch
+       FROM memory_vectors v JOIN memories m ON m.id = v.memory_id`,
+    );
+    expect(copies.rows).toHaveLength(7);
+    for (const row of copies.rows) {
+      expect(row.same).toBe(true);
+      const hex = embeddingSketch(JSON.parse(String(row.embedding)) as number[])!;
+      const expected = [...hex.slice(1)]
+        .map((digit) => Number.parseInt(digit, 16).toString(2).padStart(4, '0'))
+        .join('');
+      expect(row.sketch).toBe(expected);
+    }
   });
 
   it('forgets what a query names, with a document taking its chunks along', async () => {
