@@ -5,13 +5,14 @@
  *   npm run bench -- memory-scale [--sizes 100000,1000000] [--database-url postgres://…]
  *     [--dimension 512] [--queries 200] [--ef-search N] [--m N] [--ef-construction N]
  *     [--index-type vector|halfvec] [--keep] [--reuse SCHEMA] [--order random|time]
- *     [--corpus words|topics]
+ *     [--corpus words|topics] [--no-sketches] [--split-from N]
  *
  * `--keep` leaves the loaded schema in place (its name is printed); `--reuse SCHEMA` measures the
  * searches again on such a kept schema without loading or building anything (one size only).
  *
  * Index and search settings default to the store's settings for a Postgres server
- * (`SERVER_SEARCH_SETTINGS`).
+ * (`SERVER_SEARCH_SETTINGS`). `--no-sketches` ranks filtered sets without the sketches (the 16-bit
+ * copies, or the graph over 10,000 memories); `--split-from N` sets the store's `splitFrom`.
  *
  * Synthetic memories: Zipf-distributed words from a 30,000-word vocabulary, 8–40 words each, four
  * kinds, times spread over two years, one operator. Queries are 3–6 words taken from a random memory.
@@ -55,6 +56,8 @@ function parse(args: string[]) {
     reuse: value('--reuse'),
     order: (value('--order') ?? 'random') as 'random' | 'time',
     corpus: (value('--corpus') ?? 'words') as 'words' | 'topics',
+    sketches: !args.includes('--no-sketches'),
+    splitFrom: optionalNumber(value('--split-from')),
   };
 }
 
@@ -159,7 +162,7 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
   const args = parse(argv);
   const out = (line: string) => process.stdout.write(`${line}\n`);
   out(
-    `memory-scale: sizes ${args.sizes.join(', ')}, dimension ${args.dimension}, corpus ${args.corpus}, memories stored in ${args.order === 'time' ? 'time' : 'random'} order, server ${args.url.replace(/\/\/[^@]*@/, '//')}`,
+    `memory-scale: sizes ${args.sizes.join(', ')}, dimension ${args.dimension}, corpus ${args.corpus}, memories stored in ${args.order === 'time' ? 'time' : 'random'} order, ${args.sketches ? `sketch ranking${args.splitFrom ? `, split from ${args.splitFrom}` : ''}` : 'no sketches'}, server ${args.url.replace(/\/\/[^@]*@/, '//')}`,
   );
   if (args.reuse && args.sizes.length !== 1) throw new Error('--reuse measures one size: give --sizes N');
   if (args.corpus !== 'words' && args.corpus !== 'topics')
@@ -188,12 +191,15 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
       const embedder = new LocalEmbedder({ dimension: args.dimension });
       // What Spine uses on a Postgres server, unless a flag says otherwise.
       const store = new PgvectorMemoryStore(db.pool, {
+        ...SERVER_SEARCH_SETTINGS,
         embedder,
         minSimilarity: 0,
         efSearch: args.efSearch ?? SERVER_SEARCH_SETTINGS.efSearch,
         indexType: args.indexType ?? SERVER_SEARCH_SETTINGS.indexType,
         hnswM: args.m ?? SERVER_SEARCH_SETTINGS.hnswM,
         hnswEfConstruction: args.efConstruction ?? SERVER_SEARCH_SETTINGS.hnswEfConstruction,
+        sketchRanking: args.sketches,
+        splitFrom: args.splitFrom,
       });
       const next = seededRandom(42);
       const words = vocabulary(30_000, next);

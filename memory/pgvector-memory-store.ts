@@ -113,6 +113,11 @@ export interface PgvectorMemoryStoreOptions {
   sketchUnder?: number | undefined;
   /** With sketchRanking: how many of the nearest by sketch get their exact distance (at least the candidates). */
   sketchRerank?: number | undefined;
+  /**
+   * With sketchRanking and parallelSides: a sketch ranking of at least this many memories is split
+   * in two at the median time of those memories, and the halves run at once on two connections.
+   */
+  splitFrom?: number | undefined;
 }
 
 /**
@@ -231,6 +236,11 @@ const SKETCH_UNDER = 100_000;
  * 10 held 0.995–0.998 of the exact top 10 (1.000 for the ~7,400 of a kind + 90-day filter).
  */
 const SKETCH_RERANK = 400;
+/**
+ * A sketch ranking of at least this many memories runs as two halves at once (a server's two cores):
+ * at 1M memories a kind + 90-day filter leaves ~74,000.
+ */
+const SPLIT_FROM = 30_000;
 /** How long "every copy has its sketch" is trusted before it is checked again. */
 const SKETCH_STATE_TTL_MS = 60_000;
 const ALL_KINDS = 4;
@@ -308,10 +318,11 @@ export class PgvectorMemoryStore implements MemoryStore {
   readonly #sizes = new Map<number, { count: number; large: boolean; at: number }>();
   /** Word statistics of a large store (from `pg_stats`). */
   #statistics: { shares: Map<string, number>; rarest: number; at: number } | undefined;
-  readonly #plans = new Map<string, { count: number; limit: number; at: number }>();
+  readonly #plans = new Map<string, { count: number; limit: number; at: number; split?: Date | undefined }>();
   readonly #sketchRanking: boolean;
   readonly #sketchUnder: number;
   readonly #sketchRerank: number;
+  readonly #splitFrom: number;
   #sketchState: { ready: boolean; at: number } | undefined;
 
   constructor(db: Queryable, options: PgvectorMemoryStoreOptions) {
@@ -342,6 +353,7 @@ export class PgvectorMemoryStore implements MemoryStore {
       sketchable(Math.trunc(options.embedder.dimension));
     this.#sketchUnder = Math.trunc(options.sketchUnder ?? SKETCH_UNDER);
     this.#sketchRerank = Math.trunc(options.sketchRerank ?? SKETCH_RERANK);
+    this.#splitFrom = Math.trunc(options.splitFrom ?? SPLIT_FROM);
     // ts_rank weights are {D, C, B, A}: context is stored as C, the memory's own text as A.
     this.#rankWeights = `{0.1, ${options.contextTextWeight ?? 0.2}, 0.4, 1.0}`;
   }
@@ -684,18 +696,28 @@ export class PgvectorMemoryStore implements MemoryStore {
   async nearest(embedding: number[], options: RecallOptions, k: number, exact = false): Promise<number[]> {
     const now = options.now ?? this.#clock.now();
     const filters = this.#filters(options, now, options.kinds ?? DEFAULT_KINDS);
-    const params = [...filters.params];
     const candidates = Math.max(this.#candidates, k * 3);
-    const plan = exact ? 'truth' : (await this.#vectorPlan(filters, options.operatorId)).plan;
-    const vec = this.#vectorCandidates(filters, params, embedding, candidates, plan);
-    params.push(k);
-    const result = await this.#withSearchSettings(candidates, (db) =>
-      db.query(
-        `WITH vec AS MATERIALIZED (${vec}) SELECT id FROM vec ORDER BY distance, id LIMIT $${params.length}`,
-        params,
-      ),
+    const { plan, split } = exact
+      ? { plan: 'truth' as const, split: undefined }
+      : await this.#vectorPlan(filters, options.operatorId);
+    const results = await Promise.all(
+      (split ? this.#halves(filters, split) : [filters]).map((part) => {
+        const values = [...part.params];
+        const vec = this.#vectorCandidates(part, values, embedding, candidates, plan);
+        values.push(k);
+        return this.#withSearchSettings(candidates, (db) =>
+          db.query(
+            `WITH vec AS MATERIALIZED (${vec}) SELECT id, distance FROM vec ORDER BY distance, id LIMIT $${values.length}`,
+            values,
+          ),
+        );
+      }),
     );
-    return result.rows.map((row) => Number(row.id));
+    return results
+      .flatMap((result) => result.rows)
+      .sort((a, b) => Number(a.distance) - Number(b.distance) || Number(a.id) - Number(b.id))
+      .slice(0, k)
+      .map((row) => Number(row.id));
   }
 
   /** SQL for the filters every layer applies, with its parameters (numbered from 1). */
@@ -753,7 +775,10 @@ export class PgvectorMemoryStore implements MemoryStore {
    * threshold, reads only the scope index, and is cached for ten minutes per filter: it only picks
    * the plan, and every plan gives right results (a stale choice is at worst slower).
    */
-  async #vectorPlan(filters: Filters, operatorId: number): Promise<{ plan: VectorPlan; wide: boolean }> {
+  async #vectorPlan(
+    filters: Filters,
+    operatorId: number,
+  ): Promise<{ plan: VectorPlan; wide: boolean; split?: Date | undefined }> {
     const sketches = await this.#sketchesReady();
     const scope = filters.scope;
     if (!scope) {
@@ -764,15 +789,41 @@ export class PgvectorMemoryStore implements MemoryStore {
     const fresh = cached && Date.now() - cached.at < PLAN_TTL_MS ? cached : null;
     const limit = sketches ? Math.max(this.#sketchUnder, this.#exactUnder) : this.#exactUnder;
     // A count that stopped at a lower limit says nothing above it.
-    let count = fresh && (fresh.count < fresh.limit || fresh.limit >= limit) ? fresh.count : null;
-    if (count === null) {
-      count = await this.#countScope(scope, limit);
+    let known = fresh && (fresh.count < fresh.limit || fresh.limit >= limit) ? fresh : null;
+    if (!known) {
+      const count = await this.#countScope(scope, limit);
+      // A ranking split in two halves at the median time of the memories that pass the scope.
+      const splits = sketches && this.#parallelSides && count >= this.#splitFrom && count < this.#sketchUnder;
+      const split = splits ? await this.#medianTime(scope, count) : undefined;
+      known = { count, limit, at: Date.now(), split };
       if (this.#plans.size > 1000) this.#plans.clear();
-      this.#plans.set(scope.key, { count, limit, at: Date.now() });
+      this.#plans.set(scope.key, known);
     }
+    const count = known.count;
     const wide = count >= this.#exactUnder;
-    if (sketches && count < this.#sketchUnder) return { plan: 'sketch', wide };
+    if (sketches && count < this.#sketchUnder) return { plan: 'sketch', wide, split: known.split };
     return { plan: wide ? 'index' : 'exact', wide };
+  }
+
+  /** When the middle memory of the `count` that pass the scope happened. */
+  async #medianTime(scope: NonNullable<Filters['scope']>, count: number): Promise<Date | undefined> {
+    const result = await this.#db.query(
+      `SELECT m.occurred_at AS at FROM memories m WHERE ${scope.sql}
+       ORDER BY m.occurred_at OFFSET ${Math.floor(count / 2)} LIMIT 1`,
+      scope.params,
+    );
+    const at = result.rows[0]?.at as Date | string | undefined;
+    return at === undefined ? undefined : new Date(at);
+  }
+
+  /** The filters of the two halves of a split ranking: before the split time, and from it. */
+  #halves(filters: Filters, split: Date): Filters[] {
+    const at = `$${filters.params.length + 1}`;
+    return ['<', '>='].map((operator) => ({
+      ...filters,
+      where: `${filters.where} AND m.occurred_at ${operator} ${at}`,
+      params: [...filters.params, split],
+    }));
   }
 
   /** How many memories pass the scope, counted up to `limit` in the scope index. */
@@ -988,7 +1039,7 @@ export class PgvectorMemoryStore implements MemoryStore {
     const embedding = canWeight(this.#embedder)
       ? this.#embedder.embedQueryWeighted(query, stems)
       : await this.#embedder.embedQuery(query);
-    const { plan, wide } = await this.#vectorPlan(filters, operatorId);
+    const { plan, wide, split } = await this.#vectorPlan(filters, operatorId);
 
     // Every part gives its candidates with their part (0 facts, 1 full text, 2 vector) and rank
     // within it, so that one statement or two give the same rows. Two statements (a server) give
@@ -1057,14 +1108,38 @@ export class PgvectorMemoryStore implements MemoryStore {
     // On a server, two statements at once on two pooled connections; otherwise one statement.
     const run = (sql: string, values: unknown[]) =>
       this.#withSearchSettings(candidates, (db) => db.query(sql, values));
+    // A split vector ranking (a server, a wide filter) is two statements, one per half, beside the
+    // full-text side; their candidates are merged by distance here and numbered again.
+    const vectorSide = split
+      ? this.#halves(filters, split).map((half) => {
+          const values = [...half.params];
+          const sql = this.#vectorCandidates(half, values, embedding, candidates, plan, columns);
+          values.push(this.#minSimilarity);
+          return run(
+            `WITH vec AS MATERIALIZED (${sql}) SELECT ${named}, distance, 2 AS part FROM vec
+             WHERE 1 - distance >= $${values.length} AND distance <> 'NaN'`,
+            values,
+          );
+        })
+      : [run(withVec + vecPart, vecParams)];
     const rows = this.#parallelSides
       ? (
           await Promise.all([
-            run(withVec + vecPart, vecParams),
+            ...vectorSide,
             textParts.length === 0 ? { rows: [] as Row[] } : run(textParts.join(' UNION ALL '), params),
           ])
         ).flatMap((result) => result.rows)
       : (await run(withVec + [vecPart, ...textParts].join(' UNION ALL '), params)).rows;
+    if (split) {
+      const merged = rows
+        .filter((row) => Number(row.part) === 2)
+        .sort((a, b) => Number(a.distance) - Number(b.distance) || Number(a.id) - Number(b.id))
+        .slice(0, candidates);
+      merged.forEach((row, index) => {
+        row.rank = index + 1;
+      });
+      rows.splice(0, rows.length, ...rows.filter((row) => Number(row.part) !== 2), ...merged);
+    }
     const part = (which: number) =>
       rows.filter((row) => Number(row.part) === which).sort((a, b) => Number(a.rank) - Number(b.rank));
     // Facts first, then the fused ranking.

@@ -306,6 +306,14 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
       ...SERVER_SEARCH_SETTINGS,
       sketchRerank: 60,
     });
+    // The same ranking in two halves at once, split at the median time (each half re-ranks its own
+    // best 60: their union holds the best 60 of the whole, so it can only find more).
+    const split = new PgvectorMemoryStore(db.pool, {
+      embedder: store.embedder,
+      ...SERVER_SEARCH_SETTINGS,
+      sketchRerank: 60,
+      splitFrom: 100,
+    });
     const scope = { operatorId, kinds: ['note' as const], since: new Date(Date.UTC(2020, 0, 1)) };
     let overlap = 0;
     const queries = ['espresso garden', 'tax invoice client', 'roof boiler quote', 'harbour fence', 'tiles'];
@@ -314,7 +322,14 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
       const found = await sketched.nearest(embedding, scope, 10);
       const truth = new Set(await sketched.nearest(embedding, scope, 10, true));
       expect(found).toHaveLength(10);
-      overlap += found.filter((id) => truth.has(id)).length;
+      const kept = found.filter((id) => truth.has(id)).length;
+      overlap += kept;
+      const halves = await split.nearest(embedding, scope, 10);
+      expect(halves).toHaveLength(10);
+      expect(halves.filter((id) => truth.has(id)).length).toBeGreaterThanOrEqual(kept);
+      // A whole search through the halves finds what the whole ranking finds first.
+      const [first] = await split.recall(query, { ...scope, limit: 1 });
+      expect(first?.id).toBe((await sketched.recall(query, { ...scope, limit: 1 }))[0]?.id);
     }
     // 60 of 600 re-ranked: a sketch that ranked at random would keep a tenth of the exact top 10.
     expect(overlap / (10 * queries.length)).toBeGreaterThanOrEqual(0.9);
