@@ -1110,22 +1110,23 @@ export class PgvectorMemoryStore implements MemoryStore {
       this.#withSearchSettings(candidates, (db) => db.query(sql, values));
     // A split vector ranking (a server, a wide filter) is two statements, one per half, beside the
     // full-text side; their candidates are merged by distance here and numbered again.
-    const vectorSide = split
-      ? this.#halves(filters, split).map((half) => {
-          const values = [...half.params];
-          const sql = this.#vectorCandidates(half, values, embedding, candidates, plan, columns);
-          values.push(this.#minSimilarity);
-          return run(
-            `WITH vec AS MATERIALIZED (${sql}) SELECT ${named}, distance, 2 AS part FROM vec
-             WHERE 1 - distance >= $${values.length} AND distance <> 'NaN'`,
-            values,
-          );
-        })
-      : [run(withVec + vecPart, vecParams)];
+    const vectorSide = () =>
+      split
+        ? this.#halves(filters, split).map((half) => {
+            const values = [...half.params];
+            const sql = this.#vectorCandidates(half, values, embedding, candidates, plan, columns);
+            values.push(this.#minSimilarity);
+            return run(
+              `WITH vec AS MATERIALIZED (${sql}) SELECT ${named}, distance, 2 AS part FROM vec
+               WHERE 1 - distance >= $${values.length} AND distance <> 'NaN'`,
+              values,
+            );
+          })
+        : [run(withVec + vecPart, vecParams)];
     const rows = this.#parallelSides
       ? (
           await Promise.all([
-            ...vectorSide,
+            ...vectorSide(),
             textParts.length === 0 ? { rows: [] as Row[] } : run(textParts.join(' UNION ALL '), params),
           ])
         ).flatMap((result) => result.rows)

@@ -767,7 +767,29 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
         occurredAt: new Date(Date.UTC(2026, 2, 1) + index * 36 * 3_600_000),
       })),
     );
-    const one = new PgvectorMemoryStore(db.pool, {
+    // Vector statements sent by the one-statement store: one per search, never a second one.
+    let vectorStatements = 0;
+    const counted = new Proxy(db.pool as pg.Pool, {
+      get(target, property, receiver) {
+        if (property === 'connect')
+          return async () => {
+            const client = await target.connect();
+            return new Proxy(client, {
+              get(inner, name, innerReceiver) {
+                if (name !== 'query') return Reflect.get(inner, name, innerReceiver);
+                return (text: string, values?: unknown[]) => {
+                  if (typeof text === 'string' && text.includes('WITH vec AS MATERIALIZED'))
+                    vectorStatements += 1;
+                  return inner.query(text, values);
+                };
+              },
+            });
+          };
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const one = new PgvectorMemoryStore(counted, {
       embedder: store.embedder,
       clock,
       ...searchSettings,
@@ -793,7 +815,9 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
         { operatorId, limit: 5 },
         { operatorId, limit: 8, kinds: ['note' as const], since: new Date('2026-04-01T00:00:00Z') },
       ]) {
+        const before = vectorStatements;
         const byOne = await one.recall(question, options);
+        expect(vectorStatements - before).toBe(1);
         expect(await two.recall(question, options)).toEqual(byOne);
         compared += byOne.length;
       }
