@@ -61,6 +61,9 @@ export async function reembedMemories(deps: MemoryJobDeps): Promise<{ total: num
   }
 }
 
+/** Sketches written per batch: a sketch is cheap to compute; reading 1,000 embeddings is ~6 MB. */
+const SKETCH_BATCH = 1000;
+
 /**
  * Write the search sketches that copies lack (memories stored before migration 021), batch by
  * batch; searches rank through the 16-bit copies until none is missing. Logs progress by quarters.
@@ -70,7 +73,7 @@ export async function fillSketches(deps: MemoryJobDeps): Promise<{ filled: numbe
   let total = 0;
   let lastQuarter = -1;
   for (;;) {
-    const { done, remaining } = await deps.memory.fillSketches(deps.batchSize ? deps.batchSize * 5 : 1000);
+    const { done, remaining } = await deps.memory.fillSketches(SKETCH_BATCH);
     if (filled === 0 && done === 0) return { filled };
     if (total === 0) total = done + (remaining ? await deps.memory.unsketchedCount() : 0);
     filled += done;
@@ -79,7 +82,7 @@ export async function fillSketches(deps: MemoryJobDeps): Promise<{ filled: numbe
       lastQuarter = quarter;
       deps.logger.info({ done: filled, total: Math.max(total, filled) }, 'memory search sketches written');
     }
-    // Nothing written while some remain: another writer holds them; the next sweep continues.
+    // Nothing written while some remain: another writer changed them meanwhile; the next sweep continues.
     if (!remaining || done === 0) return { filled };
   }
 }
