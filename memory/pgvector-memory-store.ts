@@ -57,6 +57,10 @@ type ColumnSet = keyof typeof COLUMN_SETS;
 function columnList(set: ColumnSet, alias?: string): string {
   return COLUMN_SETS[set].map((column) => (alias ? `${alias}.${column}` : column)).join(', ');
 }
+/** Vector candidates from one or more statements, nearest first (ties by id, as in SQL). */
+function nearestFirst(rows: Row[]): Row[] {
+  return [...rows].sort((a, b) => Number(a.distance) - Number(b.distance) || Number(a.id) - Number(b.id));
+}
 const DEFAULT_KINDS: MemoryKind[] = ['fact', 'note', 'document'];
 const SENSITIVITY_RANK: Record<Sensitivity, number> = { normal: 0, private: 1, secret: 2 };
 
@@ -404,10 +408,9 @@ export class PgvectorMemoryStore implements MemoryStore {
       'SELECT 1 FROM memories WHERE embedder IS DISTINCT FROM $1 AND embedding IS NOT NULL LIMIT 1',
       [id],
     );
-    const unsketched = await this.#db.query('SELECT 1 FROM memory_vectors WHERE sketch IS NULL LIMIT 1');
     return {
       reembedNeeded: stale.rows.length > 0 || (active.rows.length > 0 && active.rows[0]?.id !== id),
-      sketchesNeeded: unsketched.rows.length > 0,
+      sketchesNeeded: await this.#anyUnsketched(),
     };
   }
 
@@ -713,9 +716,7 @@ export class PgvectorMemoryStore implements MemoryStore {
         );
       }),
     );
-    return results
-      .flatMap((result) => result.rows)
-      .sort((a, b) => Number(a.distance) - Number(b.distance) || Number(a.id) - Number(b.id))
+    return nearestFirst(results.flatMap((result) => result.rows))
       .slice(0, k)
       .map((row) => Number(row.id));
   }
@@ -844,11 +845,16 @@ export class PgvectorMemoryStore implements MemoryStore {
     if (!this.#sketchRanking) return false;
     if (this.#sketchState && Date.now() - this.#sketchState.at < SKETCH_STATE_TTL_MS)
       return this.#sketchState.ready;
-    const result = await this.#db.query(
-      'SELECT NOT EXISTS (SELECT 1 FROM memory_vectors WHERE sketch IS NULL) AS ready',
-    );
-    this.#sketchState = { ready: result.rows[0]?.ready === true, at: Date.now() };
+    this.#sketchState = { ready: !(await this.#anyUnsketched()), at: Date.now() };
     return this.#sketchState.ready;
+  }
+
+  /** Whether some copy has no sketch (memory_vectors_unsketched_idx answers it). */
+  async #anyUnsketched(): Promise<boolean> {
+    const result = await this.#db.query(
+      'SELECT EXISTS (SELECT 1 FROM memory_vectors WHERE sketch IS NULL) AS any',
+    );
+    return result.rows[0]?.any === true;
   }
 
   /**
@@ -1042,25 +1048,33 @@ export class PgvectorMemoryStore implements MemoryStore {
     const { plan, wide, split } = await this.#vectorPlan(filters, operatorId);
 
     // Every part gives its candidates with their part (0 facts, 1 full text, 2 vector) and rank
-    // within it, so that one statement or two give the same rows. Two statements (a server) give
+    // within it (the vector rank numbered here when the vector side runs on its own, so that it can
+    // be in halves), so that one statement or several give the same rows. Several (a server) give
     // whole pointers: reading the few results afterwards would cost a third statement, 0.6 ms. One
     // statement (PGlite) gives only what the fusion reads, and the results are read whole after it:
     // converting 120 whole rows out of WebAssembly cost 1.5 ms.
     const columns: ColumnSet = this.#parallelSides ? 'pointer' : 'fusion';
     const selected = columnList(columns, 'm');
     const named = columnList(columns);
-    // The vector side: the nearest candidates, nearest first.
-    const vecParams = [...filters.params];
-    const vec = this.#vectorCandidates(filters, vecParams, embedding, candidates, plan, columns);
-    vecParams.push(this.#minSimilarity);
-    const vecPart = `(SELECT ${named}, 2 AS part, row_number() OVER (ORDER BY distance, id) AS rank
-      FROM vec WHERE 1 - distance >= $${vecParams.length} AND distance <> 'NaN')`;
-    const withVec = `WITH vec AS MATERIALIZED (${vec}
-      ) `;
+    // The vector side over some filters: its nearest candidates (`vec`), those similar enough
+    // (`kept`), and its parameters.
+    const vectorSide = (part: Filters) => {
+      const values = [...part.params];
+      const sql = this.#vectorCandidates(part, values, embedding, candidates, plan, columns);
+      values.push(this.#minSimilarity);
+      return {
+        with: `WITH vec AS MATERIALIZED (${sql}
+      ) `,
+        kept: `FROM vec WHERE 1 - distance >= $${values.length} AND distance <> 'NaN'`,
+        values,
+      };
+    };
+    // One statement (PGlite) holds the vector side; two or three (a server) each have their own.
+    const single = this.#parallelSides ? null : vectorSide(filters);
 
     // The full-text side and the exact facts. In one statement with the vector side, their
     // parameters follow its own; in a statement of their own, the filters' parameters.
-    const params = this.#parallelSides ? [...filters.params] : [...vecParams];
+    const params = single ? [...single.values] : [...filters.params];
     const add = (value: unknown) => {
       params.push(value);
       return `$${params.length}`;
@@ -1105,41 +1119,24 @@ export class PgvectorMemoryStore implements MemoryStore {
          ORDER BY rank LIMIT ${add(limit)})`;
     const textParts = [factPart, textPart].filter((part) => part !== '');
 
-    // On a server, two statements at once on two pooled connections; otherwise one statement.
     const run = (sql: string, values: unknown[]) =>
       this.#withSearchSettings(candidates, (db) => db.query(sql, values));
-    // A split vector ranking (a server, a wide filter) is two statements, one per half, beside the
-    // full-text side; their candidates are merged by distance here and numbered again.
-    const vectorSide = () =>
-      split
-        ? this.#halves(filters, split).map((half) => {
-            const values = [...half.params];
-            const sql = this.#vectorCandidates(half, values, embedding, candidates, plan, columns);
-            values.push(this.#minSimilarity);
-            return run(
-              `WITH vec AS MATERIALIZED (${sql}) SELECT ${named}, distance, 2 AS part FROM vec
-               WHERE 1 - distance >= $${values.length} AND distance <> 'NaN'`,
-              values,
-            );
-          })
-        : [run(withVec + vecPart, vecParams)];
-    const rows = this.#parallelSides
-      ? (
-          await Promise.all([
-            ...vectorSide(),
-            textParts.length === 0 ? { rows: [] as Row[] } : run(textParts.join(' UNION ALL '), params),
-          ])
-        ).flatMap((result) => result.rows)
-      : (await run(withVec + [vecPart, ...textParts].join(' UNION ALL '), params)).rows;
-    if (split) {
-      const merged = rows
-        .filter((row) => Number(row.part) === 2)
-        .sort((a, b) => Number(a.distance) - Number(b.distance) || Number(a.id) - Number(b.id))
-        .slice(0, candidates);
-      merged.forEach((row, index) => {
-        row.rank = index + 1;
-      });
-      rows.splice(0, rows.length, ...rows.filter((row) => Number(row.part) !== 2), ...merged);
+    let rows: Row[];
+    if (single) {
+      const vecPart = `(SELECT ${named}, 2 AS part, row_number() OVER (ORDER BY distance, id) AS rank ${single.kept})`;
+      rows = (await run(single.with + [vecPart, ...textParts].join(' UNION ALL '), params)).rows;
+    } else {
+      // At once on pooled connections: the vector side (in two halves when the plan splits it) and
+      // the full-text side. The vector candidates are merged and numbered here.
+      const [text, ...vector] = await Promise.all([
+        textParts.length === 0 ? { rows: [] as Row[] } : run(textParts.join(' UNION ALL '), params),
+        ...(split ? this.#halves(filters, split) : [filters]).map((part) => {
+          const side = vectorSide(part);
+          return run(`${side.with}SELECT ${named}, distance, 2 AS part ${side.kept}`, side.values);
+        }),
+      ]);
+      const candidatesFound = nearestFirst(vector.flatMap((result) => result.rows)).slice(0, candidates);
+      rows = [...text!.rows, ...candidatesFound.map((row, index) => ({ ...row, rank: index + 1 }))];
     }
     const part = (which: number) =>
       rows.filter((row) => Number(row.part) === which).sort((a, b) => Number(a.rank) - Number(b.rank));
@@ -1307,10 +1304,7 @@ export class PgvectorMemoryStore implements MemoryStore {
       );
       done = written.rowCount ?? 0;
     }
-    const left = await this.#db.query(
-      'SELECT EXISTS (SELECT 1 FROM memory_vectors WHERE sketch IS NULL) AS any',
-    );
-    const remaining = left.rows[0]?.any === true;
+    const remaining = await this.#anyUnsketched();
     this.#sketchState = { ready: !remaining, at: Date.now() };
     return { done, remaining };
   }
