@@ -5,14 +5,15 @@
  *   npm run bench -- memory-scale [--sizes 100000,1000000] [--database-url postgres://…]
  *     [--dimension 512] [--queries 200] [--ef-search N] [--m N] [--ef-construction N]
  *     [--index-type vector|halfvec] [--keep] [--reuse SCHEMA] [--order random|time]
- *     [--corpus words|topics] [--no-sketches] [--split-from N]
+ *     [--corpus words|topics] [--no-sketches] [--split-from N] [--sketch-rerank N] [--no-sketch-cut]
  *
  * `--keep` leaves the loaded schema in place (its name is printed); `--reuse SCHEMA` measures the
  * searches again on such a kept schema without loading or building anything (one size only).
  *
  * Index and search settings default to the store's settings for a Postgres server
  * (`SERVER_SEARCH_SETTINGS`). `--no-sketches` ranks filtered sets without the sketches (the 16-bit
- * copies, or the graph over 10,000 memories); `--split-from N` sets the store's `splitFrom`.
+ * copies, or the graph over 10,000 memories); `--split-from N` sets the store's `splitFrom`,
+ * `--sketch-rerank N` its `sketchRerank`; `--no-sketch-cut` sorts every sketch (no estimated cut).
  *
  * Synthetic memories: Zipf-distributed words from a 30,000-word vocabulary, 8–40 words each, four
  * kinds, times spread over two years, one operator. Queries are 3–6 words taken from a random memory.
@@ -58,6 +59,8 @@ function parse(args: string[]) {
     corpus: (value('--corpus') ?? 'words') as 'words' | 'topics',
     sketches: !args.includes('--no-sketches'),
     splitFrom: optionalNumber(value('--split-from')),
+    sketchRerank: optionalNumber(value('--sketch-rerank')),
+    sketchCut: !args.includes('--no-sketch-cut'),
   };
 }
 
@@ -71,7 +74,7 @@ async function buildIndex(pool: pg.Pool, store: PgvectorMemoryStore, memory: str
     await client.query(store.indexDefinition());
     const seconds = (performance.now() - began) / 1000;
     // Statistics, and the GIN pending list merged.
-    await client.query('VACUUM (ANALYZE) memories, memory_vectors');
+    await client.query('VACUUM (ANALYZE) memories, memory_vectors, memory_sketches');
     return seconds;
   } finally {
     client.release();
@@ -162,7 +165,7 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
   const args = parse(argv);
   const out = (line: string) => process.stdout.write(`${line}\n`);
   out(
-    `memory-scale: sizes ${args.sizes.join(', ')}, dimension ${args.dimension}, corpus ${args.corpus}, memories stored in ${args.order === 'time' ? 'time' : 'random'} order, ${args.sketches ? `sketch ranking${args.splitFrom ? `, split from ${args.splitFrom}` : ''}` : 'no sketches'}, server ${args.url.replace(/\/\/[^@]*@/, '//')}`,
+    `memory-scale: sizes ${args.sizes.join(', ')}, dimension ${args.dimension}, corpus ${args.corpus}, memories stored in ${args.order === 'time' ? 'time' : 'random'} order, ${args.sketches ? `sketch ranking${args.splitFrom ? `, split from ${args.splitFrom}` : ''}${args.sketchRerank ? `, rerank ${args.sketchRerank}` : ''}${args.sketchCut ? '' : ', no cut'}` : 'no sketches'}, server ${args.url.replace(/\/\/[^@]*@/, '//')}`,
   );
   if (args.reuse && args.sizes.length !== 1) throw new Error('--reuse measures one size: give --sizes N');
   if (args.corpus !== 'words' && args.corpus !== 'topics')
@@ -200,6 +203,8 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
         hnswEfConstruction: args.efConstruction ?? SERVER_SEARCH_SETTINGS.hnswEfConstruction,
         sketchRanking: args.sketches,
         splitFrom: args.splitFrom,
+        sketchRerank: args.sketchRerank,
+        sketchCut: args.sketchCut,
       });
       const next = seededRandom(42);
       const words = vocabulary(30_000, next);
@@ -256,7 +261,7 @@ export default async function memoryScaleBench(argv: string[]): Promise<void> {
         if ((filled / 2000) % 50 === 0) out(`  sketches written: ${filled.toLocaleString('en')}…`);
       }
       // What autovacuum does after that many updated rows (the index-only scans need it).
-      if (filled > 0) await db.pool.query('VACUUM (ANALYZE) memory_vectors');
+      if (filled > 0) await db.pool.query('VACUUM (ANALYZE) memory_vectors, memory_sketches');
       if (filled > 0)
         out(
           `  search sketches written for ${filled.toLocaleString('en')} memories stored before them (${((performance.now() - fillBegan) / 1000).toFixed(1)} s)`,

@@ -17,7 +17,14 @@ import type {
 import { needsSignature, type ProvenanceSigner, type SignedFields } from './provenance-signer.ts';
 import { isStopWord, stem, words } from './text-normaliser.ts';
 import { parseTimeWindow } from './time-window.ts';
-import { embeddingSketch, SKETCH_BITS, sketchable } from './vector-sketch.ts';
+import {
+  embeddingSketch,
+  hammingCut,
+  hammingDistance,
+  SKETCH_BITS,
+  sketchable,
+  sketchWords,
+} from './vector-sketch.ts';
 
 const SNIPPET_LENGTH = 280;
 /**
@@ -122,6 +129,12 @@ export interface PgvectorMemoryStoreOptions {
    * in two at the median time of those memories, and the halves run at once on two connections.
    */
   splitFrom?: number | undefined;
+  /**
+   * With sketchRanking (default on): a large ranking sorts only the memories within an estimated
+   * Hamming distance of the query, and ranks them all when too few were (same results, less work).
+   * A number sets how many times `sketchRerank` memories the cut aims to keep (default 3).
+   */
+  sketchCut?: boolean | number | undefined;
 }
 
 /**
@@ -150,6 +163,13 @@ type Row = Record<string, unknown>;
 interface Filters {
   where: string;
   params: unknown[];
+  /**
+   * `where` in two parts: what the scope indexes answer (operator, kinds, current, time), and the
+   * rest (expiry, sensitivity, sources) with the columns it reads — a ranking by sketch applies the
+   * rest only to the few memories within its cut.
+   */
+  indexed: string;
+  rest: { sql: string; columns: string[] };
   /**
    * The part of the filters the scope index (operator, kind, time) answers alone, as a statement of
    * its own (parameters from $1) with a key for the count of memories that pass it; null when
@@ -236,15 +256,27 @@ const PLAN_TTL_MS = 10 * 60_000;
  */
 const SKETCH_UNDER = 100_000;
 /**
- * How many of the nearest by sketch get their exact distance computed: at 100k memories their top
- * 10 held 0.995–0.998 of the exact top 10 (1.000 for the ~7,400 of a kind + 90-day filter).
+ * How many of the nearest by sketch get their exact distance computed (each costs a row of
+ * memories, ~4 µs). Their top 10 held 0.986 of the exact top 10 for the ~7,400 memories of a kind +
+ * 90-day filter at 100k memories (0.994 with 400), and 0.995 for the ~74,000 at 1M (two halves of 200;
+ * 0.997 with 400), at 0.8–1.5 ms less (BENCHMARKS.md, Scale).
  */
-const SKETCH_RERANK = 400;
+const SKETCH_RERANK = 200;
 /**
  * A sketch ranking of at least this many memories runs as two halves at once (a server's two cores):
  * at 1M memories a kind + 90-day filter leaves ~74,000.
  */
 const SPLIT_FROM = 30_000;
+/**
+ * A sketch ranking sorts only the memories within a cut that about this many times `sketchRerank` of
+ * them are estimated to be within, when at least SKETCH_CUT_FROM times `sketchRerank` pass the filters
+ * (under that, the sort is cheap and the cut would often keep too few).
+ */
+const SKETCH_CUT_SHARE = 3;
+const SKETCH_CUT_FROM = 8;
+/** How many of an operator's sketches the cut is estimated from, and how few make no estimate. */
+const SKETCH_SAMPLE = 512;
+const SKETCH_SAMPLE_MIN = 64;
 /** How long "every copy has its sketch" is trusted before it is checked again. */
 const SKETCH_STATE_TTL_MS = 60_000;
 const ALL_KINDS = 4;
@@ -327,7 +359,12 @@ export class PgvectorMemoryStore implements MemoryStore {
   readonly #sketchUnder: number;
   readonly #sketchRerank: number;
   readonly #splitFrom: number;
+  /** How many times the re-ranked count the sketch cut aims to keep; 0 for no cut. */
+  readonly #sketchCutShare: number;
   #sketchState: { ready: boolean; at: number } | undefined;
+  readonly #sketchSamples = new Map<number, { words: Uint32Array[]; at: number }>();
+  /** The sketches of the query embeddings being searched (each is needed two or three times). */
+  readonly #querySketches = new WeakMap<number[], string | null>();
 
   constructor(db: Queryable, options: PgvectorMemoryStoreOptions) {
     this.#db = db;
@@ -358,6 +395,8 @@ export class PgvectorMemoryStore implements MemoryStore {
     this.#sketchUnder = Math.trunc(options.sketchUnder ?? SKETCH_UNDER);
     this.#sketchRerank = Math.trunc(options.sketchRerank ?? SKETCH_RERANK);
     this.#splitFrom = Math.trunc(options.splitFrom ?? SPLIT_FROM);
+    const cut = options.sketchCut ?? true;
+    this.#sketchCutShare = cut === true ? SKETCH_CUT_SHARE : cut === false ? 0 : Math.max(0, cut);
     // ts_rank weights are {D, C, B, A}: context is stored as C, the memory's own text as A.
     this.#rankWeights = `{0.1, ${options.contextTextWeight ?? 0.2}, 0.4, 1.0}`;
   }
@@ -700,13 +739,14 @@ export class PgvectorMemoryStore implements MemoryStore {
     const now = options.now ?? this.#clock.now();
     const filters = this.#filters(options, now, options.kinds ?? DEFAULT_KINDS);
     const candidates = Math.max(this.#candidates, k * 3);
-    const { plan, split } = exact
-      ? { plan: 'truth' as const, split: undefined }
+    const { plan, split, count } = exact
+      ? { plan: 'truth' as const, split: undefined, count: 0 }
       : await this.#vectorPlan(filters, options.operatorId);
+    const cut = await this.#cutFor(plan, options.operatorId, embedding, count, split, candidates);
     const results = await Promise.all(
       (split ? this.#halves(filters, split) : [filters]).map((part) => {
         const values = [...part.params];
-        const vec = this.#vectorCandidates(part, values, embedding, candidates, plan);
+        const vec = this.#vectorCandidates(part, values, embedding, candidates, plan, 'id', cut);
         values.push(k);
         return this.#withSearchSettings(candidates, (db) =>
           db.query(
@@ -738,24 +778,26 @@ export class PgvectorMemoryStore implements MemoryStore {
     if (options.since) scope.push(`m.occurred_at >= ${add(options.since)}`);
     if (options.until) scope.push(`m.occurred_at < ${add(options.until)}`);
     const scopeParams = [...params];
-    const clauses = [
-      ...scope,
+    const rest = [
       `(m.expires_at IS NULL OR m.expires_at > ${add(now)})`,
       `(CASE m.sensitivity WHEN 'normal' THEN 0 WHEN 'private' THEN 1 ELSE 2 END) <= ${add(
         SENSITIVITY_RANK[options.maxSensitivity ?? 'private'],
       )}`,
     ];
+    const restColumns = ['expires_at', 'sensitivity'];
     const sources = options.sources ?? [];
     if (sources.length > 0) {
       const exact = sources.filter((source) => !source.endsWith('*'));
       const prefixes = sources
         .filter((source) => source.endsWith('*'))
         .map((source) => `${source.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`);
-      clauses.push(`(m.source = ANY(${add(exact)}::text[]) OR m.source LIKE ANY(${add(prefixes)}::text[]))`);
+      rest.push(`(m.source = ANY(${add(exact)}::text[]) OR m.source LIKE ANY(${add(prefixes)}::text[]))`);
+      restColumns.push('source');
     }
-    const where = clauses.join(' AND ');
+    const where = [...scope, ...rest].join(' AND ');
+    const parts = { indexed: scope.join(' AND '), rest: { sql: rest.join(' AND '), columns: restColumns } };
     if (scope.length === 3 && kinds.length >= ALL_KINDS && sources.length === 0)
-      return { where, params, scope: null };
+      return { where, params, ...parts, scope: null };
     // A window moved by less than an hour passes about as many memories: one count serves it.
     const hour = (bound: Date | undefined) => (bound ? Math.floor(bound.getTime() / 3_600_000) : null);
     const key = JSON.stringify([
@@ -764,13 +806,13 @@ export class PgvectorMemoryStore implements MemoryStore {
       hour(options.since),
       hour(options.until),
     ]);
-    return { where, params, scope: { sql: scope.join(' AND '), params: scopeParams, key } };
+    return { where, params, ...parts, scope: { sql: scope.join(' AND '), params: scopeParams, key } };
   }
 
   /**
    * How the vector side searches, and whether the filter is wide (the full-text side then reads a
    * rare word's memories first). With sketches (a server), up to `sketchUnder` memories that pass
-   * the filters are ranked by their sketches, the best 400 exactly; without, a narrow filter (a
+   * the filters are ranked by their sketches, the best 200 exactly; without, a narrow filter (a
    * kind, a time window) that few memories pass ranks them all exactly — as cheap as an HNSW scan
    * that skips the others, and exact. Anything wider walks the index. The count stops at the
    * threshold, reads only the scope index, and is cached for ten minutes per filter: it only picks
@@ -779,12 +821,12 @@ export class PgvectorMemoryStore implements MemoryStore {
   async #vectorPlan(
     filters: Filters,
     operatorId: number,
-  ): Promise<{ plan: VectorPlan; wide: boolean; split?: Date | undefined }> {
+  ): Promise<{ plan: VectorPlan; wide: boolean; count: number; split?: Date | undefined }> {
     const sketches = await this.#sketchesReady();
     const scope = filters.scope;
     if (!scope) {
-      const few = sketches && (await this.#operatorSize(operatorId)).count < this.#sketchUnder;
-      return { plan: few ? 'sketch' : 'index', wide: true };
+      const { count } = await this.#operatorSize(operatorId);
+      return { plan: sketches && count < this.#sketchUnder ? 'sketch' : 'index', wide: true, count };
     }
     const cached = this.#plans.get(scope.key);
     const fresh = cached && Date.now() - cached.at < PLAN_TTL_MS ? cached : null;
@@ -802,8 +844,93 @@ export class PgvectorMemoryStore implements MemoryStore {
     }
     const count = known.count;
     const wide = count >= this.#exactUnder;
-    if (sketches && count < this.#sketchUnder) return { plan: 'sketch', wide, split: known.split };
-    return { plan: wide ? 'index' : 'exact', wide };
+    if (sketches && count < this.#sketchUnder) return { plan: 'sketch', wide, count, split: known.split };
+    return { plan: wide ? 'index' : 'exact', wide, count };
+  }
+
+  /** The sketch ranking's cut for a plan (each half of a split ranks about half the memories). */
+  #cutFor(
+    plan: VectorPlan,
+    operatorId: number,
+    embedding: number[],
+    count: number,
+    split: Date | undefined,
+    candidates: number,
+  ): Promise<number | undefined> {
+    if (plan !== 'sketch' || this.#sketchCutShare === 0) return Promise.resolve(undefined);
+    const rerank = Math.max(this.#sketchRerank, candidates);
+    return this.#sketchCut(operatorId, embedding, split ? count / 2 : count, rerank);
+  }
+
+  /**
+   * For a sketch ranking of about `count` memories: a Hamming distance that about `sketchCut` (3)
+   * times `rerank` of them are within, estimated from the query's distances to a sample of the
+   * operator's sketches (see hammingCut); undefined when the set is too small for a cut to pay.
+   */
+  async #sketchCut(
+    operatorId: number,
+    embedding: number[],
+    count: number,
+    rerank: number,
+  ): Promise<number | undefined> {
+    if (count < SKETCH_CUT_FROM * rerank) return undefined;
+    const sample = await this.#sketchSample(operatorId);
+    const sketch = this.#sketchOf(embedding);
+    if (sample.length < SKETCH_SAMPLE_MIN || sketch === null) return undefined;
+    const query = sketchWords(sketch);
+    const distances = sample.map((words) => hammingDistance(query, words));
+    return hammingCut(distances, (this.#sketchCutShare * rerank) / count);
+  }
+
+  /** The sketch of a query's embedding, computed once per search. */
+  #sketchOf(embedding: number[]): string | null {
+    let sketch = this.#querySketches.get(embedding);
+    if (sketch === undefined) {
+      sketch = embeddingSketch(embedding);
+      this.#querySketches.set(embedding, sketch);
+    }
+    return sketch;
+  }
+
+  /**
+   * About SKETCH_SAMPLE sketches of the operator's memories, cached for ten minutes: the pages of a
+   * system sample of memory_sketches (a second, larger one when the operator has few of the table's
+   * rows). Only the spread of their distances to a query is read from them.
+   */
+  async #sketchSample(operatorId: number): Promise<Uint32Array[]> {
+    const cached = this.#sketchSamples.get(operatorId);
+    if (cached && Date.now() - cached.at < PLAN_TTL_MS) return cached.words;
+    const rows = await this.#db.query(
+      `SELECT greatest(reltuples, 0) AS n FROM pg_class WHERE oid = to_regclass('memory_sketches')`,
+    );
+    const total = Math.max(1, Number(rows.rows[0]?.n ?? 0));
+    // Whole pages at random; or, when that would be every page (a small table, or one never
+    // analysed), rows at random.
+    const draw = async (percent: number) =>
+      (
+        await this.#db.query(
+          `SELECT sketch::text AS sketch FROM memory_sketches ${percent < 100 ? 'TABLESAMPLE SYSTEM ($4)' : ''}
+           WHERE operator_id = $1 AND embedder = $2 AND embedding_dim = $3 AND superseded_by IS NULL
+             AND sketch IS NOT NULL ${percent < 100 ? '' : 'ORDER BY random()'} LIMIT ${SKETCH_SAMPLE}`,
+          [
+            operatorId,
+            this.#embedder.id,
+            Math.trunc(this.#embedder.dimension),
+            ...(percent < 100 ? [percent] : []),
+          ],
+        )
+      ).rows.map((row) => sketchWords(String(row.sketch)));
+    const percent = (100 * 3 * SKETCH_SAMPLE) / total;
+    let words = await draw(percent);
+    if (words.length < SKETCH_SAMPLE / 2 && percent < 100)
+      words = await draw((percent * SKETCH_SAMPLE) / Math.max(1, words.length));
+    return this.#keepSample(operatorId, words);
+  }
+
+  #keepSample(operatorId: number, words: Uint32Array[]): Uint32Array[] {
+    if (this.#sketchSamples.size > 100) this.#sketchSamples.clear();
+    this.#sketchSamples.set(operatorId, { words, at: Date.now() });
+    return words;
   }
 
   /** When the middle memory of the `count` that pass the scope happened. */
@@ -823,6 +950,7 @@ export class PgvectorMemoryStore implements MemoryStore {
     return ['<', '>='].map((operator) => ({
       ...filters,
       where: `${filters.where} AND m.occurred_at ${operator} ${at}`,
+      indexed: `${filters.indexed} AND m.occurred_at ${operator} ${at}`,
       params: [...filters.params, split],
     }));
   }
@@ -981,6 +1109,7 @@ export class PgvectorMemoryStore implements MemoryStore {
     candidates: number,
     plan: VectorPlan,
     columns: ColumnSet = 'id',
+    cut?: number,
   ): string {
     const dim = Math.trunc(this.#embedder.dimension);
     params.push(vectorLiteral(embedding), this.#embedder.id, candidates);
@@ -996,14 +1125,34 @@ export class PgvectorMemoryStore implements MemoryStore {
     // Ranked outside the scan (OFFSET 0 keeps the planner from pulling the ORDER BY into it), so
     // the index cannot serve the order and each distance is computed once per memory that passes.
     if (plan === 'sketch') {
-      // An index-only scan of the sketches (memory_vectors_sketch_idx) keeps the nearest by Hamming
-      // distance (a copy still without a sketch sorts first, so it is never left out); their exact
-      // 32-bit distances are read from memories. OFFSET 0 as above.
-      params.push(embeddingSketch(embedding), Math.max(this.#sketchRerank, candidates));
+      // An index-only scan of the sketches (memory_sketches_scope_idx, migration 022) keeps the
+      // nearest by Hamming distance (a copy still without a sketch sorts first, so it is never left
+      // out); their exact 32-bit distances are read from memories. OFFSET 0 as above.
+      params.push(this.#sketchOf(embedding), Math.max(this.#sketchRerank, candidates));
       const [sketch, rerank] = [1, 0].map((back) => `$${params.length - back}`);
+      const hamming = `m.sketch <~> ${sketch}::bit(${SKETCH_BITS})`;
+      const embedderOnly = `m.embedding_dim = ${dim} AND m.embedder = ${embedder}`;
+      const order = `ORDER BY h NULLS FIRST, id LIMIT ${rerank}`;
+      const every = `SELECT id FROM (SELECT m.memory_id AS id, ${hamming} AS h FROM memory_sketches m
+          WHERE ${where} OFFSET 0) y ${order}`;
+      if (cut === undefined)
+        return `SELECT * FROM (SELECT ${selected}, ${distance} AS distance FROM (${every}) x
+          JOIN memories m ON m.id = x.id OFFSET 0) z ORDER BY distance, id LIMIT ${n}`;
+      // With a cut (an estimate of the distance that a few times `rerank` memories are within), only
+      // those are sorted, and only they are checked against the filters the index does not answer:
+      // the sort copies every row it is given, and those filters cost as much again. If fewer than
+      // `rerank` were within the cut, every memory is ranked after all (the second branch runs only
+      // then). Either way the same memories come out: all the others are farther.
+      params.push(cut);
+      const columns = [...filters.rest.columns, 'embedder', 'embedding_dim'].map((column) => `m.${column}`);
       return `SELECT * FROM (SELECT ${selected}, ${distance} AS distance FROM (
-          SELECT id FROM (SELECT m.memory_id AS id, m.sketch <~> ${sketch}::bit(${SKETCH_BITS}) AS h
-            FROM memory_vectors m WHERE ${where} OFFSET 0) y ORDER BY h NULLS FIRST, id LIMIT ${rerank}
+          WITH near AS MATERIALIZED (SELECT id FROM (SELECT m.memory_id AS id, m.h FROM (
+              SELECT m.memory_id, ${hamming} AS h, ${columns.join(', ')} FROM memory_sketches m
+              WHERE ${filters.indexed} AND (m.sketch IS NULL OR ${hamming} <= $${params.length}) OFFSET 0
+            ) m WHERE ${filters.rest.sql} AND ${embedderOnly}) y ${order})
+          SELECT id FROM near WHERE (SELECT count(*) FROM near) >= ${rerank}
+          UNION ALL
+          SELECT id FROM (${every}) every WHERE (SELECT count(*) FROM near) < ${rerank}
         ) x JOIN memories m ON m.id = x.id OFFSET 0) z ORDER BY distance, id LIMIT ${n}`;
     }
     if (plan === 'truth' || !this.#halfCopies)
@@ -1045,7 +1194,8 @@ export class PgvectorMemoryStore implements MemoryStore {
     const embedding = canWeight(this.#embedder)
       ? this.#embedder.embedQueryWeighted(query, stems)
       : await this.#embedder.embedQuery(query);
-    const { plan, wide, split } = await this.#vectorPlan(filters, operatorId);
+    const { plan, wide, split, count } = await this.#vectorPlan(filters, operatorId);
+    const cut = await this.#cutFor(plan, operatorId, embedding, count, split, candidates);
 
     // Every part gives its candidates with their part (0 facts, 1 full text, 2 vector) and rank
     // within it (the vector rank numbered here when the vector side runs on its own, so that it can
@@ -1060,7 +1210,7 @@ export class PgvectorMemoryStore implements MemoryStore {
     // (`kept`), and its parameters.
     const vectorSide = (part: Filters) => {
       const values = [...part.params];
-      const sql = this.#vectorCandidates(part, values, embedding, candidates, plan, columns);
+      const sql = this.#vectorCandidates(part, values, embedding, candidates, plan, columns, cut);
       values.push(this.#minSimilarity);
       return {
         with: `WITH vec AS MATERIALIZED (${sql}

@@ -226,10 +226,10 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     let visible = false;
     for (let attempt = 0; attempt < 300 && !visible; attempt += 1) {
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
-      await db.pool.query('VACUUM (ANALYZE) memories, memory_vectors');
+      await db.pool.query('VACUUM (ANALYZE) memories, memory_vectors, memory_sketches');
       const pages = await db.pool.query(
         `SELECT bool_and(relallvisible >= relpages) AS visible FROM pg_class
-         WHERE oid IN ('memories'::regclass, 'memory_vectors'::regclass)`,
+         WHERE oid IN ('memories'::regclass, 'memory_vectors'::regclass, 'memory_sketches'::regclass)`,
       );
       visible = pages.rows[0]?.visible === true;
     }
@@ -238,25 +238,10 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     );
     // The store's own statement, explained on the connection (and settings) it runs on.
     const plans: string[] = [];
-    const explain = (client: pg.PoolClient) =>
-      new Proxy(client, {
-        get(target, property, receiver) {
-          if (property !== 'query') return Reflect.get(target, property, receiver);
-          return async (text: string, values?: unknown[]) => {
-            if (typeof text === 'string' && text.includes('WITH vec AS MATERIALIZED')) {
-              const plan = await target.query(`EXPLAIN (ANALYZE) ${text}`, values);
-              plans.push(plan.rows.map((row) => String(row['QUERY PLAN'])).join('\n'));
-            }
-            return target.query(text, values);
-          };
-        },
-      });
-    const pool = new Proxy(db.pool as pg.Pool, {
-      get(target, property, receiver) {
-        if (property === 'connect') return async () => explain(await target.connect());
-        const value = Reflect.get(target, property, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    const pool = watchedPool(db, async (client, text, values) => {
+      if (!text.includes('WITH vec AS MATERIALIZED')) return;
+      const plan = await client.query(`EXPLAIN (ANALYZE) ${text}`, values);
+      plans.push(plan.rows.map((row) => String(row['QUERY PLAN'])).join('\n'));
     });
     // The server's settings on both databases (embedded PGlite ranks 32-bit through the table: its
     // WebAssembly build has no SIMD for 16-bit floats), so the migration and SQL are checked on both.
@@ -268,8 +253,8 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
       await store.nearest(await store.embedder.embedQuery('espresso work'), narrow, 5, true),
     );
     expect(plans).toHaveLength(1);
-    // The sketches, in an index-only scan; the exact distance is read for the best 400 only.
-    expect(plans[0]).toMatch(/Index Only Scan using memory_vectors_sketch_idx/);
+    // The sketches, in an index-only scan; the exact distance is read for the best 200 only.
+    expect(plans[0]).toMatch(/Index Only Scan using memory_sketches_scope_idx/);
     expect(plans[0]).toMatch(/Heap Fetches: 0/);
     // Without the sketches, the 16-bit copies, in an index-only scan too.
     const halves = new PgvectorMemoryStore(pool, {
@@ -283,8 +268,37 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     expect(plans[1]).toMatch(/Heap Fetches: 0/);
   });
 
-  it('ranks by sketch nearly as exactly, over more memories than it re-ranks', async () => {
-    const { db, store, operatorId } = await fresh();
+  /**
+   * The database's pool, whose connections call `watch` with each statement (text only) before they
+   * run it: to count the store's statements, or to explain them on the connection they run on.
+   */
+  function watchedPool(
+    db: Database,
+    watch: (client: pg.PoolClient, text: string, values?: unknown[]) => Promise<void> | void,
+  ): pg.Pool {
+    return new Proxy(db.pool as pg.Pool, {
+      get(target, property, receiver) {
+        if (property === 'connect')
+          return async () => {
+            const client = await target.connect();
+            return new Proxy(client, {
+              get(inner, name, innerReceiver) {
+                if (name !== 'query') return Reflect.get(inner, name, innerReceiver);
+                return async (text: unknown, values?: unknown[]) => {
+                  if (typeof text === 'string') await watch(inner, text, values);
+                  return inner.query(text as string, values);
+                };
+              },
+            });
+          };
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  /** 600 notes of 4–8 words from a dozen, the same on every run. */
+  async function sixHundredNotes(store: PgvectorMemoryStore, operatorId: number): Promise<void> {
     const words = 'harbour espresso garden tax invoice fence tiles roof boiler quote client supplier'.split(
       ' ',
     );
@@ -301,6 +315,11 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     await store.rememberMany(
       texts.map((content) => ({ operatorId, kind: 'note' as const, content, provenance: console })),
     );
+  }
+
+  it('ranks by sketch nearly as exactly, over more memories than it re-ranks', async () => {
+    const { db, store, operatorId } = await fresh();
+    await sixHundredNotes(store, operatorId);
     const sketched = new PgvectorMemoryStore(db.pool, {
       embedder: store.embedder,
       ...SERVER_SEARCH_SETTINGS,
@@ -335,6 +354,65 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     expect(overlap / (10 * queries.length)).toBeGreaterThanOrEqual(0.9);
   });
 
+  it('sorts only the sketches within an estimated cut, and all of them when the cut kept too few', async () => {
+    const { db, store, operatorId } = await fresh();
+    await sixHundredNotes(store, operatorId);
+    // Each ranking with a cut, explained on its own connection: how many scans of the sketches ran.
+    const scans: number[] = [];
+    const pool = watchedPool(db, async (client, text, values) => {
+      if (!text.includes('WITH near AS MATERIALIZED')) return;
+      const plan = await client.query(`EXPLAIN (ANALYZE) ${text}`, values);
+      const lines = plan.rows.map((row) => String(row['QUERY PLAN']));
+      scans.push(
+        lines.filter((line) => /Index Only Scan using memory_sketches_scope_idx.*\(actual/.test(line)).length,
+      );
+    });
+    const ranking = (sketchCut: boolean | number, splitFrom?: number) =>
+      new PgvectorMemoryStore(pool, {
+        embedder: store.embedder,
+        ...SERVER_SEARCH_SETTINGS,
+        sketchRerank: 60,
+        sketchCut,
+        splitFrom,
+      });
+    const whole = ranking(false);
+    const cut = ranking(true);
+    // A cut that aims at a twentieth of the 60 re-ranked: fewer than 60 are within it.
+    const tight = ranking(0.05);
+    const halves = ranking(false, 100);
+    const cutHalves = ranking(true, 100);
+    const scope = { operatorId, kinds: ['note' as const], since: new Date(Date.UTC(2020, 0, 1)) };
+    for (const query of [
+      'espresso garden',
+      'tax invoice client',
+      'roof boiler quote',
+      'harbour fence',
+      'tiles',
+    ]) {
+      const embedding = await store.embedder.embedQuery(query);
+      const expected = await whole.nearest(embedding, scope, 10);
+      expect(expected).toHaveLength(10);
+      expect(scans).toEqual([]);
+      // The cut keeps enough: one scan of the sketches, and the same ranking.
+      expect(await cut.nearest(embedding, scope, 10)).toEqual(expected);
+      expect(scans.splice(0)).toEqual([1]);
+      // Too tight a cut: the sketches are scanned again without it, and the ranking is still the same.
+      expect(await tight.nearest(embedding, scope, 10)).toEqual(expected);
+      expect(scans.splice(0)).toEqual([2]);
+      // In halves (each ranks about 300 of the 600: too few for a cut of 3 × 60 to pay, so none).
+      expect(await cutHalves.nearest(embedding, scope, 10)).toEqual(
+        await halves.nearest(embedding, scope, 10),
+      );
+      expect(scans.splice(0)).toEqual([]);
+      // A whole search gives the same results with the cut.
+      const ids = (found: { id: number }[]) => found.map((pointer) => pointer.id);
+      expect(ids(await cut.recall(query, { ...scope, limit: 10 }))).toEqual(
+        ids(await whole.recall(query, { ...scope, limit: 10 })),
+      );
+      expect(scans.splice(0)).toEqual([1]);
+    }
+  });
+
   it('writes a sketch with every embedding, fills the missing ones, and never keeps a stale one', async () => {
     const { db, store, operatorId } = await fresh();
     const stored = await store.rememberMany(
@@ -344,16 +422,22 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     );
     const sketches = async () => {
       const result = await db.pool.query(
-        `SELECT v.memory_id AS id, v.sketch::text AS copy, m.embedding_sketch::text AS own, m.embedding::text AS embedding
-         FROM memory_vectors v JOIN memories m ON m.id = v.memory_id ORDER BY v.memory_id`,
+        `SELECT v.memory_id AS id, v.sketch::text AS copy, s.sketch::text AS narrow,
+                m.embedding_sketch::text AS own, m.embedding::text AS embedding
+         FROM memory_vectors v JOIN memories m ON m.id = v.memory_id
+           LEFT JOIN memory_sketches s ON s.memory_id = v.memory_id ORDER BY v.memory_id`,
       );
-      return result.rows.map((row) => ({
-        id: Number(row.id),
-        copy: row.copy as string | null,
-        own: row.own as string | null,
-        // What the sketch of the stored embedding is, as Postgres prints bit strings.
-        expected: bits(embeddingSketch(JSON.parse(String(row.embedding)) as number[])!),
-      }));
+      return result.rows.map((row) => {
+        // The table the ranking reads follows the copy.
+        expect(row.narrow).toBe(row.copy);
+        return {
+          id: Number(row.id),
+          copy: row.copy as string | null,
+          own: row.own as string | null,
+          // What the sketch of the stored embedding is, as Postgres prints bit strings.
+          expected: bits(embeddingSketch(JSON.parse(String(row.embedding)) as number[])!),
+        };
+      });
     };
     const bits = (hex: string) =>
       [...hex.slice(1)].map((digit) => Number.parseInt(digit, 16).toString(2).padStart(4, '0')).join('');
@@ -413,7 +497,9 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
 
   /**
    * Rows where memory_vectors and memories disagree (the copy every embedding of up to 1,024
-   * dimensions should have, with the columns the filters read): 0 when the triggers kept it in step.
+   * dimensions should have, with the columns the filters read), and rows where memory_sketches and
+   * memory_vectors disagree (the same without the embedding, with the sketch): 0 when the triggers
+   * kept both in step.
    */
   async function copyDrift(db: Database): Promise<number> {
     const columns = `operator_id, kind, occurred_at, superseded_by, expires_at, sensitivity, source, embedder,
@@ -423,9 +509,13 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
          SELECT id, ${columns}, (embedding::halfvec)::text AS half FROM memories
          WHERE embedding IS NOT NULL AND embedder IS NOT NULL AND embedding_dim IS NOT NULL
            AND vector_dims(embedding) <= 1024),
-       actual AS (SELECT memory_id AS id, ${columns}, embedding::text AS half FROM memory_vectors)
-       SELECT count(*)::int AS n FROM ((SELECT * FROM expected EXCEPT SELECT * FROM actual)
-         UNION ALL (SELECT * FROM actual EXCEPT SELECT * FROM expected)) d`,
+       actual AS (SELECT memory_id AS id, ${columns}, embedding::text AS half FROM memory_vectors),
+       copies AS (SELECT memory_id AS id, ${columns}, sketch::text AS sketch FROM memory_vectors),
+       narrow AS (SELECT memory_id AS id, ${columns}, sketch::text AS sketch FROM memory_sketches)
+       SELECT (SELECT count(*)::int FROM ((SELECT * FROM expected EXCEPT SELECT * FROM actual)
+         UNION ALL (SELECT * FROM actual EXCEPT SELECT * FROM expected)) d)
+         + (SELECT count(*)::int FROM ((SELECT * FROM copies EXCEPT SELECT * FROM narrow)
+         UNION ALL (SELECT * FROM narrow EXCEPT SELECT * FROM copies)) e) AS n`,
     );
     return Number(result.rows[0]?.n);
   }
@@ -493,21 +583,72 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
       expect(await copyDrift(db)).toBe(0);
     }
     expect(await copies()).toBe(0);
+    await store.rememberMany(
+      ['espresso machine service', 'garden fence quote'].map((content) => ({
+        operatorId,
+        kind: 'note' as const,
+        content,
+        provenance: console,
+      })),
+    );
+    expect(await copies()).toBe(2);
     await db.pool.query('TRUNCATE memories CASCADE');
     expect(await copies()).toBe(0);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM memory_sketches')).rows[0]?.n).toBe(0);
   });
 
-  it('copies the memories stored before the 16-bit copies existed when the store is upgraded', async () => {
+  /** A database migrated up to (not including) `version`, with one operator. */
+  async function storeBefore(version: number): Promise<{ db: Database; operatorId: number }> {
     const db = await databases.open();
     await migrate(
       db.pool,
       db.schema,
-      loadMigrations().filter((migration) => migration.version < 19),
+      loadMigrations().filter((migration) => migration.version < version),
     );
     const operator = await db.pool.query(
       `INSERT INTO operators (name, timezone) VALUES ('Ada', 'UTC') RETURNING id`,
     );
-    const operatorId = Number(operator.rows[0]?.id);
+    return { db, operatorId: Number(operator.rows[0]?.id) };
+  }
+
+  /** The upgraded store finds the three notes, in the order of the exact ranking. */
+  async function expectExactAfterUpgrade(store: PgvectorMemoryStore, embedder: Embedder, operatorId: number) {
+    const narrow = { operatorId, kinds: ['note' as const], since: new Date(Date.UTC(2020, 0, 1)) };
+    const query = await embedder.embedQuery('espresso');
+    const found = await store.nearest(query, narrow, 3);
+    expect(found).toHaveLength(3);
+    expect(found).toEqual(await store.nearest(query, narrow, 3, true));
+  }
+
+  it('moves the sketches to their own table when a store from before migration 022 is upgraded', async () => {
+    const { db, operatorId } = await storeBefore(22);
+    const embedder = new LocalEmbedder({ dimension: 256 });
+    const store = new PgvectorMemoryStore(db.pool, { embedder, ...SERVER_SEARCH_SETTINGS });
+    const stored = await store.rememberMany(
+      ['espresso machine service', 'garden fence quote', 'espresso beans order'].map((content) => ({
+        operatorId,
+        kind: 'note' as const,
+        content,
+        provenance: console,
+      })),
+    );
+    // One copy without its sketch (a store upgraded to 021 whose fill has not reached it).
+    await db.pool.query('UPDATE memories SET embedding_sketch = NULL WHERE id = $1', [stored[1]!.id]);
+    await db.pool.query('UPDATE memory_vectors SET sketch = NULL WHERE memory_id = $1', [stored[1]!.id]);
+    await migrate(db.pool, db.schema);
+    expect(await copyDrift(db)).toBe(0);
+    const sketched = await db.pool.query(
+      'SELECT count(*)::int AS n FROM memory_sketches WHERE sketch IS NOT NULL',
+    );
+    expect(sketched.rows[0]?.n).toBe(2);
+    // The fill writes the copy; its sketch reaches the narrow table, which the ranking reads.
+    expect(await store.fillSketches()).toEqual({ done: 1, remaining: false });
+    expect(await copyDrift(db)).toBe(0);
+    await expectExactAfterUpgrade(store, embedder, operatorId);
+  });
+
+  it('copies the memories stored before the 16-bit copies existed when the store is upgraded', async () => {
+    const { db, operatorId } = await storeBefore(19);
     const embedder = new LocalEmbedder({ dimension: 256 });
     const texts = ['espresso machine service', 'garden fence quote', 'espresso beans order'];
     for (const content of texts)
@@ -519,11 +660,7 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     await migrate(db.pool, db.schema);
     expect(await copyDrift(db)).toBe(0);
     const store = new PgvectorMemoryStore(db.pool, { embedder, indexType: 'halfvec' });
-    const narrow = { operatorId, kinds: ['note' as const], since: new Date(Date.UTC(2020, 0, 1)) };
-    const query = await embedder.embedQuery('espresso');
-    const found = await store.nearest(query, narrow, 3);
-    expect(found).toHaveLength(3);
-    expect(found).toEqual(await store.nearest(query, narrow, 3, true));
+    await expectExactAfterUpgrade(store, embedder, operatorId);
   });
 
   it('orders memories at equal distance the same way whichever plan ranks them', async () => {
@@ -769,25 +906,8 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     );
     // Vector statements sent by the one-statement store: one per search, never a second one.
     let vectorStatements = 0;
-    const counted = new Proxy(db.pool as pg.Pool, {
-      get(target, property, receiver) {
-        if (property === 'connect')
-          return async () => {
-            const client = await target.connect();
-            return new Proxy(client, {
-              get(inner, name, innerReceiver) {
-                if (name !== 'query') return Reflect.get(inner, name, innerReceiver);
-                return (text: string, values?: unknown[]) => {
-                  if (typeof text === 'string' && text.includes('WITH vec AS MATERIALIZED'))
-                    vectorStatements += 1;
-                  return inner.query(text, values);
-                };
-              },
-            });
-          };
-        const value = Reflect.get(target, property, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    const counted = watchedPool(db, (_client, text) => {
+      if (text.includes('WITH vec AS MATERIALIZED')) vectorStatements += 1;
     });
     const one = new PgvectorMemoryStore(counted, {
       embedder: store.embedder,

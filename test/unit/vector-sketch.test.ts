@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { LocalEmbedder } from '../../memory/local-embedder.ts';
-import { embeddingSketch, SKETCH_BITS, sketchable } from '../../memory/vector-sketch.ts';
+import {
+  embeddingSketch,
+  hammingCut,
+  hammingDistance,
+  normalQuantile,
+  SKETCH_BITS,
+  sketchable,
+  sketchWords,
+} from '../../memory/vector-sketch.ts';
 
 /** The sketch's bits, bit 0 first, from its `x…` text. */
 function bits(sketch: string): number[] {
@@ -94,5 +102,49 @@ describe('embedding sketches', () => {
   it('read coordinates as the 32-bit floats Postgres stores', () => {
     const vector = Array.from({ length: 512 }, (_, index) => Math.cos(index * 1.7) / 7);
     expect(embeddingSketch(vector)).toBe(embeddingSketch(Float32Array.from(vector)));
+  });
+
+  it('read back from either text form into words whose distance is the bits that differ', () => {
+    const embedder = new LocalEmbedder({ dimension: 512 });
+    const texts = ['espresso machine service', 'the espresso machine needs a service', 'garden fence quote'];
+    const sketches = texts.map((text) => embeddingSketch(embedder.embedSync(text))!);
+    for (const sketch of sketches) {
+      // Postgres prints bit(1024) as zeros and ones, bit 0 first.
+      const printed = bits(sketch).join('');
+      expect(sketchWords(printed)).toEqual(sketchWords(sketch));
+    }
+    for (const a of sketches)
+      for (const b of sketches) expect(hammingDistance(sketchWords(a), sketchWords(b))).toBe(hamming(a, b));
+    const ones = sketchWords(`x${'f'.repeat(256)}`);
+    expect(hammingDistance(ones, sketchWords(`x${'0'.repeat(256)}`))).toBe(SKETCH_BITS);
+    expect(() => sketchWords('x12')).toThrow(/not a sketch/);
+    expect(() => sketchWords('2'.repeat(SKETCH_BITS))).toThrow(/not a sketch/);
+  });
+
+  it('estimate the distance a share of the memories are within from a sample', () => {
+    expect(normalQuantile(0.5)).toBeCloseTo(0, 9);
+    expect(normalQuantile(0.975)).toBeCloseTo(1.959964, 5);
+    expect(normalQuantile(0.01)).toBeCloseTo(-2.326348, 5);
+    expect(normalQuantile(1e-6)).toBeCloseTo(-4.753424, 4);
+    expect(() => normalQuantile(0)).toThrow(RangeError);
+    // Distances of a query to 4,000 sketches that share nothing with it: sums of 1,024 fair bits.
+    const next = seeded(5);
+    const population = Array.from({ length: 4000 }, () => {
+      let distance = 0;
+      for (let bit = 0; bit < SKETCH_BITS; bit += 1) distance += next() < 0 ? 1 : 0;
+      return distance;
+    });
+    const within = (cut: number) =>
+      population.filter((distance) => distance <= cut).length / population.length;
+    // Estimated from a sample of 512 of them, checked against all 4,000.
+    const sample = population.slice(0, 512);
+    for (const share of [0.02, 0.1, 0.3]) {
+      const cut = hammingCut(sample, share);
+      expect(within(cut), `share ${share}`).toBeGreaterThan(share * 0.5);
+      expect(within(cut), `share ${share}`).toBeLessThan(share * 2);
+    }
+    // Everything, when the share is all or there is no sample to go by.
+    expect(hammingCut(sample, 1)).toBe(SKETCH_BITS);
+    expect(hammingCut([], 0.1)).toBe(SKETCH_BITS);
   });
 });
