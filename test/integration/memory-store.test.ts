@@ -269,15 +269,21 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
   });
 
   /**
-   * The database's pool, whose connections call `watch` with each statement (text only) before they
-   * run it: to count the store's statements, or to explain them on the connection they run on.
+   * The database's pool, which calls `watch` with each statement (text only) before it runs it, with
+   * the connection it runs on (the pool itself for `pool.query`): to count the store's statements,
+   * or to explain them on the connection they run on.
    */
   function watchedPool(
     db: Database,
-    watch: (client: pg.PoolClient, text: string, values?: unknown[]) => Promise<void> | void,
+    watch: (on: Pick<pg.PoolClient, 'query'>, text: string, values?: unknown[]) => Promise<void> | void,
   ): pg.Pool {
     return new Proxy(db.pool as pg.Pool, {
       get(target, property, receiver) {
+        if (property === 'query')
+          return async (text: unknown, values?: unknown[]) => {
+            if (typeof text === 'string') await watch(target, text, values);
+            return target.query(text as string, values);
+          };
         if (property === 'connect')
           return async () => {
             const client = await target.connect();
@@ -297,8 +303,8 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     });
   }
 
-  /** 600 notes of 4–8 words from a dozen, the same on every run. */
-  async function sixHundredNotes(store: PgvectorMemoryStore, operatorId: number): Promise<void> {
+  /** `count` (600) notes of 4–8 words from a dozen, the same on every run. */
+  async function sixHundredNotes(store: PgvectorMemoryStore, operatorId: number, count = 600): Promise<void> {
     const words = 'harbour espresso garden tax invoice fence tiles roof boiler quote client supplier'.split(
       ' ',
     );
@@ -309,7 +315,7 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
         return state / 2_147_483_648;
       };
     })();
-    const texts = Array.from({ length: 600 }, (_, index) =>
+    const texts = Array.from({ length: count }, (_, index) =>
       Array.from({ length: 4 + (index % 5) }, () => words[Math.floor(next() * words.length)]).join(' '),
     );
     await store.rememberMany(
@@ -411,6 +417,32 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
       );
       expect(scans.splice(0)).toEqual([1]);
     }
+  });
+
+  it('estimates the cut from a sample of pages when the table has more sketches than it samples', async () => {
+    const { db, store, operatorId } = await fresh();
+    await sixHundredNotes(store, operatorId, 2000);
+    await db.pool.query('ANALYZE memory_sketches');
+    const samples: string[] = [];
+    const pool = watchedPool(db, (_on, text) => {
+      if (text.includes('FROM memory_sketches') && text.includes('LIMIT 512')) samples.push(text);
+    });
+    const ranking = (sketchCut: boolean) =>
+      new PgvectorMemoryStore(pool, {
+        embedder: store.embedder,
+        ...SERVER_SEARCH_SETTINGS,
+        sketchRerank: 60,
+        sketchCut,
+      });
+    const [whole, cut] = [ranking(false), ranking(true)];
+    const scope = { operatorId, kinds: ['note' as const], since: new Date(Date.UTC(2020, 0, 1)) };
+    for (const query of ['espresso garden', 'tax invoice client', 'roof boiler quote']) {
+      const embedding = await store.embedder.embedQuery(query);
+      expect(await cut.nearest(embedding, scope, 10)).toEqual(await whole.nearest(embedding, scope, 10));
+    }
+    // One sample (cached), of whole pages: 2,000 sketches are more than three times the 512 it keeps.
+    expect(samples).toHaveLength(1);
+    expect(samples[0]).toMatch(/TABLESAMPLE SYSTEM/);
   });
 
   it('writes a sketch with every embedding, fills the missing ones, and never keeps a stale one', async () => {
