@@ -742,7 +742,7 @@ export class PgvectorMemoryStore implements MemoryStore {
     const { plan, split, count } = exact
       ? { plan: 'truth' as const, split: undefined, count: 0 }
       : await this.#vectorPlan(filters, options.operatorId);
-    const cut = await this.#cutFor(plan, options.operatorId, embedding, count, split, candidates);
+    const cut = await this.#sketchCut(plan, options.operatorId, embedding, count, split, candidates);
     const results = await Promise.all(
       (split ? this.#halves(filters, split) : [filters]).map((part) => {
         const values = [...part.params];
@@ -794,8 +794,8 @@ export class PgvectorMemoryStore implements MemoryStore {
       rest.push(`(m.source = ANY(${add(exact)}::text[]) OR m.source LIKE ANY(${add(prefixes)}::text[]))`);
       restColumns.push('source');
     }
-    const where = [...scope, ...rest].join(' AND ');
     const parts = { indexed: scope.join(' AND '), rest: { sql: rest.join(' AND '), columns: restColumns } };
+    const where = `${parts.indexed} AND ${parts.rest.sql}`;
     if (scope.length === 3 && kinds.length >= ALL_KINDS && sources.length === 0)
       return { where, params, ...parts, scope: null };
     // A window moved by less than an hour passes about as many memories: one count serves it.
@@ -806,7 +806,7 @@ export class PgvectorMemoryStore implements MemoryStore {
       hour(options.since),
       hour(options.until),
     ]);
-    return { where, params, ...parts, scope: { sql: scope.join(' AND '), params: scopeParams, key } };
+    return { where, params, ...parts, scope: { sql: parts.indexed, params: scopeParams, key } };
   }
 
   /**
@@ -848,8 +848,13 @@ export class PgvectorMemoryStore implements MemoryStore {
     return { plan: wide ? 'index' : 'exact', wide, count };
   }
 
-  /** The sketch ranking's cut for a plan (each half of a split ranks about half the memories). */
-  #cutFor(
+  /**
+   * For a sketch ranking: a Hamming distance that about `sketchCut` (3) times the re-ranked count of
+   * the memories it ranks are within (each half of a split ranks about half of `count`), estimated
+   * from the query's distances to a sample of the operator's sketches (see hammingCut); undefined
+   * for another plan, or when the set is too small for a cut to pay.
+   */
+  async #sketchCut(
     plan: VectorPlan,
     operatorId: number,
     embedding: number[],
@@ -857,29 +862,16 @@ export class PgvectorMemoryStore implements MemoryStore {
     split: Date | undefined,
     candidates: number,
   ): Promise<number | undefined> {
-    if (plan !== 'sketch' || this.#sketchCutShare === 0) return Promise.resolve(undefined);
+    if (plan !== 'sketch' || this.#sketchCutShare === 0) return undefined;
     const rerank = Math.max(this.#sketchRerank, candidates);
-    return this.#sketchCut(operatorId, embedding, split ? count / 2 : count, rerank);
-  }
-
-  /**
-   * For a sketch ranking of about `count` memories: a Hamming distance that about `sketchCut` (3)
-   * times `rerank` of them are within, estimated from the query's distances to a sample of the
-   * operator's sketches (see hammingCut); undefined when the set is too small for a cut to pay.
-   */
-  async #sketchCut(
-    operatorId: number,
-    embedding: number[],
-    count: number,
-    rerank: number,
-  ): Promise<number | undefined> {
-    if (count < SKETCH_CUT_FROM * rerank) return undefined;
+    const ranked = split ? count / 2 : count;
+    if (ranked < SKETCH_CUT_FROM * rerank) return undefined;
     const sample = await this.#sketchSample(operatorId);
     const sketch = this.#sketchOf(embedding);
     if (sample.length < SKETCH_SAMPLE_MIN || sketch === null) return undefined;
     const query = sketchWords(sketch);
     const distances = sample.map((words) => hammingDistance(query, words));
-    return hammingCut(distances, (this.#sketchCutShare * rerank) / count);
+    return hammingCut(distances, (this.#sketchCutShare * rerank) / ranked);
   }
 
   /** The sketch of a query's embedding, computed once per search. */
@@ -924,10 +916,6 @@ export class PgvectorMemoryStore implements MemoryStore {
     let words = await draw(percent);
     if (words.length < SKETCH_SAMPLE / 2 && percent < 100)
       words = await draw((percent * SKETCH_SAMPLE) / Math.max(1, words.length));
-    return this.#keepSample(operatorId, words);
-  }
-
-  #keepSample(operatorId: number, words: Uint32Array[]): Uint32Array[] {
     if (this.#sketchSamples.size > 100) this.#sketchSamples.clear();
     this.#sketchSamples.set(operatorId, { words, at: Date.now() });
     return words;
@@ -947,12 +935,15 @@ export class PgvectorMemoryStore implements MemoryStore {
   /** The filters of the two halves of a split ranking: before the split time, and from it. */
   #halves(filters: Filters, split: Date): Filters[] {
     const at = `$${filters.params.length + 1}`;
-    return ['<', '>='].map((operator) => ({
-      ...filters,
-      where: `${filters.where} AND m.occurred_at ${operator} ${at}`,
-      indexed: `${filters.indexed} AND m.occurred_at ${operator} ${at}`,
-      params: [...filters.params, split],
-    }));
+    return ['<', '>='].map((operator) => {
+      const indexed = `${filters.indexed} AND m.occurred_at ${operator} ${at}`;
+      return {
+        ...filters,
+        indexed,
+        where: `${indexed} AND ${filters.rest.sql}`,
+        params: [...filters.params, split],
+      };
+    });
   }
 
   /** How many memories pass the scope, counted up to `limit` in the scope index. */
@@ -1117,7 +1108,8 @@ export class PgvectorMemoryStore implements MemoryStore {
     // Distances are exact 32-bit cosine; the index is searched with its own element type.
     const distance = `m.embedding::vector(${dim}) <=> ${v}::vector(${dim})`;
     const indexed = `m.embedding::${this.#indexType}(${dim}) <=> ${v}::${this.#indexType}(${dim})`;
-    const where = `${filters.where} AND m.embedding_dim = ${dim} AND m.embedder = ${embedder}`;
+    const embedderOnly = `m.embedding_dim = ${dim} AND m.embedder = ${embedder}`;
+    const where = `${filters.where} AND ${embedderOnly}`;
     const selected = columnList(columns, 'm');
     if (plan === 'index')
       return `SELECT ${selected}, ${distance} AS distance FROM memories m WHERE ${where}
@@ -1131,29 +1123,28 @@ export class PgvectorMemoryStore implements MemoryStore {
       params.push(this.#sketchOf(embedding), Math.max(this.#sketchRerank, candidates));
       const [sketch, rerank] = [1, 0].map((back) => `$${params.length - back}`);
       const hamming = `m.sketch <~> ${sketch}::bit(${SKETCH_BITS})`;
-      const embedderOnly = `m.embedding_dim = ${dim} AND m.embedder = ${embedder}`;
       const order = `ORDER BY h NULLS FIRST, id LIMIT ${rerank}`;
       const every = `SELECT id FROM (SELECT m.memory_id AS id, ${hamming} AS h FROM memory_sketches m
           WHERE ${where} OFFSET 0) y ${order}`;
-      if (cut === undefined)
-        return `SELECT * FROM (SELECT ${selected}, ${distance} AS distance FROM (${every}) x
-          JOIN memories m ON m.id = x.id OFFSET 0) z ORDER BY distance, id LIMIT ${n}`;
       // With a cut (an estimate of the distance that a few times `rerank` memories are within), only
       // those are sorted, and only they are checked against the filters the index does not answer:
       // the sort copies every row it is given, and those filters cost as much again. If fewer than
       // `rerank` were within the cut, every memory is ranked after all (the second branch runs only
       // then). Either way the same memories come out: all the others are farther.
-      params.push(cut);
-      const columns = [...filters.rest.columns, 'embedder', 'embedding_dim'].map((column) => `m.${column}`);
-      return `SELECT * FROM (SELECT ${selected}, ${distance} AS distance FROM (
-          WITH near AS MATERIALIZED (SELECT id FROM (SELECT m.memory_id AS id, m.h FROM (
-              SELECT m.memory_id, ${hamming} AS h, ${columns.join(', ')} FROM memory_sketches m
+      let ids = every;
+      if (cut !== undefined) {
+        params.push(cut);
+        const read = [...filters.rest.columns, 'embedder', 'embedding_dim'].map((column) => `m.${column}`);
+        ids = `WITH near AS MATERIALIZED (SELECT id FROM (SELECT m.memory_id AS id, m.h FROM (
+              SELECT m.memory_id, ${hamming} AS h, ${read.join(', ')} FROM memory_sketches m
               WHERE ${filters.indexed} AND (m.sketch IS NULL OR ${hamming} <= $${params.length}) OFFSET 0
             ) m WHERE ${filters.rest.sql} AND ${embedderOnly}) y ${order})
           SELECT id FROM near WHERE (SELECT count(*) FROM near) >= ${rerank}
           UNION ALL
-          SELECT id FROM (${every}) every WHERE (SELECT count(*) FROM near) < ${rerank}
-        ) x JOIN memories m ON m.id = x.id OFFSET 0) z ORDER BY distance, id LIMIT ${n}`;
+          SELECT id FROM (${every}) every WHERE (SELECT count(*) FROM near) < ${rerank}`;
+      }
+      return `SELECT * FROM (SELECT ${selected}, ${distance} AS distance FROM (${ids}) x
+        JOIN memories m ON m.id = x.id OFFSET 0) z ORDER BY distance, id LIMIT ${n}`;
     }
     if (plan === 'truth' || !this.#halfCopies)
       return `SELECT * FROM (SELECT ${selected}, ${distance} AS distance FROM memories m WHERE ${where}
@@ -1195,7 +1186,7 @@ export class PgvectorMemoryStore implements MemoryStore {
       ? this.#embedder.embedQueryWeighted(query, stems)
       : await this.#embedder.embedQuery(query);
     const { plan, wide, split, count } = await this.#vectorPlan(filters, operatorId);
-    const cut = await this.#cutFor(plan, operatorId, embedding, count, split, candidates);
+    const cut = await this.#sketchCut(plan, operatorId, embedding, count, split, candidates);
 
     // Every part gives its candidates with their part (0 facts, 1 full text, 2 vector) and rank
     // within it (the vector rank numbered here when the vector side runs on its own, so that it can

@@ -405,7 +405,7 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
       // Too tight a cut: the sketches are scanned again without it, and the ranking is still the same.
       expect(await tight.nearest(embedding, scope, 10)).toEqual(expected);
       expect(scans.splice(0)).toEqual([2]);
-      // In halves (each ranks about 300 of the 600: too few for a cut of 3 × 60 to pay, so none).
+      // In halves (each ranks about 300 of the 600: under the 8 × 60 a cut needs to pay, so none).
       expect(await cutHalves.nearest(embedding, scope, 10)).toEqual(
         await halves.nearest(embedding, scope, 10),
       );
