@@ -9,7 +9,7 @@ import type { JobQueue } from '../core/jobs.ts';
 import type { ChatSender, OutboundMessage } from '../core/message.ts';
 import { channelLabel } from '../core/narrative.ts';
 import { OPERATIONS_HELP, parseOperationsCommand } from '../core/operations-commands.ts';
-import { recordGoalOnce } from '../db/repositories/goal-intake.ts';
+import { recordGoalOnce, recordRequestOnce } from '../db/repositories/goal-intake.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
 import { FAILURES_HELP, parseFailureCommand } from '../ledger/failure-commands.ts';
 import type { FailureDesk, RemedyOutcome } from '../ledger/failures.ts';
@@ -164,6 +164,10 @@ export class Intake {
   }
 
   async handleMessage(message: InboundMessage): Promise<IntakeResult> {
+    if (!message.file) {
+      const text = message.text.trim();
+      if (this.#isRequest(text)) return this.#request(message, text);
+    }
     const identity = await this.#repos.operators.findIdentity(message.channel, message.userId);
     if (!identity) {
       await this.#refuseStranger(message.channel, message.userId, 'send a message', message.thread);
@@ -349,28 +353,89 @@ export class Intake {
     else await memory.ingest(operatorId, command.path, message.channel, message.thread);
   }
 
-  /** Record the goal, its inbox row and its event in one statement, then enqueue it. */
-  async #recordGoal(message: InboundMessage, identity: Identity, text: string): Promise<IntakeResult> {
-    // One statement: inbox row, goal and event (the ingress hot path; see recordGoalOnce).
-    const recorded = await recordGoalOnce(this.#deps.pool, {
+  /**
+   * Whether the text is an ordinary request, for the planner: not empty, not too long, and no
+   * command of any kind (those need the identity first, and are answered, not recorded as goals).
+   */
+  #isRequest(text: string): boolean {
+    return (
+      text.length > 0 &&
+      text.length <= (this.#deps.maxMessageLength ?? DEFAULT_MAX_MESSAGE_LENGTH) &&
+      !(this.#deps.failures && parseFailureCommand(text)) &&
+      !(this.#deps.renormalize && parseRenormalizeCommand(text)) &&
+      !parseOperationsCommand(text) &&
+      !parseChatCommand(text) &&
+      !this.#deps.playbooks?.command(text)
+    );
+  }
+
+  /**
+   * An ordinary request, in one round trip when nothing is in doubt (the ingress hot path; see
+   * recordRequestOnce): identity, chat-triggered playbooks, inbox row, goal and event. A playbook
+   * version this process has not read yet is read first; if its trigger is the text, it runs.
+   */
+  async #request(message: InboundMessage, text: string): Promise<IntakeResult> {
+    const playbooks = this.#deps.playbooks;
+    const record = await recordRequestOnce(this.#deps.pool, {
+      ...this.#goalDelivery(message, text),
+      userId: message.userId,
+      chatTriggers: playbooks ? playbooks.chatTriggers(text) : null,
+    });
+    switch (record.kind) {
+      case 'stranger':
+        await this.#refuseStranger(message.channel, message.userId, 'send a message', message.thread);
+        return { kind: 'refused', reason: 'stranger' };
+      case 'unsure': {
+        const origin = {
+          operatorId: record.identity.operatorId,
+          channel: message.channel,
+          thread: message.thread,
+          deliveryId: message.deliveryId,
+        };
+        const unsure = record.playbooks.map(({ name, versionId }) => ({ name, version: versionId }));
+        if (await playbooks?.runChatTrigger(text, unsure, origin)) return { kind: 'command' };
+        return this.#recordGoal(message, record.identity, text);
+      }
+      case 'duplicate':
+        return this.#duplicateGoal(message);
+      case 'recorded':
+        return this.#enqueueGoal(record.goal.id);
+    }
+  }
+
+  #goalDelivery(message: InboundMessage, text: string) {
+    return {
       channel: message.channel,
       deliveryId: message.deliveryId,
-      operatorId: identity.operatorId,
       thread: message.thread,
       text,
       requestedBy: `${message.channel}:${message.userId}`,
       eventObject: `“${truncate(text, 120)}”`,
+    };
+  }
+
+  /** Record the goal, its inbox row and its event in one statement, then enqueue it. */
+  async #recordGoal(message: InboundMessage, identity: Identity, text: string): Promise<IntakeResult> {
+    // One statement: inbox row, goal and event (the ingress hot path; see recordGoalOnce).
+    const recorded = await recordGoalOnce(this.#deps.pool, {
+      ...this.#goalDelivery(message, text),
+      operatorId: identity.operatorId,
     });
-    if (!recorded) {
-      const goalId = await this.#repos.inbox.goalFor(message.channel, message.deliveryId);
-      this.#deps.logger.info(
-        { channel: message.channel, deliveryId: message.deliveryId, goalId },
-        'duplicate delivery ignored',
-      );
-      return { kind: 'goal', goalId: goalId ?? 0, duplicate: true };
-    }
-    await this.#deps.queue.enqueue({ name: 'run-goal', data: { goalId: recorded.id } });
-    return { kind: 'goal', goalId: recorded.id, duplicate: false };
+    return recorded ? this.#enqueueGoal(recorded.id) : this.#duplicateGoal(message);
+  }
+
+  async #enqueueGoal(goalId: number): Promise<IntakeResult> {
+    await this.#deps.queue.enqueue({ name: 'run-goal', data: { goalId } });
+    return { kind: 'goal', goalId, duplicate: false };
+  }
+
+  async #duplicateGoal(message: InboundMessage): Promise<IntakeResult> {
+    const goalId = await this.#repos.inbox.goalFor(message.channel, message.deliveryId);
+    this.#deps.logger.info(
+      { channel: message.channel, deliveryId: message.deliveryId, goalId },
+      'duplicate delivery ignored',
+    );
+    return { kind: 'goal', goalId: goalId ?? 0, duplicate: true };
   }
 
   /**

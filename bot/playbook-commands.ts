@@ -13,9 +13,14 @@ import {
 } from '../playbooks/playbook-command.ts';
 import { triggerKind } from '../playbooks/playbook-format.ts';
 import { parsePlaybook } from '../playbooks/playbook-parse.ts';
-import type { PlaybookStore, StoredPlaybook } from '../playbooks/playbook-store.ts';
+import type { PlaybookStore, PlaybookVersion, StoredPlaybook } from '../playbooks/playbook-store.ts';
 import { shadowReplay } from '../playbooks/shadow.ts';
 import type { PlaybookTriggers } from '../playbooks/triggers.ts';
+
+/** Parsed versions (and chat commands) remembered at most; past it, forgotten at once and read again. */
+const MAX_REMEMBERED_VERSIONS = 500;
+
+type ParsedPlaybook = ReturnType<typeof parsePlaybook>['playbook'];
 
 const RECURRING =
   /^(?:every|each)\s+(?:day|morning|evening|week|weekday|month|hour|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b[\s\S]*\b(?:draft|send|remind|check|summari[sz]e|triage|collect|chase)\b/i;
@@ -51,19 +56,29 @@ export interface CommandOrigin {
 /** The `playbook …` chat commands (and `spine playbook …`, which goes through the same intake). */
 export class PlaybookCommands {
   readonly #deps: PlaybookCommandsDeps;
+  /** Versions parsed once (versions never change; ids are per database, so the cache is per instance). */
+  readonly #parsedVersions = new Map<number, ParsedPlaybook | null>();
+  /** Each version's chat command, or null when its trigger is not a chat one. */
+  readonly #chatCommands = new Map<number, string | null>();
 
   constructor(deps: PlaybookCommandsDeps) {
     this.#deps = deps;
   }
 
-  /** Handle the text when it is a playbook command; false when it is not one. */
-  async handle(text: string, origin: CommandOrigin): Promise<boolean> {
-    const command =
+  /** A playbook command, or a recurring chore to propose as a playbook; null when the text is neither. */
+  command(text: string): PlaybookCommand | null {
+    return (
       parsePlaybookCommand(text) ??
       // "every Friday at 4pm, draft reminders for unpaid invoices": a recurring chore, when a model can draft it.
       (this.#deps.propose && RECURRING.test(text.trim())
         ? { kind: 'propose' as const, description: text.trim() }
-        : null);
+        : null)
+    );
+  }
+
+  /** Handle the text when it is a playbook command; false when it is not one. */
+  async handle(text: string, origin: CommandOrigin): Promise<boolean> {
+    const command = this.command(text);
     if (!command) return this.#chatTrigger(text, origin);
     if (command.kind === 'run' && !(await this.#deps.store.get(origin.operatorId, command.name))) {
       // `run <something>` that names no playbook is an ordinary request for the planner.
@@ -82,17 +97,59 @@ export class PlaybookCommands {
 
   /** A playbook whose trigger is `chat: { command }` runs when the operator says exactly that. */
   async #chatTrigger(text: string, origin: CommandOrigin): Promise<boolean> {
-    const said = text.trim().toLowerCase();
-    if (said.length === 0 || said.length > 80 || said.includes('\n')) return false;
-    for (const playbook of await this.#deps.store.list(origin.operatorId)) {
-      if (!playbook.enabled) continue;
-      const parsed = safeParse(playbook);
-      if (!parsed || !('chat' in parsed.trigger) || parsed.trigger.chat.command.trim().toLowerCase() !== said)
-        continue;
-      await this.handle(`playbook run ${playbook.name}`, origin);
+    if (chatSaid(text) === null) return false;
+    const enabled = (await this.#deps.store.list(origin.operatorId)).filter((playbook) => playbook.enabled);
+    return this.runChatTrigger(
+      text,
+      enabled.map((playbook) => ({ name: playbook.name, version: playbook.current })),
+      origin,
+    );
+  }
+
+  /**
+   * What the intake's goal statement must know about chat triggers for this text
+   * (`recordRequestOnce`): null when no trigger can match it, else the playbook versions this
+   * process already knows do not answer it. Versions never change, so what is known stays true.
+   */
+  chatTriggers(text: string): { notMatching: number[] } | null {
+    const said = chatSaid(text);
+    if (said === null) return null;
+    const notMatching: number[] = [];
+    for (const [versionId, command] of this.#chatCommands) if (command !== said) notMatching.push(versionId);
+    return { notMatching };
+  }
+
+  /**
+   * Run the first of these enabled playbooks (by name) whose chat trigger is exactly the text, and
+   * say so (true); false when none is. A version not read yet is read and remembered.
+   */
+  async runChatTrigger(
+    text: string,
+    playbooks: ReadonlyArray<{ name: string; version: number | PlaybookVersion }>,
+    origin: CommandOrigin,
+  ): Promise<boolean> {
+    const said = chatSaid(text);
+    if (said === null) return false;
+    for (const { name, version } of [...playbooks].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if ((await this.#chatCommand(version)) !== said) continue;
+      await this.handle(`playbook run ${name}`, origin);
       return true;
     }
     return false;
+  }
+
+  /** A version's chat command (trimmed, lower case), or null when its trigger is not a chat one. */
+  async #chatCommand(version: number | PlaybookVersion): Promise<string | null> {
+    const id = typeof version === 'number' ? version : version.id;
+    const known = this.#chatCommands.get(id);
+    if (known !== undefined) return known;
+    const stored = typeof version === 'number' ? await this.#deps.store.version(version) : version;
+    const parsed = stored ? this.#parsed(stored) : null;
+    const command =
+      parsed && 'chat' in parsed.trigger ? parsed.trigger.chat.command.trim().toLowerCase() : null;
+    if (this.#chatCommands.size >= MAX_REMEMBERED_VERSIONS) this.#chatCommands.clear();
+    this.#chatCommands.set(id, command);
+    return command;
   }
 
   /** A proposal's Approve / Reject button. */
@@ -116,7 +173,7 @@ export class PlaybookCommands {
         return [
           `Your playbooks (${playbooks.length}):`,
           ...playbooks.map((playbook) => {
-            const parsed = safeParse(playbook);
+            const parsed = this.#parsed(playbook.current);
             const trigger = parsed ? triggerKind(parsed.trigger) : 'invalid';
             return `• ${playbook.name} v${playbook.current.version} — ${playbook.enabled ? 'enabled' : 'disabled'}, ${trigger} trigger${playbook.shadowUntil && playbook.shadowUntil > this.#deps.clock.now() ? ', in live shadow' : ''}`;
           }),
@@ -209,7 +266,7 @@ export class PlaybookCommands {
   }
 
   #show(playbook: StoredPlaybook): OutboundMessage {
-    const parsed = safeParse(playbook);
+    const parsed = this.#parsed(playbook.current);
     const lines = [
       `Playbook ${playbook.name} v${playbook.current.version} — ${playbook.enabled ? 'enabled' : 'disabled'}`,
     ];
@@ -289,24 +346,28 @@ export class PlaybookCommands {
     return playbook;
   }
 
+  /** A stored version parsed once, null when it no longer validates. */
+  #parsed(version: PlaybookVersion): ParsedPlaybook | null {
+    const cached = this.#parsedVersions.get(version.id);
+    if (cached !== undefined) return cached;
+    let parsed: ParsedPlaybook | null;
+    try {
+      parsed = parsePlaybook(version.source).playbook;
+    } catch {
+      parsed = null;
+    }
+    if (this.#parsedVersions.size >= MAX_REMEMBERED_VERSIONS) this.#parsedVersions.clear();
+    this.#parsedVersions.set(version.id, parsed);
+    return parsed;
+  }
+
   async #reply(thread: ThreadRef, reply: string | OutboundMessage): Promise<void> {
     await this.#deps.chat.post(thread, typeof reply === 'string' ? { text: reply } : reply);
   }
 }
 
-const parsedVersions = new Map<number, ReturnType<typeof parsePlaybook>['playbook'] | null>();
-
-/** A stored version parsed once (versions never change), null when it no longer validates. */
-function safeParse(playbook: StoredPlaybook) {
-  const cached = parsedVersions.get(playbook.current.id);
-  if (cached !== undefined) return cached;
-  let parsed: ReturnType<typeof parsePlaybook>['playbook'] | null;
-  try {
-    parsed = parsePlaybook(playbook.current.source).playbook;
-  } catch {
-    parsed = null;
-  }
-  if (parsedVersions.size > 500) parsedVersions.clear();
-  parsedVersions.set(playbook.current.id, parsed);
-  return parsed;
+/** What a chat trigger compares with its command: the text trimmed, in lower case; null when no trigger can match. */
+function chatSaid(text: string): string | null {
+  const said = text.trim().toLowerCase();
+  return said.length === 0 || said.length > 80 || said.includes('\n') ? null : said;
 }

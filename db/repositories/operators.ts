@@ -68,12 +68,16 @@ export class OperatorRepository {
       externalId,
     ]);
     const row = result.rows[0];
-    if (!row) return null;
-    return {
-      channel: row.channel,
-      externalId: row.external_id,
-      operatorId: Number(row.operator_id),
-      displayName: row.display_name,
-    };
+    return row ? toIdentity(row) : null;
   }
+}
+
+/** An `identities` row as the domain's Identity. */
+export function toIdentity(row: Record<string, unknown>): Identity {
+  return {
+    channel: row.channel as Channel,
+    externalId: String(row.external_id),
+    operatorId: Number(row.operator_id),
+    displayName: (row.display_name as string | null) ?? null,
+  };
 }

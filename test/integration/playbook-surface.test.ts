@@ -4,7 +4,10 @@ import { fakeModel } from '@langchain/core/testing';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpServer } from '../../app/http-server.ts';
+import { Intake } from '../../bot/intake.ts';
 import { playbookSignature } from '../../bot/playbook-webhook.ts';
+import { systemClock } from '../../core/clock.ts';
+import type { SpineJob } from '../../core/jobs.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
 import { freePort } from '../support/free-port.ts';
 import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
@@ -88,6 +91,100 @@ describe.each(DATABASE_KINDS)('playbook webhooks, chat commands and proposals on
     expect((await post(playbookSignature(secret, body), 'd-2')).status).toBe(202);
     await spine.runner.idle();
     expect(await runs()).toHaveLength(2);
+  });
+
+  it('runs a chat-triggered playbook when its command is said, through edits and enabling, and records other requests in one statement', async () => {
+    const { say, spine, chat } = await fresh();
+    const greeter = (command: string) =>
+      `name: greeter\ndescription: Greet\ntrigger:\n  chat: { command: "${command}" }\nsteps:\n  - id: hello\n    draft: { template: "Hello from the playbook" }\n`;
+    const runs = async () => {
+      const playbook = await spine.playbooks.store.get(spine.operator.id, 'greeter');
+      return playbook ? (await spine.playbooks.store.recentRuns(playbook.id, 10)).length : 0;
+    };
+    const goalsSaying = async (text: string) => {
+      const result = await spine.db.pool.query('SELECT count(*)::int AS n FROM goals WHERE text = $1', [
+        text,
+      ]);
+      return result.rows[0]?.n;
+    };
+
+    await say(`playbook add ${greeter('Hello there')}`);
+    await say('hello there'); // disabled: an ordinary request
+    expect([await runs(), await goalsSaying('hello there')]).toEqual([0, 1]);
+    await say('playbook enable greeter');
+    await say('  Hello THERE ');
+    expect([await runs(), await goalsSaying('Hello THERE')]).toEqual([1, 0]);
+    expect(chat.texts().at(-1)).toContain('Playbook greeter finished.');
+    // A new version with another command: the old command is an ordinary request again.
+    await say(`playbook add ${greeter('good morning')}`);
+    expect(chat.texts().at(-1)).toContain('is now v2');
+    await say('hello there');
+    expect([await runs(), await goalsSaying('hello there')]).toEqual([1, 2]);
+    await say('good morning');
+    expect([await runs(), await goalsSaying('good morning')]).toEqual([2, 0]);
+    await say('playbook disable greeter');
+    await say('good morning');
+    expect([await runs(), await goalsSaying('good morning')]).toEqual([2, 1]);
+
+    // The hot path, counted on an intake of its own: one statement for an ordinary request once the
+    // enabled playbooks' versions are known; a version not read yet costs more, once.
+    const statements: string[] = [];
+    const pool = new Proxy(spine.db.pool, {
+      get(target, property) {
+        if (property === 'query')
+          return (...args: Parameters<typeof target.query>) => {
+            const [query] = args as unknown[];
+            statements.push(String(typeof query === 'string' ? query : (query as { text: string }).text));
+            return (target.query as (...all: unknown[]) => unknown)(...args);
+          };
+        const value = Reflect.get(target, property);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const enqueued: SpineJob[] = [];
+    const intake = new Intake({
+      pool,
+      queue: { enqueue: async (job) => void enqueued.push(job) },
+      chat,
+      clock: systemClock,
+      logger: pino({ level: 'silent' }),
+      playbooks: spine.playbooks.commands,
+    });
+    let delivery = 0;
+    const request = async (text: string) => {
+      statements.length = 0;
+      delivery += 1;
+      return intake.handleMessage({
+        channel: 'console',
+        deliveryId: `hot-path-${delivery}`,
+        userId: 'local',
+        text,
+        thread: { channel: 'console', conversation: 'local' },
+      });
+    };
+    await say('playbook enable greeter');
+    expect((await request('what is due this week')).kind).toBe('goal');
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toContain('FROM identities');
+    await say(`playbook add ${greeter('good evening')}`);
+    expect((await request('what is due next week')).kind).toBe('goal');
+    // The statement in doubt, then the goal (the new version is read through the playbooks' store).
+    expect(statements).toHaveLength(2);
+    expect(statements[1]).not.toContain('FROM identities');
+    expect((await request('what is due today')).kind).toBe('goal');
+    expect(statements).toHaveLength(1);
+    expect(await request('good evening')).toEqual({ kind: 'command' });
+    expect(enqueued.map((job) => job.name)).toEqual(['run-goal', 'run-goal', 'run-goal']);
+    // A stranger is refused from the same statement, and nothing is recorded.
+    const refused = await intake.handleMessage({
+      channel: 'console',
+      deliveryId: 'hot-path-stranger',
+      userId: 'someone-else',
+      text: 'what is due this week',
+      thread: { channel: 'console', conversation: 'local' },
+    });
+    expect(refused).toEqual({ kind: 'refused', reason: 'stranger' });
+    expect(await spine.repos.inbox.goalFor('console', 'hot-path-stranger')).toBeNull();
   });
 
   it('answers the playbook commands in chat with line-numbered errors, and lists playbook in help', async () => {
