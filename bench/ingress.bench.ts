@@ -1,9 +1,12 @@
 /**
  * Slack ingress: signed Events API requests at a steady rate against Spine's real ingress path
- * (HTTP server → signature + two-sided timestamp check → Bolt → Intake: identity, inbox dedupe, goal
- * and event in one transaction, enqueue) on a server Postgres, side by side with a bare Bolt app
- * that only acks. Goals are enqueued to a counting queue, as in queue mode where workers run in
- * other processes: this measures ingress, not the goal graph.
+ * (HTTP server → signature + two-sided timestamp check → Bolt → Intake: one statement for identity,
+ * chat-trigger check, inbox dedupe, goal and event, one commit; enqueue) on a server Postgres, side
+ * by side with a bare Bolt app that only acks. Goals are enqueued to a counting queue, as in queue
+ * mode where workers run in other processes: this measures ingress, not the goal graph.
+ *
+ * A third series is the floor under Spine's figures: the recording statement alone, sent at the
+ * same rate on the same pool, without HTTP (what a durable ack must wait for).
  *
  *   npm run bench -- ingress [--rate 200] [--seconds 10] [--runs 3] [--url postgres://…]
  */
@@ -16,7 +19,8 @@ import { startHttpServer } from '../app/http-server.ts';
 import { createSpine } from '../app/spine.ts';
 import { SlackAdapter } from '../bot/slack/slack-adapter.ts';
 import type { SpineJob } from '../core/jobs.ts';
-import { openDatabase } from '../db/database.ts';
+import { openDatabase, type Queryable } from '../db/database.ts';
+import { recordRequestOnce } from '../db/repositories/goal-intake.ts';
 import { FakeSlackApi } from '../test/fakes/fake-slack-api.ts';
 import {
   type BenchRequest,
@@ -57,9 +61,15 @@ function signedEvent(): BenchRequest {
   });
 }
 
-/** Open loop: one request every 1/rate s regardless of responses (what Slack does), for `seconds`. */
-async function drive(port: number, path: string, options: Options): Promise<RunResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+/**
+ * Open loop: start one `send` every 1/rate s for `seconds`, whatever the earlier ones are doing
+ * (what Slack does), and time each until it settles. `send` says whether it succeeded, and may time
+ * itself (`ms`, e.g. from after the request was signed).
+ */
+async function openLoop(
+  options: Options,
+  send: () => Promise<{ ok: boolean; ms?: number }>,
+): Promise<RunResult> {
   const latencies: number[] = [];
   let errors = 0;
   const total = Math.round(options.rate * options.seconds);
@@ -70,15 +80,21 @@ async function drive(port: number, path: string, options: Options): Promise<RunR
     const due = start + index * intervalMs;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const began = performance.now();
     pending.push(
-      postTimed(port, path, agent, signedEvent()).then(({ status, ms }) => {
-        latencies.push(ms);
-        if (status !== 200) errors += 1;
-      }),
+      send().then(
+        ({ ok, ms }) => {
+          latencies.push(ms ?? performance.now() - began);
+          if (!ok) errors += 1;
+        },
+        () => {
+          latencies.push(performance.now() - began);
+          errors += 1;
+        },
+      ),
     );
   }
   await Promise.all(pending);
-  agent.destroy();
   latencies.sort((a, b) => a - b);
   return {
     sent: total,
@@ -87,6 +103,38 @@ async function drive(port: number, path: string, options: Options): Promise<RunR
     p99: percentile(latencies, 99),
     max: latencies.at(-1) ?? Number.NaN,
   };
+}
+
+/** Signed events to `path`, open loop; an answer other than 200 is an error. */
+async function drive(port: number, path: string, options: Options): Promise<RunResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  try {
+    return await openLoop(options, async () => {
+      const { status, ms } = await postTimed(port, path, agent, signedEvent());
+      return { ok: status === 200, ms };
+    });
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** The recording statement alone, open loop at the same rate: the commit Spine's ack waits for. */
+function driveStatement(pool: Queryable, operatorUser: string, options: Options): Promise<RunResult> {
+  return openLoop(options, async () => {
+    eventCounter += 1;
+    const text = `remember that bench event ${eventCounter} arrived`;
+    const record = await recordRequestOnce(pool, {
+      channel: 'slack',
+      deliveryId: `StBench${process.pid}x${eventCounter}`,
+      userId: operatorUser,
+      thread: { channel: 'slack', conversation: 'D1', thread: '1.2' },
+      text,
+      requestedBy: `slack:${operatorUser}`,
+      eventObject: `“${text}”`,
+      chatTriggers: { notMatching: [] },
+    });
+    return { ok: record.kind === 'recorded' };
+  });
 }
 
 function median(values: number[]): number {
@@ -156,11 +204,16 @@ export default async function ingress(args: string[]): Promise<void> {
 
   const spineRuns: RunResult[] = [];
   const boltRuns: RunResult[] = [];
+  const statementRuns: RunResult[] = [];
   for (let run = 0; run < options.runs; run += 1) {
+    process.stderr.write(`ingress: run ${run + 1} of ${options.runs}…\n`);
     spineRuns.push(await drive(spinePort, '/slack/events', options));
     boltRuns.push(await drive(barePort, '/slack/events', options));
+    statementRuns.push(await driveStatement(db.pool, 'U123', options));
   }
-  const goals = await db.pool.query('SELECT count(*)::int AS n FROM goals');
+  const goals = await db.pool.query(
+    "SELECT count(*)::int AS n FROM inbox WHERE delivery_id LIKE 'EvBench%' AND goal_id IS NOT NULL",
+  );
 
   const row = (name: string, runs: RunResult[]) => {
     const p50 = median(runs.map((run) => run.p50));
@@ -171,17 +224,20 @@ export default async function ingress(args: string[]): Promise<void> {
   };
   const spineRow = row('Spine ingress', spineRuns);
   const boltRow = row('bare Bolt (ack only)', boltRuns);
+  const statementRow = row('statement alone', statementRuns);
   const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
   process.stdout.write(
     `Slack ingress: ${options.rate} signed events/s for ${options.seconds} s, ${options.runs} runs each (medians of per-run percentiles)\n`,
   );
-  for (const r of [spineRow, boltRow]) {
+  for (const r of [spineRow, boltRow, statementRow]) {
     process.stdout.write(
       `  ${r.name.padEnd(22)} p50 ${fmt(r.p50).padStart(10)}  p99 ${fmt(r.p99).padStart(10)}  max ${fmt(r.max).padStart(10)}  errors ${r.errors}/${r.sent}\n`,
     );
   }
   process.stdout.write(
     `  ratio Spine/Bolt       p50 ${(spineRow.p50 / boltRow.p50).toFixed(2)}×  p99 ${(spineRow.p99 / boltRow.p99).toFixed(2)}×\n` +
+      `  1.5× of Bolt allows    p50 ${fmt(1.5 * boltRow.p50).padStart(10)}  p99 ${fmt(1.5 * boltRow.p99).padStart(10)}` +
+      `  (Bolt + statement alone: p50 ${fmt(boltRow.p50 + statementRow.p50)}, p99 ${fmt(boltRow.p99 + statementRow.p99)})\n` +
       `  goals recorded ${goals.rows[0]?.n} (enqueued ${enqueued}) for ${spineRow.sent + Math.round(options.rate)} Spine events sent (incl. 1 s warm-up)\n`,
   );
 
