@@ -299,7 +299,8 @@ export class Intake {
       }
       return { kind: 'command' };
     }
-    // Playbook commands, proposals and chat triggers; the built-in commands above come first.
+    // Playbook commands and proposals; the built-in commands above come first (an ordinary
+    // request, chat triggers included, went through #request).
     const origin = { operatorId: identity.operatorId, channel: message.channel, thread: message.thread };
     if (await this.#deps.playbooks?.handle(text, { ...origin, deliveryId: message.deliveryId }))
       return { kind: 'command' };
