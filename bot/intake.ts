@@ -393,8 +393,7 @@ export class Intake {
           thread: message.thread,
           deliveryId: message.deliveryId,
         };
-        const unsure = record.playbooks.map(({ name, versionId }) => ({ name, version: versionId }));
-        if (await playbooks?.runChatTrigger(text, unsure, origin)) return { kind: 'command' };
+        if (await playbooks?.runChatTrigger(text, record.playbooks, origin)) return { kind: 'command' };
         return this.#recordGoal(message, record.identity, text);
       }
       case 'duplicate':

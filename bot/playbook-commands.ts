@@ -4,6 +4,7 @@ import type { Clock } from '../core/clock.ts';
 import type { Channel, ThreadRef } from '../core/domain.ts';
 import { describeError, SpineError } from '../core/errors.ts';
 import type { ChatSender, OutboundMessage } from '../core/message.ts';
+import type { UnsurePlaybook } from '../db/repositories/goal-intake.ts';
 import type { MemoryStore } from '../memory/memory-store.ts';
 import {
   type PlaybookCommand,
@@ -76,10 +77,13 @@ export class PlaybookCommands {
     );
   }
 
-  /** Handle the text when it is a playbook command; false when it is not one. */
+  /**
+   * Handle the text when it is a playbook command; false when it is not one. (An ordinary request
+   * that is a playbook's chat command reaches `runChatTrigger` from the intake.)
+   */
   async handle(text: string, origin: CommandOrigin): Promise<boolean> {
     const command = this.command(text);
-    if (!command) return this.#chatTrigger(text, origin);
+    if (!command) return false;
     if (command.kind === 'run' && !(await this.#deps.store.get(origin.operatorId, command.name))) {
       // `run <something>` that names no playbook is an ordinary request for the planner.
       if (!/^playbook\s/i.test(text.trim())) return false;
@@ -93,17 +97,6 @@ export class PlaybookCommands {
       );
     }
     return true;
-  }
-
-  /** A playbook whose trigger is `chat: { command }` runs when the operator says exactly that. */
-  async #chatTrigger(text: string, origin: CommandOrigin): Promise<boolean> {
-    if (chatSaid(text) === null) return false;
-    const enabled = (await this.#deps.store.list(origin.operatorId)).filter((playbook) => playbook.enabled);
-    return this.runChatTrigger(
-      text,
-      enabled.map((playbook) => ({ name: playbook.name, version: playbook.current })),
-      origin,
-    );
   }
 
   /**
@@ -120,18 +113,19 @@ export class PlaybookCommands {
   }
 
   /**
-   * Run the first of these enabled playbooks (by name) whose chat trigger is exactly the text, and
-   * say so (true); false when none is. A version not read yet is read and remembered.
+   * A playbook whose trigger is `chat: { command }` runs when the operator says exactly that: run
+   * the first of these enabled playbooks (by name) whose command is the text, and say so (true);
+   * false when none is. A version not read yet is read and remembered.
    */
   async runChatTrigger(
     text: string,
-    playbooks: ReadonlyArray<{ name: string; version: number | PlaybookVersion }>,
+    playbooks: readonly UnsurePlaybook[],
     origin: CommandOrigin,
   ): Promise<boolean> {
     const said = chatSaid(text);
     if (said === null) return false;
-    for (const { name, version } of [...playbooks].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      if ((await this.#chatCommand(version)) !== said) continue;
+    for (const { name, versionId } of [...playbooks].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if ((await this.#chatCommand(versionId)) !== said) continue;
       await this.handle(`playbook run ${name}`, origin);
       return true;
     }
@@ -139,16 +133,15 @@ export class PlaybookCommands {
   }
 
   /** A version's chat command (trimmed, lower case), or null when its trigger is not a chat one. */
-  async #chatCommand(version: number | PlaybookVersion): Promise<string | null> {
-    const id = typeof version === 'number' ? version : version.id;
-    const known = this.#chatCommands.get(id);
+  async #chatCommand(versionId: number): Promise<string | null> {
+    const known = this.#chatCommands.get(versionId);
     if (known !== undefined) return known;
-    const stored = typeof version === 'number' ? await this.#deps.store.version(version) : version;
+    const stored = await this.#deps.store.version(versionId);
     const parsed = stored ? this.#parsed(stored) : null;
     const command =
       parsed && 'chat' in parsed.trigger ? parsed.trigger.chat.command.trim().toLowerCase() : null;
     if (this.#chatCommands.size >= MAX_REMEMBERED_VERSIONS) this.#chatCommands.clear();
-    this.#chatCommands.set(id, command);
+    this.#chatCommands.set(versionId, command);
     return command;
   }
 

@@ -533,6 +533,18 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
    * memory_vectors disagree (the same without the embedding, with the sketch): 0 when the triggers
    * kept both in step.
    */
+  /** Two notes about espresso and one about a fence, in that order. */
+  function threeNotes(store: PgvectorMemoryStore, operatorId: number) {
+    return store.rememberMany(
+      ['espresso machine service', 'garden fence quote', 'espresso beans order'].map((content) => ({
+        operatorId,
+        kind: 'note' as const,
+        content,
+        provenance: console,
+      })),
+    );
+  }
+
   async function copyDrift(db: Database): Promise<number> {
     const columns = `operator_id, kind, occurred_at, superseded_by, expires_at, sensitivity, source, embedder,
       embedding_dim`;
@@ -555,14 +567,7 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
   it('keeps a 16-bit copy of every embedding up to 1,024 dimensions in step, whatever changes the memory', async () => {
     const clock = new ManualClock('2026-05-20T10:00:00Z');
     const { db, store, operatorId } = await fresh({ clock });
-    const stored = await store.rememberMany(
-      ['espresso machine service', 'garden fence quote', 'espresso beans order'].map((content) => ({
-        operatorId,
-        kind: 'note' as const,
-        content,
-        provenance: console,
-      })),
-    );
+    const stored = await threeNotes(store, operatorId);
     const copies = async () =>
       (await db.pool.query('SELECT count(*)::int AS n FROM memory_vectors')).rows[0]?.n;
     expect(await copies()).toBe(3);
@@ -656,14 +661,7 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
     const { db, operatorId } = await storeBefore(22);
     const embedder = new LocalEmbedder({ dimension: 256 });
     const store = new PgvectorMemoryStore(db.pool, { embedder, ...SERVER_SEARCH_SETTINGS });
-    const stored = await store.rememberMany(
-      ['espresso machine service', 'garden fence quote', 'espresso beans order'].map((content) => ({
-        operatorId,
-        kind: 'note' as const,
-        content,
-        provenance: console,
-      })),
-    );
+    const stored = await threeNotes(store, operatorId);
     // One copy without its sketch (a store upgraded to 021 whose fill has not reached it).
     await db.pool.query('UPDATE memories SET embedding_sketch = NULL WHERE id = $1', [stored[1]!.id]);
     await db.pool.query('UPDATE memory_vectors SET sketch = NULL WHERE memory_id = $1', [stored[1]!.id]);
@@ -725,14 +723,7 @@ describe.each(DATABASE_KINDS)('memory store conformance on %s Postgres', (kind) 
 
   it('stores and ranks embeddings too large for the filter index (1,536 dimensions) through the table', async () => {
     const { store, operatorId } = await fresh({ embedder: new LocalEmbedder({ dimension: 1536 }) });
-    const written = await store.rememberMany(
-      ['espresso machine service', 'garden fence quote', 'espresso beans order'].map((content) => ({
-        operatorId,
-        kind: 'note' as const,
-        content,
-        provenance: console,
-      })),
-    );
+    const written = await threeNotes(store, operatorId);
     const narrow = { operatorId, kinds: ['note' as const], since: new Date(Date.UTC(2026, 0, 1)) };
     const embedding = await store.embedder.embedQuery('espresso');
     const found = await store.nearest(embedding, narrow, 2);
