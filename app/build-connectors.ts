@@ -57,6 +57,7 @@ export async function buildConnectors(
           request: { url: webhook.url, method: webhook.method, headers: webhook.headers },
           secret: webhook.secret,
           risk: webhook.risk,
+          idempotent: webhook.idempotent,
           undo: webhook.undo,
         },
         clock,

@@ -2,6 +2,7 @@ import { ApprovalEditor } from '../bot/approval-edit.ts';
 import type { ChatAdapter } from '../bot/chat-adapter.ts';
 import type { HttpRoute } from '../bot/http-route.ts';
 import { describeError, SpineError } from '../core/errors.ts';
+import { DeadLetterRepository } from '../db/repositories/dead-letters.ts';
 import type { Spine } from './spine.ts';
 
 /** Knobs for tests and benchmarks; production uses the defaults. */
@@ -11,6 +12,10 @@ export interface ChatAdapterTuning {
   pollTimeoutSeconds?: number;
   /** Clock for request timestamp checks (tests use a fake one). */
   now?: () => number;
+  /** Attempts per Telegram update / deliveries per Slack event before it is dead-lettered. */
+  deliveryAttempts?: number;
+  /** First wait between attempts at a polled Telegram update (doubled each time). */
+  retryDelayMs?: number;
 }
 
 /** The chat adapters the config enables, initialised and registered with Spine. */
@@ -33,6 +38,8 @@ export async function createChatAdapters(
 ): Promise<ChatAdapters> {
   const { config, logger, intake, repos } = spine;
   const adapters: ChatAdapter[] = [];
+  // Deliveries that keep failing are set aside here, so one poisoned update cannot stall a channel.
+  const deadLetters = new DeadLetterRepository(spine.db.pool);
   // The platform SDKs are loaded only when configured: every other CLI command starts faster.
   if (config.chat.slack) {
     const { SlackAdapter } = await import('../bot/slack/slack-adapter.ts');
@@ -45,6 +52,7 @@ export async function createChatAdapters(
         intake,
         repos,
         logger,
+        deadLetters,
         editor: new ApprovalEditor({
           pool: spine.db.pool,
           connectors: spine.connectors,
@@ -65,6 +73,7 @@ export async function createChatAdapters(
         webhook: config.chat.telegram.webhook,
         intake,
         logger,
+        deadLetters,
         ...tuning,
       }),
     );

@@ -9,6 +9,7 @@ import { migrate } from '../db/migrate.ts';
 import { createMetricsRegistry, metricsRoute } from '../ledger/prometheus.ts';
 import { type ChatAdapters, createChatAdapters } from './chat-adapters.ts';
 import { type Config, loadConfig, readEnvironment } from './config.ts';
+import { configuredSecrets } from './configured-secrets.ts';
 import { startHttpServer } from './http-server.ts';
 import { commandFailures, commandRenormalize } from './ledger-cli.ts';
 import { runGoalCli, runLogCli } from './ledger-commands.ts';
@@ -92,7 +93,11 @@ async function runConsole(spine: Spine, interactive: boolean): Promise<void> {
 }
 
 async function commandChat(config: Config): Promise<void> {
-  const logger = createLogger({ level: config.logLevel, file: logFile(config) });
+  const logger = createLogger({
+    secrets: configuredSecrets(config),
+    level: config.logLevel,
+    file: logFile(config),
+  });
   const spine = await createSpine(config, { logger });
   onShutdown(logger, () => spine.close());
   try {
@@ -104,7 +109,11 @@ async function commandChat(config: Config): Promise<void> {
 
 async function commandStart(config: Config): Promise<void> {
   const withConsole = Boolean(process.stdin.isTTY);
-  const logger = createLogger({ level: config.logLevel, file: withConsole ? logFile(config) : undefined });
+  const logger = createLogger({
+    secrets: configuredSecrets(config),
+    level: config.logLevel,
+    file: withConsole ? logFile(config) : undefined,
+  });
   const spine = await createSpine(config, { logger });
   let server: Server | undefined;
   let chat: ChatAdapters | undefined;
@@ -122,6 +131,8 @@ async function commandStart(config: Config): Promise<void> {
       logger,
       health: queueHealth(spine),
       connectorHealth: () => spine.connectors.health(),
+      // /healthz details and /metrics need it beyond loopback.
+      metricsToken: config.metrics.token,
       routes: [
         ...chat.routes,
         ...spine.inbound.routes,
@@ -164,7 +175,9 @@ async function commandStart(config: Config): Promise<void> {
 }
 
 async function commandLedger(config: Config, command: 'log' | 'goal', args: string[]): Promise<void> {
-  const spine = await createSpine(config, { logger: createLogger({ level: 'warn', file: logFile(config) }) });
+  const spine = await createSpine(config, {
+    logger: createLogger({ secrets: configuredSecrets(config), level: 'warn', file: logFile(config) }),
+  });
   try {
     const { output, exitCode } =
       command === 'log'
@@ -195,7 +208,7 @@ async function liveConnectorHealth(port: number): Promise<LiveHealth | null> {
 }
 
 async function commandConnectors(config: Config): Promise<void> {
-  const logger = createLogger({ level: 'warn', file: logFile(config) });
+  const logger = createLogger({ secrets: configuredSecrets(config), level: 'warn', file: logFile(config) });
   const live = await liveConnectorHealth(config.port);
   let spine: Spine;
   try {
@@ -297,11 +310,22 @@ async function main(argv: string[]): Promise<void> {
     case 'connectors':
       return commandConnectors(config);
     case 'failures':
-      return commandFailures(config, createLogger({ level: 'warn', file: logFile(config) }));
+      return commandFailures(
+        config,
+        createLogger({ secrets: configuredSecrets(config), level: 'warn', file: logFile(config) }),
+      );
     case 'renormalize':
-      return commandRenormalize(config, args, createLogger({ level: 'warn', file: logFile(config) }));
+      return commandRenormalize(
+        config,
+        args,
+        createLogger({ secrets: configuredSecrets(config), level: 'warn', file: logFile(config) }),
+      );
     case 'playbook':
-      return commandPlaybook(config, args, createLogger({ level: 'warn', file: logFile(config) }));
+      return commandPlaybook(
+        config,
+        args,
+        createLogger({ secrets: configuredSecrets(config), level: 'warn', file: logFile(config) }),
+      );
     default:
       throw new SpineError('cli.unknown_command', `Unknown command "${command}".\n\n${USAGE}`, {
         category: 'user',

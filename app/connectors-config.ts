@@ -5,6 +5,7 @@ import type { GuardrailSettings } from '../connectors/guardrails.ts';
 import type { ResilienceOptions } from '../connectors/resilience.ts';
 import { RISK_CLASSES } from '../core/domain.ts';
 import { SpineError } from '../core/errors.ts';
+import { type ApprovalExpiry, DEFAULT_APPROVAL_EXPIRY } from '../core/policy.ts';
 import {
   type AlertRules,
   alertRulesFrom,
@@ -12,6 +13,12 @@ import {
   DEFAULT_ALERT_RULES,
   metricsSectionSchema,
 } from '../ledger/alerts-config.ts';
+import {
+  DEFAULT_RETENTION,
+  type RetentionSettings,
+  retentionSectionSchema,
+  retentionSettingsFrom,
+} from './retention-config.ts';
 
 const risk = z.enum(RISK_CLASSES as unknown as ['read', 'write', 'money', 'legal', 'destructive']);
 const name = z
@@ -19,6 +26,32 @@ const name = z
   .regex(/^[a-z][a-z0-9_-]{0,39}$/, 'must be lower-case letters, digits, - and _ (max 40)');
 const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' });
 const headers = z.record(z.string(), z.string()).default({});
+
+/** "90m", "1h", "2d": how long a pending approval lasts (at least a minute, at most 30 days). */
+const expiryDuration = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(m|min|h|d)$/, 'must be a duration such as "90m", "1h" or "2d"')
+  .transform((text) => {
+    const [, amount, unit] = /^(\d+(?:\.\d+)?)\s*(m|min|h|d)$/.exec(text) ?? [];
+    const unitMs = unit === 'd' ? 86_400_000 : unit === 'h' ? 3_600_000 : 60_000;
+    return Math.round(Number(amount) * unitMs);
+  })
+  .refine((ms) => ms >= 60_000 && ms <= 30 * 86_400_000, 'must be between 1 minute and 30 days');
+
+/**
+ * `guardrails.approvalExpiry`: `default` for the risk classes not listed; money keeps its own
+ * 1 h unless `money:` is set (a wider `default` must not stretch how long a payment card lives).
+ */
+const approvalExpirySchema = z
+  .object({
+    default: expiryDuration.optional(),
+    read: expiryDuration.optional(),
+    write: expiryDuration.optional(),
+    money: expiryDuration.optional(),
+    legal: expiryDuration.optional(),
+    destructive: expiryDuration.optional(),
+  })
+  .strict();
 
 const request = z.object({
   url: httpUrl,
@@ -73,6 +106,11 @@ const fileSchema = z
               .min(16, 'must be at least 16 characters (reference an environment variable, e.g. CRM_SECRET)'),
             risk: risk.default('write'),
             description: z.string().default('Call a webhook'),
+            /**
+             * The receiver dedupes on the Idempotency-Key header Spine always sends: a call whose
+             * answer was lost can be repeated. Without it, a lost answer makes the outcome unknown.
+             */
+            idempotent: z.boolean().default(false),
             undo: request.optional(),
           })
           .strict(),
@@ -89,9 +127,18 @@ const fileSchema = z
               env: z.record(z.string(), z.string()).default({}),
               cwd: z.string().optional(),
               risk: z.record(z.string(), risk).default({}),
+              // Trust the server's readOnlyHint annotations (otherwise its tools count as writes).
+              trusted: z.boolean().default(false),
             })
             .strict(),
-          z.object({ url: httpUrl, headers, risk: z.record(z.string(), risk).default({}) }).strict(),
+          z
+            .object({
+              url: httpUrl,
+              headers,
+              risk: z.record(z.string(), risk).default({}),
+              trusted: z.boolean().default(false),
+            })
+            .strict(),
         ]),
       )
       .default({}),
@@ -110,21 +157,29 @@ const fileSchema = z
               .strict(),
           )
           .default({}),
+        approvalExpiry: approvalExpirySchema.default({}),
       })
       .strict()
-      .default({ trustAfter: 5, undoWindowMinutes: 60, limits: {} }),
+      .default({ trustAfter: 5, undoWindowMinutes: 60, limits: {}, approvalExpiry: {} }),
     resilience: z
       .object({
         timeoutSeconds: z.number().positive().max(600).optional(),
         maxAttempts: z.number().int().min(1).max(10).optional(),
         breakerThreshold: z.number().int().min(1).max(100).optional(),
         halfOpenAfterSeconds: z.number().positive().max(3600).optional(),
+        /**
+         * How long an execution's claim on an action holds without renewal: an action whose
+         * executor died is settled within about twice this. Renewed every third of it.
+         */
+        leaseSeconds: z.number().min(0.3).max(300).optional(),
       })
       .strict()
       .default({}),
     // Business metrics and alerts (README.md, "Business metrics and alerts").
     metrics: metricsSectionSchema,
     alerts: alertsSectionSchema,
+    // How long dedupe rows, model usage and finished goals' checkpoints are kept (README.md, "Retention").
+    retention: retentionSectionSchema,
   })
   .strict();
 
@@ -154,6 +209,7 @@ export interface ConnectorsConfig {
     secret: string;
     risk: z.infer<typeof risk>;
     description: string;
+    idempotent: boolean;
     undo?:
       | { url: string; method: 'POST' | 'PUT' | 'PATCH' | 'DELETE'; headers: Record<string, string> }
       | undefined;
@@ -167,6 +223,7 @@ export interface ConnectorsConfig {
         env: Record<string, string>;
         cwd?: string | undefined;
         risk: Record<string, z.infer<typeof risk>>;
+        trusted: boolean;
       }
     | {
         name: string;
@@ -174,13 +231,20 @@ export interface ConnectorsConfig {
         url: string;
         headers: Record<string, string>;
         risk: Record<string, z.infer<typeof risk>>;
+        trusted: boolean;
       }
   >;
   guardrails: GuardrailSettings;
+  /** How long a pending approval lasts per risk class (`guardrails.approvalExpiry`). */
+  approvalExpiry: ApprovalExpiry;
   resilience: Partial<ResilienceOptions>;
+  /** The claim lease of an action's execution (ConnectorRuntime's `leaseMs`); unset: a minute. */
+  actionLeaseMs?: number | undefined;
   /** Manual minutes per `connector.operation` from the file (on top of the defaults). */
   metrics: { minutesSaved: Record<string, number> };
   alerts: AlertRules;
+  /** Retention windows (`retention:`; app/retention-config.ts). */
+  retention: RetentionSettings;
 }
 
 export const DEFAULT_CONNECTORS_CONFIG: ConnectorsConfig = {
@@ -189,9 +253,11 @@ export const DEFAULT_CONNECTORS_CONFIG: ConnectorsConfig = {
   webhooks: [],
   mcp: [],
   guardrails: { trustAfter: 5, undoWindowMs: 3_600_000, limits: {} },
+  approvalExpiry: DEFAULT_APPROVAL_EXPIRY,
   resilience: {},
   metrics: { minutesSaved: {} },
   alerts: DEFAULT_ALERT_RULES,
+  retention: DEFAULT_RETENTION,
 };
 
 const RESERVED = new Set(['memory', 'email', 'calendar', 'payments']);
@@ -337,8 +403,26 @@ function toConfig(source: string, value: z.infer<typeof fileSchema>): Connectors
       undoWindowMs: value.guardrails.undoWindowMinutes * 60_000,
       limits: value.guardrails.limits,
     },
+    approvalExpiry: approvalExpiryFrom(value.guardrails.approvalExpiry),
     resilience,
+    actionLeaseMs:
+      value.resilience.leaseSeconds === undefined
+        ? undefined
+        : Math.round(value.resilience.leaseSeconds * 1000),
     metrics: value.metrics,
     alerts: alertRulesFrom(value.alerts),
+    retention: retentionSettingsFrom(value.retention),
+  };
+}
+
+function approvalExpiryFrom(value: z.infer<typeof approvalExpirySchema>): ApprovalExpiry {
+  const fallback = (risk: keyof ApprovalExpiry) =>
+    risk === 'money' ? DEFAULT_APPROVAL_EXPIRY.money : (value.default ?? DEFAULT_APPROVAL_EXPIRY[risk]);
+  return {
+    read: value.read ?? fallback('read'),
+    write: value.write ?? fallback('write'),
+    money: value.money ?? fallback('money'),
+    legal: value.legal ?? fallback('legal'),
+    destructive: value.destructive ?? fallback('destructive'),
   };
 }

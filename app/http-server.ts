@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { HttpRoute } from '../bot/http-route.ts';
 import type { ConnectorHealth } from '../connectors/resilience.ts';
@@ -6,6 +7,14 @@ import type { Database } from '../db/database.ts';
 
 export interface HttpServerOptions {
   port: number;
+  /** The interface to listen on (default: all of them, as Node does). `127.0.0.1` keeps Spine local. */
+  host?: string | undefined;
+  /**
+   * SPINE_METRICS_TOKEN. A request bearing it (`Authorization: Bearer <token>`) sees `/healthz`'s
+   * details and may scrape `/metrics`; without a token, a server that listens beyond loopback
+   * shows only up/down and refuses `/metrics`.
+   */
+  metricsToken?: string | undefined;
   db: Database;
   logger: Logger;
   /** More checks (queue mode: Redis, workers, adapters); `healthy: false` fails the health check. */
@@ -18,10 +27,20 @@ export interface HttpServerOptions {
   mounts?: Array<{ prefix: string; handle: HttpRoute['handle'] }>;
 }
 
-/** Spine's HTTP server: health now; chat webhooks and metrics mount here. */
+/**
+ * Spine's HTTP server: health, metrics, chat webhooks and the console. What only the operator may
+ * see (connectors' last errors, the business metrics) needs the metrics token, unless no token is
+ * set and the server listens on loopback only (then whoever reaches it is on this machine).
+ */
 export async function startHttpServer(options: HttpServerOptions): Promise<Server> {
+  /** Whether this request may see the details: it bears the token, or nobody beyond loopback can ask. */
+  const trusted = (request: IncomingMessage): boolean =>
+    options.metricsToken ? bearsToken(request, options.metricsToken) : !listensBeyondLoopback(server);
   const server = createServer(async (request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
+    if (request.method === 'GET' && url.pathname === '/metrics' && !trusted(request)) {
+      return refuseMetrics(response, Boolean(options.metricsToken));
+    }
     if (request.method === 'GET' && url.pathname === '/healthz') {
       let database = 'ok';
       try {
@@ -32,6 +51,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
       const extra = options.health ? await options.health() : { healthy: true, report: {} };
       const healthy = database === 'ok' && extra.healthy;
       response.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' });
+      if (!trusted(request)) {
+        // Up or down is all a load balancer needs; errors and topology are for the operator.
+        response.end(JSON.stringify({ status: healthy ? 'ok' : 'degraded' }));
+        return;
+      }
       response.end(
         JSON.stringify({
           status: healthy ? 'ok' : 'degraded',
@@ -76,15 +100,54 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, () => {
+    const listening = () => {
       server.off('error', reject);
       resolve();
-    });
+    };
+    if (options.host) server.listen(options.port, options.host, listening);
+    else server.listen(options.port, listening);
   });
   const address = server.address();
   options.logger.info(
-    { port: typeof address === 'object' && address ? address.port : options.port },
+    {
+      port: typeof address === 'object' && address ? address.port : options.port,
+      ...(typeof address === 'object' && address ? { host: address.address } : {}),
+    },
     'HTTP server listening',
   );
+  if (!options.metricsToken && listensBeyondLoopback(server)) {
+    options.logger.info(
+      '/metrics is refused and /healthz shows only up/down: set SPINE_METRICS_TOKEN to see them',
+    );
+  }
   return server;
+}
+
+/** True unless the server is bound to a loopback address (or a Unix socket). */
+function listensBeyondLoopback(server: Server): boolean {
+  const address = server.address();
+  if (address === null || typeof address === 'string') return false;
+  return !/^(127\.|::1$|::ffff:127\.)/.test(address.address);
+}
+
+function bearsToken(request: IncomingMessage, token: string): boolean {
+  const header = request.headers.authorization ?? '';
+  const given = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : '';
+  if (given === '') return false;
+  // Hash both sides: equal lengths for timingSafeEqual, and no early exit on the first difference.
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(given), digest(token));
+}
+
+function refuseMetrics(response: ServerResponse, tokenSet: boolean): void {
+  if (tokenSet) {
+    response.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="spine"' });
+    response.end('Unauthorized: send the SPINE_METRICS_TOKEN as "Authorization: Bearer <token>".\n');
+    return;
+  }
+  response.writeHead(403, { 'content-type': 'text/plain' });
+  response.end(
+    'Forbidden: /metrics is served beyond loopback only with a token. Set SPINE_METRICS_TOKEN ' +
+      '(at least 16 characters) and scrape with "Authorization: Bearer <token>".\n',
+  );
 }

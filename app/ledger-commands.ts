@@ -8,9 +8,10 @@ import {
   goalForensics,
   renderGoalForensics,
 } from '../ledger/goal-forensics.ts';
-import { describeVerdict, verifyLedger } from '../ledger/hash-chain.ts';
+import { describeAudit } from '../ledger/ledger-audit.ts';
 import { eventsAsJson, renderLogPage } from '../ledger/log-command.ts';
 import { applyOption, type LogFilter, LogFilterError, type LogPage } from '../ledger/log-filter.ts';
+import { auditSpineLedger } from './ledger-setup.ts';
 import type { Spine } from './spine.ts';
 
 /** `goal <id>` in chat: the operator's time zone, then the ledger's forensics. */
@@ -67,14 +68,19 @@ export function parseLogCli(args: string[], context: { now: Date; timezone: stri
   return options;
 }
 
-/** `spine log …`: the story, filtered and paged, as text or JSON; `--verify` checks the hash chain. */
+/**
+ * `spine log …`: the story, filtered and paged, as text or JSON; `--verify` checks the hash chain,
+ * the MACs with the ledger key and the newest anchor (exit code 1 on any problem).
+ */
 export async function runLogCli(spine: Spine, args: string[]): Promise<{ output: string; exitCode: number }> {
   const timezone = spine.operator.timezone;
   const options = parseLogCli(args, { now: new Date(), timezone });
   if (options.verify) {
-    const verdict = await verifyLedger(spine.db.pool);
-    if (options.json) return { output: JSON.stringify(verdict), exitCode: verdict.intact ? 0 : 1 };
-    return { output: describeVerdict(verdict), exitCode: verdict.intact ? 0 : 1 };
+    const audit = await auditSpineLedger(spine.config, spine.db);
+    return {
+      output: options.json ? JSON.stringify(audit) : describeAudit(audit),
+      exitCode: audit.ok ? 0 : 1,
+    };
   }
   const result = await readEventLog(spine.db.pool, spine.operator.id, options.filter, options.page);
   if (options.json)

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
@@ -19,10 +19,48 @@ export function resolveSigningKey(config: Config, logger: Logger): string {
   const file = config.memory.signingKeyFile;
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   mkdirSync(dirname(file), { recursive: true });
-  const key = randomBytes(32).toString('base64url');
-  writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
-  logger.info({ file }, 'generated a memory signing key (set SPINE_SIGNING_KEY to choose your own)');
+  const generated = randomBytes(32).toString('base64url');
+  const key = keepFirstKey(file, generated);
+  if (key === generated)
+    logger.info({ file }, 'generated a memory signing key (set SPINE_SIGNING_KEY to choose your own)');
   return key;
+}
+
+/** What link() says on file systems that have no hard links (some network and FAT mounts). */
+const NO_HARD_LINKS = ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'];
+
+/**
+ * Write `key` to `file` unless another process already did, and return the key the file holds.
+ * Processes sharing a data directory (a chat and its workers) start together: every one must
+ * end up with the same key, none may crash on the file existing, and none may read it half written.
+ * So the key is written in full under a private name and then linked into place, which fails when
+ * the name exists.
+ */
+export function keepFirstKey(file: string, key: string): string {
+  const draft = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`;
+  writeFileSync(draft, `${key}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    linkSync(draft, file);
+    return key;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') return readFileSync(file, 'utf8').trim();
+    if (NO_HARD_LINKS.includes(code)) return createOnce(file, key);
+    throw error;
+  } finally {
+    rmSync(draft, { force: true });
+  }
+}
+
+/** Without hard links: an exclusive create (a process starting at the same instant may read it half written). */
+function createOnce(file: string, key: string): string {
+  try {
+    writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+    return key;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(file, 'utf8').trim();
+    throw error;
+  }
 }
 
 /** The embedder the config asks for: the local one by default, or a LangChain provider. */

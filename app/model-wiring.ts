@@ -13,7 +13,7 @@ import { ModelGateway } from '../graphs/models/model-gateway.ts';
 import { parseModelSpec } from '../graphs/models/model-settings.ts';
 import { OutputGuard } from '../graphs/models/output-guard.ts';
 import { PLANNER_SYSTEM_PROMPT } from '../graphs/models/planner-prompt.ts';
-import { plannerTools } from '../graphs/models/planner-tools.ts';
+import { type PlanningReader, plannerTools } from '../graphs/models/planner-tools.ts';
 import { UsageMeter } from '../graphs/models/usage-meter.ts';
 import { UsageReport } from '../graphs/models/usage-report.ts';
 import type { MemoryStore } from '../memory/memory-store.ts';
@@ -65,6 +65,8 @@ export async function createModels(input: {
   logger: Logger;
   connectors: ConnectorRuntime;
   memory: MemoryStore;
+  /** Runs the model's external reads during planning through the runtime, as actions of the goal. */
+  reader: PlanningReader;
   /** Posts a notice in a goal's thread at once (provider down, budget warnings). */
   notify?: (goalId: number, text: string) => Promise<void>;
   injected?: InjectedModels | undefined;
@@ -104,7 +106,7 @@ export async function createModels(input: {
   });
   const planner = new LlmPlanner({
     gateway,
-    tools: () => plannerTools(input.connectors.connectors, input.memory),
+    tools: () => plannerTools(input.connectors.connectors, input.memory, input.reader),
     guard,
     fallback: offlinePlanner,
     logger: logger.child({ component: 'planner' }),

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { CONSOLE_THREAD, ConsoleAdapter } from '../bot/console/console-adapter.ts';
 import { SpineError } from '../core/errors.ts';
 import type { Config } from './config.ts';
+import { configuredSecrets } from './configured-secrets.ts';
 import { createLogger } from './logger.ts';
 import { createSpine, type Spine } from './spine.ts';
 
@@ -50,7 +51,7 @@ export async function commandWorker(
   onShutdown: (logger: Logger, close: () => Promise<void>) => void,
 ): Promise<void> {
   const queue = needsQueueMode(config, 'worker');
-  const logger = createLogger({ level: config.logLevel });
+  const logger = createLogger({ secrets: configuredSecrets(config), level: config.logLevel });
   const spine = await createSpine(config, { logger, role: 'worker' });
   onShutdown(logger, () => spine.close());
   logger.info({ concurrency: queue.concurrency, prefix: queue.prefix }, 'worker ready');
@@ -60,7 +61,7 @@ export async function commandWorker(
 /** `spine queue`: counts per state, failed jobs with reasons, workers and schedules. */
 export async function commandQueue(config: Config): Promise<void> {
   needsQueueMode(config, 'queue');
-  const logger = createLogger({ level: 'warn' });
+  const logger = createLogger({ secrets: configuredSecrets(config), level: 'warn' });
   const spine = await createSpine(config, { logger });
   try {
     const report = await spine.queueMode!.queue.report();
@@ -102,7 +103,7 @@ export async function commandDigest(config: Config, args: string[], logFile: str
       { category: 'user' },
     );
   }
-  const logger = createLogger({ level: config.logLevel, file: logFile });
+  const logger = createLogger({ secrets: configuredSecrets(config), level: config.logLevel, file: logFile });
   const spine = await createSpine(config, { logger });
   try {
     if (!spine.queueMode) {

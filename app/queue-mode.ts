@@ -48,7 +48,7 @@ export class QueueMode {
   readonly worker: BullWorker | undefined;
   /** What the main process's intake uses to post and update (understands workers' message names). */
   readonly intakeChat: ChatSender;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #recovery: RecoveryLoop;
   readonly #shutdownGraceMs: number;
 
   constructor(options: QueueModeOptions) {
@@ -62,6 +62,8 @@ export class QueueMode {
       backoffMs: options.config.jobs.backoffMs,
       logger,
     });
+    this.#recovery = new RecoveryLoop(logger);
+    watchReconnections(this.queue, this.#recovery);
     if (options.role === 'main') {
       const deliverer = new ChatOutboxDeliverer({
         pool: options.db.pool,
@@ -115,17 +117,17 @@ export class QueueMode {
     await within(5000, this.#doorbellListener?.ready());
   }
 
-  /** Run `tick` now and every `everyMs` until closed (the main process's recovery loop). */
+  /**
+   * Run `tick` (the main process's recovery) every `everyMs` until closed, and as soon as Redis
+   * is back after its connection dropped; never twice at once.
+   */
   every(everyMs: number, tick: () => Promise<unknown>, logger: Logger): void {
-    const run = () => {
-      tick().catch((error: unknown) => logger.warn({ err: String(error) }, 'periodic recovery failed'));
-    };
-    this.#timer = setInterval(run, everyMs);
-    this.#timer.unref();
+    this.#recovery.start(everyMs, tick, logger);
   }
 
   async close(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
+    // A sweep under way finishes first: it uses the database and the queue closed below.
+    await within(5000, this.#recovery.close());
     // The worker first: it finishes the running jobs (which may still post and enqueue). A
     // worker cut off from Redis cannot close politely: after the grace period it is forced (its
     // jobs are then re-run elsewhere once their locks expire).
@@ -143,6 +145,120 @@ export class QueueMode {
     await within(10_000, this.chatOutbox?.close());
     await within(5000, this.queue.close());
   }
+}
+
+/**
+ * A restarted Redis comes back empty, and a decided approval whose resume it lost would otherwise
+ * wait for the next periodic sweep: recovery runs once the connection has stayed ready this long.
+ * The pause lets a flapping connection settle instead of starting a sweep on every reconnect.
+ */
+const RECONNECT_SETTLE_MS = 1000;
+
+/**
+ * The main process's recovery sweeps: on a timer, and after Redis reconnects (debounced). One
+ * sweep at a time; a reconnection during a sweep asks for one more after it, because the sweep
+ * under way may have started while Redis was away and its enqueues failed.
+ */
+export class RecoveryLoop {
+  #logger: Logger;
+  readonly #settleMs: number;
+  #tick: (() => Promise<unknown>) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #settle: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  /** Redis came back before the sweeps were started: the first start sweeps at once. */
+  #missed = false;
+  #closed = false;
+
+  constructor(logger: Logger, settleMs = RECONNECT_SETTLE_MS) {
+    this.#logger = logger;
+    this.#settleMs = settleMs;
+  }
+
+  /** Sweep with `tick` every `everyMs` from now on, and after each reconnection. */
+  start(everyMs: number, tick: () => Promise<unknown>, logger: Logger): void {
+    this.#tick = tick;
+    this.#logger = logger;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = setInterval(() => void this.#sweep('timer'), everyMs);
+    this.#timer.unref();
+    if (this.#missed) {
+      this.#missed = false;
+      void this.#sweep('reconnect');
+    }
+  }
+
+  /** The connection is ready again: sweep once it has stayed up for the settle time. */
+  reconnected(): void {
+    if (this.#closed) return;
+    clearTimeout(this.#settle);
+    this.#settle = setTimeout(() => {
+      this.#settle = undefined;
+      if (this.#tick) void this.#sweep('reconnect');
+      else this.#missed = true;
+    }, this.#settleMs);
+    this.#settle.unref();
+  }
+
+  /** The connection dropped: a pending reconnection sweep waits for the next `ready`. */
+  disconnected(): void {
+    clearTimeout(this.#settle);
+    this.#settle = undefined;
+  }
+
+  #sweep(reason: 'timer' | 'reconnect'): Promise<void> {
+    if (this.#closed || !this.#tick) return Promise.resolve();
+    if (this.#running) {
+      if (reason === 'reconnect') this.#again = true;
+      return this.#running;
+    }
+    this.#running = this.#sweepUntilQuiet(reason, this.#tick).finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #sweepUntilQuiet(first: 'timer' | 'reconnect', tick: () => Promise<unknown>): Promise<void> {
+    const logger = this.#logger;
+    let reason = first;
+    do {
+      this.#again = false;
+      if (reason === 'reconnect') logger.info('Redis connection is back: recovering unfinished work now');
+      try {
+        await tick();
+      } catch (error) {
+        logger.warn({ err: String(error), reason }, 'recovery sweep failed; the next one retries');
+      }
+      reason = 'reconnect';
+    } while (this.#again && !this.#closed);
+  }
+
+  /** Stop sweeping; resolves when a sweep under way has finished. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    clearTimeout(this.#settle);
+    await this.#running;
+  }
+}
+
+/**
+ * Tell the recovery loop when the queue's Redis connection comes back. ioredis emits `ready` on
+ * every (re)connection: a `ready` after an earlier `ready` or a `close` is a reconnection (the
+ * first `ready` of a process that found Redis up is not; startup runs its own recovery).
+ */
+function watchReconnections(queue: BullJobQueue, recovery: RecoveryLoop): void {
+  const connection = queue.queue.getBackend();
+  let connectedBefore = false;
+  connection.on('ready', () => {
+    if (connectedBefore) recovery.reconnected();
+    connectedBefore = true;
+  });
+  connection.on('close', () => {
+    connectedBefore = true;
+    recovery.disconnected();
+  });
 }
 
 function within(ms: number, promise: Promise<unknown> | undefined): Promise<unknown> {

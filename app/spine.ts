@@ -18,21 +18,27 @@ import { revokeUnlistedChatIdentities } from '../db/repositories/chat-identities
 import { ChatOutboxRepository } from '../db/repositories/chat-outbox.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
 import { LlmCacheRepository } from '../db/repositories/llm-cache.ts';
+import { RetentionRepository } from '../db/repositories/retention.ts';
+import { SingletonLeaseRepository } from '../db/repositories/singleton-leases.ts';
+import { runtimeReader } from '../graphs/agents/planning-reads.ts';
 import { runDueActions } from '../graphs/agents/scheduled-actions.ts';
 import { buildDigestGraph, type DigestGraph } from '../graphs/digest/graph.ts';
 import { buildGoalGraph, type GoalGraph } from '../graphs/goal/graph.ts';
 import { digestProseWriter } from '../graphs/models/digest-prose.ts';
 import { ActionScheduler } from '../jobs/action-scheduler.ts';
+import { ApprovalExpirySweep } from '../jobs/approval-expiry.ts';
 import { enqueueDueDigests } from '../jobs/digest-schedule.ts';
 import { InProcessRunner } from '../jobs/in-process-runner.ts';
 import { recordJobFailure } from '../jobs/job-failure.ts';
 import { createJobHandler } from '../jobs/job-handler.ts';
 import { handleMemoryJob, isMemoryJob, type Sweeper } from '../jobs/memory-jobs.ts';
 import { recoverUnfinishedWork } from '../jobs/recovery.ts';
+import { memoryScrubSweeper, RetentionSweep } from '../jobs/retention.ts';
 import type { BusinessAlerts } from '../ledger/alerts.ts';
 import { createBusinessLedger } from '../ledger/alerts-loop.ts';
 import { type BusinessMetrics, describeBusinessDay } from '../ledger/business-metrics.ts';
 import { FailureDesk } from '../ledger/failures.ts';
+import type { LedgerWitness } from '../ledger/ledger-witness.ts';
 import { NormalizingMemoryStore } from '../ledger/normalizers/normalizing-memory-store.ts';
 import { NormalizerRegistry } from '../ledger/normalizers/registry.ts';
 import { RenormalizeCommands } from '../ledger/renormalize-commands.ts';
@@ -43,6 +49,7 @@ import { calendarSchedule } from './calendar-schedule.ts';
 import type { Config } from './config.ts';
 import { createInbound, type Inbound } from './inbound.ts';
 import { ledgerGoalText } from './ledger-commands.ts';
+import { createLedgerWitness } from './ledger-setup.ts';
 import { createMemoryStore } from './memory-setup.ts';
 import { createModels, type InjectedModels, type Models } from './model-wiring.ts';
 import {
@@ -52,6 +59,7 @@ import {
   startPlaybookSchedules,
 } from './playbooks-setup.ts';
 import { type ProcessRole, QueueMode } from './queue-mode.ts';
+import { holdStartupLock, type StartupLock } from './startup-lock.ts';
 import { holdAfterConnectorCalls } from './test-hooks.ts';
 
 /** How long the chat outbox keeps a message (a worker's card stays updatable that long). */
@@ -72,8 +80,10 @@ export interface Spine {
   connectorCommands: ConnectorCommands;
   /** The in-process timer of delayed execution (started by `recover`). */
   scheduler: ActionScheduler;
-  /** Run the actions whose scheduled time has come (the due-check). */
+  /** Run the actions whose scheduled time has come (the due-check); 0 while another process runs it. */
   runDueActions(): Promise<number>;
+  /** Expire the pending approvals whose time has run out (the sweep `recover` starts); how many. */
+  expireApprovals(): Promise<number>;
   /** Today's events for the digest, when a calendar is configured. */
   calendar: CalendarProvider | undefined;
   /** Configured connectors that could not start. */
@@ -118,6 +128,8 @@ export interface Spine {
   inbound: Inbound;
   /** Playbooks: store, triggers (and the inbound sink), runs, commands, webhook routes. */
   playbooks: PlaybooksSetup;
+  /** MACs of new events with the ledger key, and signed anchors hourly and at shutdown (startBackground). */
+  ledgerWitness: LedgerWitness;
 }
 
 export interface SpineOptions {
@@ -152,9 +164,14 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       dataDir: config.database.dataDir,
       schema: config.database.schema,
     }));
+  let startup: StartupLock | undefined;
   try {
     const applied = await migrate(db.pool, db.schema);
     if (applied.length > 0) logger.info({ applied }, 'database migrated');
+    // Connectors may connect to servers (MCP): before the start-up lock, which others wait on.
+    const built = await buildConnectors(config, clock, logger);
+    // Until the playbooks are loaded, other processes starting on this schema wait (startup-lock.ts).
+    startup = await holdStartupLock(db);
     const checkpointer = new PostgresSaver(db.pool, undefined, { schema: db.schema });
     await checkpointer.setup();
 
@@ -179,7 +196,6 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       logger,
       db.kind,
     );
-    const built = await buildConnectors(config, clock, logger);
     const inbound = createInbound({
       config,
       db: db.pool,
@@ -202,11 +218,13 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
         logger,
         memory,
         resilience: config.connectors.resilience,
+        ...(config.connectors.actionLeaseMs ? { leaseMs: config.connectors.actionLeaseMs } : {}),
         now: () => clock.now(),
       },
     );
     const guardrails = config.connectors.guardrails;
     const chat = new ChatRouter(logger);
+    const ledgerWitness = createLedgerWitness({ config, db, clock, logger });
     const ledger = createBusinessLedger({
       db: db.pool,
       chat,
@@ -224,6 +242,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       logger,
       connectors,
       memory,
+      reader: runtimeReader({ connectors, repos, guardrails: config.connectors.guardrails }),
       injected: options.models,
       notify: async (goalId, text) => {
         const goal = await repos.goals.get(goalId);
@@ -241,7 +260,14 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       guardrails,
     };
     const graph = buildGoalGraph(goalDeps, checkpointer);
-    const scheduler = new ActionScheduler({ repos, runDue: () => runDueActions(goalDeps), clock, logger });
+    const scheduler = new ActionScheduler({
+      repos,
+      // One due-check per deployment at a time, whatever the number of replicas.
+      leases: new SingletonLeaseRepository(db.pool),
+      runDue: (signal) => runDueActions(goalDeps, signal),
+      clock,
+      logger,
+    });
 
     const digestGraph = buildDigestGraph({
       repos,
@@ -270,9 +296,11 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       chat,
       queue: () => jobQueue ?? runner,
       gateway: models.gateway,
+      publicUrl: config.publicUrl,
       onChanged: async (changed) =>
         queueMode?.queue.upsertPlaybookScheduler(changed.id, await schedulerOf(playbooks, changed)),
     });
+    await startup.release();
     // Inbound e-mail and Stripe events trigger playbooks (unless a test passed its own sink).
     if (!options.inboundSink) inbound.setSink(playbooks.sink);
     const jobHandler = createJobHandler({
@@ -338,6 +366,14 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     jobQueue = options.jobQueue ?? queueMode?.queue ?? runner;
     const jobs = jobQueue;
     const intakeChat = queueMode?.intakeChat ?? chat;
+    const approvalExpiry = new ApprovalExpirySweep({
+      repos,
+      queue: jobs,
+      chat: intakeChat,
+      clock,
+      logger,
+      expiry: config.connectors.approvalExpiry,
+    });
     let intakeRef: Intake | undefined;
     const webConsole = new WebConsole({
       db: db.pool,
@@ -351,6 +387,21 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       checkpointer,
     });
     sweepers.push({ what: 'console logins and sessions', sweep: (now) => webConsole.auth.sweep(now) });
+    // Retention: the hourly memory sweep scrubs expired memories from checkpoints right after it
+    // deletes them; main processes sweep old rows and finished goals' checkpoints daily.
+    const retentionDeps = {
+      repository: new RetentionRepository(db.pool),
+      db: db.pool,
+      checkpointer,
+      settings: config.connectors.retention,
+      logger,
+    };
+    sweepers.push(memoryScrubSweeper(retentionDeps));
+    const retention = new RetentionSweep({
+      ...retentionDeps,
+      clock,
+      leases: new SingletonLeaseRepository(db.pool),
+    });
     const failures = new FailureDesk({
       repos,
       runtime: connectors,
@@ -396,6 +447,8 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       goalForensics: (operatorId, goalId) =>
         ledgerGoalText({ db: db.pool, checkpointer }, repos, operatorId, goalId),
       playbooks: playbooks.commands,
+      approvalExpiry: config.connectors.approvalExpiry,
+      expireApproval: (approvalId, reason) => approvalExpiry.expire(approvalId, reason),
     });
     intakeRef = intake;
     // Workers only report their connector circuits; main processes evaluate (startBackground).
@@ -418,6 +471,7 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
     const recover = async () => {
       const count = await recoverUnfinishedWork(repos, jobs, logger);
       scheduler.start();
+      approvalExpiry.start();
       return count + (await enqueueDueDigests({ repos, queue: jobs, clock, logger }));
     };
     let digestTimer: NodeJS.Timeout | undefined;
@@ -436,7 +490,8 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       connectors,
       connectorCommands,
       scheduler,
-      runDueActions: () => runDueActions(goalDeps),
+      runDueActions: async () => (await scheduler.runOnce()) ?? 0,
+      expireApprovals: () => approvalExpiry.runOnce(),
       calendar: built.calendar,
       unavailableConnectors: built.unavailable,
       logger,
@@ -455,9 +510,16 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
       alerts: ledger.alerts,
       inbound,
       playbooks,
+      ledgerWitness,
       async startBackground() {
         await recover();
+        retention.start();
         ledger.start(true);
+        await ledgerWitness
+          .start()
+          .catch((error: unknown) =>
+            logger.error({ err: String(error) }, 'the ledger witness did not start'),
+          );
         inbound.start();
         stopPlaybookSchedules ??= await startPlaybookSchedules({
           setup: playbooks,
@@ -515,15 +577,20 @@ export async function createSpine(config: Config, options: SpineOptions): Promis
         ledger.stop();
         stopPlaybookSchedules?.();
         await scheduler.stop();
+        await approvalExpiry.stop();
         await inbound.stop();
         await queueMode?.close();
         clearInterval(sweep);
+        await retention.stop();
         await runner.close();
         await connectors.close();
+        // The shutdown anchor, once every job's events are in.
+        await ledgerWitness.stop();
         await db.close();
       },
     };
   } catch (error) {
+    await startup?.release();
     await db.close().catch(() => {});
     throw error;
   }

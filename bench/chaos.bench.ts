@@ -8,6 +8,14 @@
  * retried like Slack (up to 3 times). Then it waits for every goal to finish and counts goals lost,
  * duplicate side effects (memories), missing and duplicate replies, and bad inputs answered wrongly.
  *
+ * One event in ten also asks for an external action, in turn: a webhook call (runs at once), an
+ * e-mail (approved in chat, a fourth of the cards twice), and a payment link (a signed Stripe event
+ * starts a playbook whose money action is approved; a fourth of the events delivered twice). Those
+ * are counted where they land, in sinks that keep every repeat: a webhook receiver that ignores
+ * Idempotency-Key, a real SMTP server counting each accepted DATA, and the fake Stripe API counting
+ * payment links created. Memories and Spine's own records dedupe, so only the sinks can show a
+ * duplicate effect.
+ *
  *   npm run bench -- chaos [--rate 50] [--seconds 60] [--workers 2] [--url postgres://…] [--keep]
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -16,15 +24,20 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import Stripe from 'stripe';
 import { loadConfig } from '../app/config.ts';
 import { startHttpServer } from '../app/http-server.ts';
 import { createSpine } from '../app/spine.ts';
 import { SlackAdapter } from '../bot/slack/slack-adapter.ts';
 import { openDatabase } from '../db/database.ts';
 import { FakeSlackApi } from '../test/fakes/fake-slack-api.ts';
+import { FakeStripeApi } from '../test/fakes/fake-stripe-api.ts';
+import { FakeWebhookServer } from '../test/fakes/fake-webhook-server.ts';
+import { SmtpSink } from '../test/fakes/smtp-sink.ts';
 import { freePort } from '../test/support/free-port.ts';
 import { RedisProcess, WorkerProcess } from '../test/support/processes.ts';
 import { deletePrefix, queueEnv, uniquePrefix } from '../test/support/queue-spine.ts';
+import { smtpEmailSection, webhookSection, writeSpineConfig } from '../test/support/sink-config.ts';
 import {
   type BenchRequest,
   flagValue,
@@ -39,6 +52,29 @@ import {
 const SIGNING_SECRET = 'chaos-signing-secret-0123456789';
 const BOT_TOKEN = 'xoxb-chaos-token';
 const COLOURS = ['blue', 'green', 'red', 'amber', 'violet'];
+const CRM_SECRET = 'chaos-crm-webhook-secret-0123456789';
+const STRIPE_KEY = 'sk_test_chaos_0123456789';
+const STRIPE_WEBHOOK_SECRET = 'whsec_chaos_0123456789abcdef';
+
+/** The external actions mixed into the load, in turn; each counted at its own sink. */
+const ACTION_KINDS = ['webhook', 'e-mail', 'stripe'] as const;
+type ActionKind = (typeof ACTION_KINDS)[number];
+
+/** A Stripe event starts it; its payment link is money, so every run waits for an approval. */
+const LINK_PLAYBOOK = `name: chaos-links
+description: A payment link for every chaos order.
+trigger:
+  stripe: { events: [checkout.session.completed] }
+steps:
+  - id: link
+    action:
+      connector: payments
+      operation: create_payment_link
+      params:
+        description: "chaos item {{ trigger.data.object.metadata.item }}"
+        amount: 10
+        currency: eur
+`;
 
 interface Options extends RateOptions {
   workers: number;
@@ -77,6 +113,80 @@ async function deliver(
     final = (await post(port, agent, make(), retries)).status;
   }
   return { first, retries, final };
+}
+
+/** A signed Stripe event for action `k` (what Stripe sends when a checkout completes). */
+function stripeEvent(k: number): BenchRequest {
+  const body = JSON.stringify({
+    id: `evt_chaos_${process.pid}_${k}`,
+    object: 'event',
+    type: 'checkout.session.completed',
+    created: Math.floor(Date.now() / 1000),
+    data: { object: { id: `cs_chaos_${k}`, object: 'checkout.session', metadata: { item: String(k) } } },
+  });
+  return {
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(body)),
+      'stripe-signature': Stripe.webhooks.generateTestHeaderString({
+        payload: body,
+        secret: STRIPE_WEBHOOK_SECRET,
+      }),
+    },
+  };
+}
+
+/** Deliver like Stripe: a non-2xx answer (or none) is retried, up to 3 times (1 s apart here). */
+async function deliverStripe(port: number, agent: Agent, k: number): Promise<number> {
+  let final = (await postTimed(port, '/stripe/webhook', agent, stripeEvent(k))).status;
+  for (let retries = 1; (final < 200 || final > 299) && retries <= 3; retries += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    final = (await postTimed(port, '/stripe/webhook', agent, stripeEvent(k))).status;
+  }
+  return final;
+}
+
+/** What one kind of action came to: counted at its sink, next to the actions' recorded outcomes. */
+interface SinkCounts {
+  requested: number;
+  /** Items with at least one effect at the sink. */
+  landed: number;
+  /** Items with more than one effect at the sink (must be 0). */
+  duplicated: number;
+  /** Items with no effect and no outcome that says why (failed, unknown): lost (must be 0). */
+  missing: number;
+  /** Actions whose outcome is unknown (the operator is asked). */
+  unknown: number;
+  failed: number;
+}
+
+/** Per item: effects at the sink and the action's status; `items` are the ones asked for. */
+function sinkCounts(
+  items: number[],
+  effects: Map<number, number>,
+  statuses: Map<number, string>,
+): SinkCounts {
+  let landed = 0;
+  let duplicated = 0;
+  let missing = 0;
+  let unknown = 0;
+  let failed = 0;
+  for (const item of items) {
+    const count = effects.get(item) ?? 0;
+    const status = statuses.get(item);
+    if (count > 0) landed += 1;
+    if (count > 1) duplicated += 1;
+    if (status === 'unknown') unknown += 1;
+    if (status === 'failed') failed += 1;
+    if (count === 0 && status !== 'unknown' && status !== 'failed') missing += 1;
+  }
+  return { requested: items.length, landed, duplicated, missing, unknown, failed };
+}
+
+/** Add one to `counts[key]`. */
+function bump(counts: Map<number, number>, key: number): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
 }
 
 /** The bad inputs, in rotation: each with the answer Slack must get, and whether a goal may follow. */
@@ -142,6 +252,23 @@ export default async function chaos(args: string[]): Promise<void> {
   const logger = pino({ level: 'silent' });
   const fakeSlack = new FakeSlackApi();
   const apiUrl = await fakeSlack.start();
+  // The sinks: each keeps every repeat, so a duplicate effect cannot hide behind a key.
+  const smtp = new SmtpSink();
+  await smtp.start();
+  const receiver = new FakeWebhookServer(CRM_SECRET, { honoursIdempotencyKey: false });
+  const receiverUrl = await receiver.start();
+  const stripe = new FakeStripeApi(STRIPE_KEY);
+  const stripeUrl = await stripe.start();
+  const spineConfig = writeSpineConfig(
+    smtpEmailSection(smtp),
+    // `read`: the call runs at once, no approval card.
+    webhookSection({
+      name: 'crm',
+      url: `${receiverUrl}/chaos`,
+      secretVariable: 'CHAOS_CRM_SECRET',
+      risk: 'read',
+    }),
+  );
   const redis = new RedisProcess(await freePort());
   await redis.start();
   const redisUrl = `redis://127.0.0.1:${redis.port}`;
@@ -161,6 +288,11 @@ export default async function chaos(args: string[]): Promise<void> {
       SLACK_BOT_TOKEN: BOT_TOKEN,
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_API_URL: apiUrl,
+      SPINE_CONFIG: spineConfig,
+      CHAOS_CRM_SECRET: CRM_SECRET,
+      STRIPE_SECRET_KEY: STRIPE_KEY,
+      STRIPE_API_URL: stripeUrl,
+      STRIPE_WEBHOOK_SECRET,
     },
   });
   const spine = await createSpine(loadConfig(env), {
@@ -181,8 +313,24 @@ export default async function chaos(args: string[]): Promise<void> {
   await adapter.init();
   spine.registerAdapter('slack', adapter);
   await spine.startBackground();
-  const server = await startHttpServer({ port: 0, db: spine.db, logger, routes: adapter.routes() });
+  const server = await startHttpServer({
+    port: 0,
+    db: spine.db,
+    logger,
+    routes: [...adapter.routes(), ...spine.inbound.routes],
+  });
   const port = (server.address() as AddressInfo).port;
+  // Told in the operator's DM like any command, before the load starts.
+  const say = (eventId: string, text: string) =>
+    spine.intake.handleMessage({
+      channel: 'slack',
+      deliveryId: eventId,
+      userId: 'U123',
+      text,
+      thread: { channel: 'slack', conversation: 'D1' },
+    });
+  await say(`EvSetup${process.pid}x1`, `playbook add ${LINK_PLAYBOOK}`);
+  await say(`EvSetup${process.pid}x2`, 'playbook enable chaos-links');
 
   const workers: WorkerProcess[] = [];
   const startWorker = async () => {
@@ -199,6 +347,44 @@ export default async function chaos(args: string[]): Promise<void> {
   );
 
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  // The operator: approves every card once, and a fourth of them twice at once (a double click).
+  const approved = new Set<number>();
+  const approvalDeliveries: Array<Promise<unknown>> = [];
+  const approveNewCards = () => {
+    for (const call of fakeSlack.of('chat.postMessage')) {
+      const match = /^Approval #(\d+) needed/.exec(String(call.params.text ?? ''));
+      const id = Number(match?.[1] ?? Number.NaN);
+      if (!match || approved.has(id)) continue;
+      approved.add(id);
+      for (let click = 0; click < (id % 4 === 0 ? 2 : 1); click += 1)
+        approvalDeliveries.push(
+          deliver(port, agent, () =>
+            slackEvent({ eventId: `EvOk${process.pid}x${id}x${click}`, text: `approve #${id}` }),
+          ),
+        );
+    }
+  };
+  const approver = setInterval(approveNewCards, 250);
+  const actions: Array<{ k: number; kind: ActionKind }> = [];
+  const actionDeliveries: Array<Promise<unknown>> = [];
+  const askForAction = () => {
+    const k = actions.length;
+    const kind = ACTION_KINDS[k % ACTION_KINDS.length] as ActionKind;
+    actions.push({ k, kind });
+    if (kind === 'stripe') {
+      actionDeliveries.push(deliverStripe(port, agent, k));
+      // Stripe delivers again now and then: the same event id must start one run.
+      if (k % 4 === 2) actionDeliveries.push(deliverStripe(port, agent, k));
+      return;
+    }
+    const text =
+      kind === 'webhook'
+        ? `call crm {"chaos":${k}}`
+        : `email chaos-${k}@example.com "Chaos ${k}" Chaos e-mail number ${k}.`;
+    actionDeliveries.push(
+      deliver(port, agent, () => slackEvent({ eventId: `EvAct${process.pid}x${k}`, text })),
+    );
+  };
   const total = Math.round(options.rate * options.seconds);
   const intervalMs = 1000 / options.rate;
   const valid: Array<Promise<{ first: Timed; retries: number; final: number }>> = [];
@@ -216,6 +402,7 @@ export default async function chaos(args: string[]): Promise<void> {
     valid.push(deliver(port, agent, validEvent(n)));
     // Slack delivers again: one event in ten arrives a second time, a moment later.
     if (n % 10 === 5) duplicates.push(post(port, agent, validEvent(n - 3)(), 1));
+    if (n % 10 === 7) askForAction();
     if (n % 20 === 10) {
       const input = BAD_INPUTS[((n / 20) % BAD_INPUTS.length) | 0] as (typeof BAD_INPUTS)[number];
       bad.push(
@@ -252,6 +439,7 @@ export default async function chaos(args: string[]): Promise<void> {
   const duplicateResults = await Promise.all(duplicates);
   const badResults = await Promise.all(bad);
   await Promise.all(faultWork);
+  await Promise.all(actionDeliveries);
 
   // Drain: every recorded goal done (or failed), with progress; bounded.
   const drainStarted = performance.now();
@@ -271,6 +459,8 @@ export default async function chaos(args: string[]): Promise<void> {
   }
   await spine.settle().catch(() => {});
   await new Promise((resolve) => setTimeout(resolve, 2000));
+  clearInterval(approver);
+  await Promise.all(approvalDeliveries);
   const drainSeconds = (performance.now() - drainStarted) / 1000;
 
   // Count.
@@ -304,6 +494,61 @@ export default async function chaos(args: string[]): Promise<void> {
     .filter((call) => String(call.params.text ?? '').includes('too long')).length;
   const wrongBad = badResults.filter((result) => result.got !== result.expect);
 
+  // Effects at the sinks, per item, and each action's recorded outcome.
+  const effects: Record<ActionKind, Map<number, number>> = {
+    webhook: new Map(),
+    'e-mail': new Map(),
+    stripe: new Map(),
+  };
+  for (const effect of receiver.committed) {
+    const item = Number((JSON.parse(effect.body) as { chaos?: unknown }).chaos);
+    if (Number.isInteger(item)) bump(effects.webhook, item);
+  }
+  for (const message of smtp.accepted) {
+    const item = /^chaos-(\d+)@example\.com$/.exec(message.to[0] ?? '')?.[1];
+    if (item !== undefined) bump(effects['e-mail'], Number(item));
+  }
+  for (const link of stripe.paymentLinks.values()) {
+    const lines = (link.line_items as Array<{ price: string }> | undefined) ?? [];
+    const product = stripe.products.get(String(stripe.prices.get(lines[0]?.price ?? '')?.product ?? ''));
+    const item = /^chaos item (\d+)$/.exec(String(product?.name ?? ''))?.[1];
+    if (item !== undefined) bump(effects.stripe, Number(item));
+  }
+  const statuses: Record<ActionKind, Map<number, string>> = {
+    webhook: new Map(),
+    'e-mail': new Map(),
+    stripe: new Map(),
+  };
+  const recorded = await db.pool.query(
+    `SELECT connector, status, params FROM actions WHERE connector IN ('crm', 'email', 'payments')`,
+  );
+  for (const row of recorded.rows as Array<{
+    connector: string;
+    status: string;
+    params: Record<string, unknown>;
+  }>) {
+    if (row.connector === 'crm') {
+      const item = Number((row.params.payload as { chaos?: unknown } | undefined)?.chaos);
+      if (Number.isInteger(item)) statuses.webhook.set(item, row.status);
+    } else if (row.connector === 'email') {
+      const item = /^chaos-(\d+)@/.exec(String(row.params.to ?? ''))?.[1];
+      if (item !== undefined) statuses['e-mail'].set(Number(item), row.status);
+    } else {
+      const item = /^chaos item (\d+)$/.exec(String(row.params.description ?? ''))?.[1];
+      if (item !== undefined) statuses.stripe.set(Number(item), row.status);
+    }
+  }
+  const sinks = Object.fromEntries(
+    ACTION_KINDS.map((kind) => [
+      kind,
+      sinkCounts(
+        actions.filter((action) => action.kind === kind).map((action) => action.k),
+        effects[kind],
+        statuses[kind],
+      ),
+    ]),
+  ) as Record<ActionKind, SinkCounts>;
+
   out(
     `  sent ${total} events in ${sentSeconds.toFixed(1)} s (+ ${duplicates.length} re-deliveries, ${bad.length} bad inputs)`,
   );
@@ -331,6 +576,19 @@ export default async function chaos(args: string[]): Promise<void> {
     `  side effects (memories) missing ${memoryCounts.missing}, duplicated ${memoryCounts.duplicated} (must be 0 and 0)`,
   );
   out(`  replies missing ${replyCounts.missing}, duplicated ${replyCounts.duplicated}`);
+  out(
+    `  effects at the sinks (every request, message and object; nothing deduplicated), ` +
+      `${approved.size} cards approved:`,
+  );
+  const columns = ['requested', 'landed', 'duplicated', 'missing', 'unknown', 'failed'] as const;
+  out(`    ${'action'.padEnd(8)}${columns.map((column) => column.padStart(11)).join('')}`);
+  for (const kind of ACTION_KINDS)
+    out(`    ${kind.padEnd(8)}${columns.map((column) => String(sinks[kind][column]).padStart(11)).join('')}`);
+  out('    (duplicated and missing must be 0; unknown ones are put to the operator)');
+  out(
+    `    at the sinks: ${receiver.requests.length} webhook requests, ${smtp.accepted.length} messages ` +
+      `(${smtp.duplicates().length} Message-IDs more than once), ${stripe.created.payment_link} payment links created`,
+  );
   const json = {
     rate: options.rate,
     seconds: options.seconds,
@@ -347,6 +605,7 @@ export default async function chaos(args: string[]): Promise<void> {
     sideEffectsDuplicated: memoryCounts.duplicated,
     repliesMissing: replyCounts.missing,
     repliesDuplicated: replyCounts.duplicated,
+    sinks,
     drainSeconds,
   };
   out(JSON.stringify(json));
@@ -371,4 +630,7 @@ export default async function chaos(args: string[]): Promise<void> {
   if (!keep) await db.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   await db.close();
   await fakeSlack.stop();
+  await smtp.close();
+  await receiver.stop();
+  await stripe.stop();
 }

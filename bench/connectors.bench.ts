@@ -103,6 +103,9 @@ export default async function bench(args: string[]): Promise<void> {
       if (!outcome.replayed) throw new Error('a finished action ran again');
     }
 
+    // Duplicates are counted in requests received, not in `effects` (one per key): a replay that
+    // called the receiver again under the same key would be invisible there.
+    const requests = server.requests.length;
     const effects = server.effects.size;
     process.stdout.write(
       [
@@ -112,7 +115,7 @@ export default async function bench(args: string[]): Promise<void> {
         line('runtime.execute (claim, policies, outcome)', throughRuntime),
         line('runtime.execute replay (stored outcome)', replay),
         `overhead of the runtime over a raw call: ${(median(throughRuntime) - median(raw)).toFixed(2)} ms (median)`,
-        `effects at the receiver: ${effects} for ${2 * n} calls and ${n} replays (expected ${2 * n}); duplicate side-effects: ${effects - 2 * n}`,
+        `effects at the receiver: ${effects} by key, ${requests} requests for ${2 * n} calls and ${n} replays (expected ${2 * n}); duplicate side-effects: ${requests - 2 * n}`,
       ].join('\n') + '\n',
     );
   } finally {

@@ -107,7 +107,10 @@ export class ApprovalEditor {
         [action.id, JSON.stringify(prepared.params), prepared.paramsHash, JSON.stringify(prepared.preview)],
       );
       if (result.rowCount === 0) return null;
-      await createRepositories(client).events.append({
+      const repos = createRepositories(client);
+      // The cards are re-rendered with these values below: the approval now stands for them.
+      await repos.approvals.rebind(approvalId, prepared.paramsHash);
+      await repos.events.append({
         operatorId: action.operatorId,
         actor: 'operator',
         verb: 'edited',

@@ -27,3 +27,20 @@ export interface ChatAdapter<Rendered = unknown> extends ChatSender {
   /** HTTP routes to mount on Spine's server (none for transports that dial out). */
   routes(): HttpRoute[];
 }
+
+/**
+ * Where an adapter sets aside a delivery that kept failing (db/repositories/dead-letters.ts), so
+ * one poisoned update or event cannot stall its channel.
+ */
+export interface DeadLetterSink {
+  /** Store the delivery (payload without secrets) and append its event; idempotent per delivery. */
+  record(letter: {
+    channel: Channel;
+    deliveryId: string;
+    payload: Record<string, unknown>;
+    error: string;
+    attempts: number;
+  }): Promise<{ id: number; created: boolean }>;
+  /** Count a failed attempt of a delivery the platform re-sends without numbering it; the total. */
+  countAttempt(channel: Channel, deliveryId: string): Promise<number>;
+}

@@ -1,15 +1,16 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { decidedCard, parseApprovalButton, parseConnectorButton } from '../core/cards.ts';
+import { parseApprovalButton, parseConnectorButton } from '../core/cards.ts';
 import type { Clock } from '../core/clock.ts';
 import { type ChatCommand, HELP_TEXT, parseChatCommand } from '../core/commands.ts';
-import type { ApprovalDecision, Channel, Identity, ThreadRef } from '../core/domain.ts';
+import type { Channel, Identity, ThreadRef } from '../core/domain.ts';
 import { type FailureRemedy, parseFailureButton } from '../core/failure-card.ts';
 import type { JobQueue } from '../core/jobs.ts';
 import type { ChatSender, OutboundMessage } from '../core/message.ts';
-import { channelLabel } from '../core/narrative.ts';
 import { OPERATIONS_HELP, parseOperationsCommand } from '../core/operations-commands.ts';
+import { type ApprovalExpiry, DEFAULT_APPROVAL_EXPIRY } from '../core/policy.ts';
 import { recordGoalOnce, recordRequestOnce } from '../db/repositories/goal-intake.ts';
+import { StrangerRefusalRepository } from '../db/repositories/inbound-deliveries.ts';
 import { createRepositories, type Repositories } from '../db/repositories/index.ts';
 import { FAILURES_HELP, parseFailureCommand } from '../ledger/failure-commands.ts';
 import type { FailureDesk, RemedyOutcome } from '../ledger/failures.ts';
@@ -22,6 +23,12 @@ import {
 } from '../ledger/renormalize-commands.ts';
 import type { PgvectorMemoryStore } from '../memory/pgvector-memory-store.ts';
 import { PLAYBOOK_HELP } from '../playbooks/playbook-command.ts';
+import {
+  ApprovalDecisions,
+  type ApprovalDecisionsDeps,
+  type DecisionInput,
+  type DecisionOutcome,
+} from './approval-decisions.ts';
 import type { ConnectorCommands } from './connector-commands.ts';
 import { MemoryCommands, type SharedFile } from './memory-commands.ts';
 import { Operations } from './operations.ts';
@@ -45,11 +52,7 @@ export type IntakeResult =
   | { kind: 'command'; duplicate?: boolean }
   | { kind: 'refused'; reason: 'stranger' | 'invalid' };
 
-export type DecisionOutcome =
-  | { kind: 'decided'; approvalId: number; decision: ApprovalDecision }
-  | { kind: 'already_decided'; approvalId: number }
-  | { kind: 'not_found' }
-  | { kind: 'forbidden' };
+export type { DecisionOutcome } from './approval-decisions.ts';
 
 export interface IntakeDeps {
   pool: pg.Pool;
@@ -77,14 +80,26 @@ export interface IntakeDeps {
   renormalize?: RenormalizeCommands;
   /** The `playbook …` commands and proposal buttons. */
   playbooks?: PlaybookCommands;
+  /** How long a pending approval lasts per risk class (`guardrails.approvalExpiry`); unset: the defaults. */
+  approvalExpiry?: ApprovalExpiry;
+  /** Expire an approval at once (jobs/approval-expiry.ts), when a decision finds it late or changed. */
+  expireApproval?: ApprovalDecisionsDeps['expire'];
 }
 
 const DEFAULT_MAX_MESSAGE_LENGTH = 20_000;
 /**
- * A shared file's delivery is held this long without a renewal (renewed every third of it while
- * the file is read): shorter than Slack's first retry (1 min), so a crash mid-read is retried.
+ * A command's or shared file's delivery is held this long without a renewal (renewed every third
+ * of it while the work runs): shorter than Slack's first retry (1 min), so a crash mid-work is
+ * retried, and long enough that a live process never loses it between two renewals.
  */
-const FILE_LEASE_MS = 45_000;
+const DELIVERY_LEASE_MS = 45_000;
+
+type ParsedCommand = {
+  failureCommand: ReturnType<typeof parseFailureCommand> | null;
+  renormalize: ReturnType<typeof parseRenormalizeCommand> | null;
+  operations: ReturnType<typeof parseOperationsCommand>;
+  command: ChatCommand | null;
+};
 
 /**
  * Where every chat message and button click enters Spine, whatever the platform: authenticate the
@@ -95,10 +110,17 @@ export class Intake {
   readonly #repos: Repositories;
   readonly #operations: Operations;
   readonly #memory: MemoryCommands | undefined;
+  readonly #decisions: ApprovalDecisions;
 
   constructor(deps: IntakeDeps) {
     this.#deps = deps;
     this.#repos = createRepositories(deps.pool);
+    this.#decisions = new ApprovalDecisions({
+      ...deps,
+      repos: this.#repos,
+      expiry: deps.approvalExpiry ?? DEFAULT_APPROVAL_EXPIRY,
+      expire: deps.expireApproval,
+    });
     this.#operations = new Operations({ ...deps, repos: this.#repos, queue: deps.queue });
     this.#memory = deps.memory
       ? new MemoryCommands({ db: deps.pool, memory: deps.memory, chat: deps.chat, clock: deps.clock })
@@ -194,108 +216,25 @@ export class Intake {
       );
       return { kind: 'refused', reason: 'invalid' };
     }
-    const failureCommand = this.#deps.failures ? parseFailureCommand(text) : null;
-    const renormalize = this.#deps.renormalize ? parseRenormalizeCommand(text) : null;
-    const operations = parseOperationsCommand(text);
-    const command = parseChatCommand(text);
-    // Goals are deduplicated in the statement that records them; a command is answered once too
-    // (a platform's retry of `status` or `approve` must not answer or act twice).
-    if (
-      (failureCommand || renormalize || operations || command) &&
-      !(await this.#repos.inbox.accept(message.channel, message.deliveryId))
-    ) {
-      this.#deps.logger.info(
-        { channel: message.channel, deliveryId: message.deliveryId },
-        'duplicate command delivery ignored',
+    const parsed: ParsedCommand = {
+      failureCommand: this.#deps.failures ? parseFailureCommand(text) : null,
+      renormalize: this.#deps.renormalize ? parseRenormalizeCommand(text) : null,
+      operations: parseOperationsCommand(text),
+      command: parseChatCommand(text),
+    };
+    if (parsed.failureCommand || parsed.renormalize || parsed.operations || parsed.command) {
+      // Goals are deduplicated in the statement that records them; a command is answered once too
+      // (a platform's retry of `status` or `approve` must not answer or act twice), but only once
+      // it succeeded: a command that failed is released, so the platform's retry runs it again.
+      const ran = await this.#oncePerDelivery(message, 'command', () =>
+        this.#runCommand(parsed, identity, message),
       );
-      return { kind: 'command', duplicate: true };
-    }
-    if (failureCommand && this.#deps.failures) {
-      await this.#deps.failures.handle(failureCommand, {
-        operatorId: identity.operatorId,
-        channel: message.channel,
-        userId: message.userId,
-        thread: message.thread,
-      });
-      return { kind: 'command' };
-    }
-    if (renormalize) {
-      await this.#deps.renormalize?.handle(renormalize, { ...identity, thread: message.thread });
-      return { kind: 'command' };
-    }
-    if (operations) {
-      await this.#operations.handle(operations, identity, message.thread);
-      return { kind: 'command' };
-    }
-    if (command) {
-      switch (command.kind) {
-        case 'help':
-          await this.#reply(
-            message.thread,
-            `${HELP_TEXT}\n${OPERATIONS_HELP}\n${FAILURES_HELP}\n${RENORMALIZE_HELP}\n${PLAYBOOK_HELP}`,
-          );
-          break;
-        case 'status':
-          await this.#deps.chat.post(message.thread, await this.status(identity.operatorId));
-          break;
-        case 'log':
-          await this.#reply(message.thread, await this.log(identity.operatorId, command.args));
-          break;
-        case 'goal':
-          await this.#reply(
-            message.thread,
-            (await this.#deps.goalForensics?.(identity.operatorId, command.goalId)) ??
-              'Goal forensics are not available here.',
-          );
-          break;
-        case 'usage':
-          await this.#reply(
-            message.thread,
-            this.#deps.usageReport
-              ? await this.#deps.usageReport(identity.operatorId)
-              : 'No language model is configured, so there is no usage to report.',
-          );
-          break;
-        case 'console':
-          await this.#reply(
-            message.thread,
-            this.#deps.consoleLogin
-              ? await this.#deps.consoleLogin(message.channel, message.userId)
-              : 'The web console is not available in this process.',
-          );
-          break;
-        case 'decide':
-          await this.decide({
-            approvalId: command.approvalId,
-            decision: command.decision,
-            channel: message.channel,
-            userId: message.userId,
-            thread: message.thread,
-          });
-          break;
-        case 'undo':
-        case 'trust':
-        case 'untrust':
-        case 'cancel':
-        case 'connectors':
-        case 'remedy':
-        case 'always_allow':
-          if (!this.#deps.connectorCommands) {
-            await this.#reply(message.thread, 'Connectors are not set up in this process.');
-            break;
-          }
-          await this.#deps.connectorCommands.handle(command, {
-            operatorId: identity.operatorId,
-            channel: message.channel,
-            userId: message.userId,
-            thread: message.thread,
-          });
-          break;
-        case 'forget':
-        case 'forget_decide':
-        case 'ingest':
-          await this.#memoryCommand(command, identity.operatorId, message);
-          break;
+      if (!ran) {
+        this.#deps.logger.info(
+          { channel: message.channel, deliveryId: message.deliveryId },
+          'duplicate command delivery ignored',
+        );
+        return { kind: 'command', duplicate: true };
       }
       return { kind: 'command' };
     }
@@ -307,35 +246,158 @@ export class Intake {
     return this.#recordGoal(message, identity, text);
   }
 
+  /** A command of any kind (failures, renormalize, operations, chat), once its delivery is claimed. */
+  async #runCommand(parsed: ParsedCommand, identity: Identity, message: InboundMessage): Promise<void> {
+    const { failureCommand, renormalize, operations, command } = parsed;
+    if (failureCommand && this.#deps.failures) {
+      await this.#deps.failures.handle(failureCommand, {
+        operatorId: identity.operatorId,
+        channel: message.channel,
+        userId: message.userId,
+        thread: message.thread,
+      });
+    } else if (renormalize) {
+      await this.#deps.renormalize?.handle(renormalize, { ...identity, thread: message.thread });
+    } else if (operations) {
+      await this.#operations.handle(operations, identity, message.thread);
+    } else if (command) {
+      await this.#chatCommand(command, identity, message);
+    }
+  }
+
+  async #chatCommand(command: ChatCommand, identity: Identity, message: InboundMessage): Promise<void> {
+    switch (command.kind) {
+      case 'help':
+        await this.#reply(
+          message.thread,
+          `${HELP_TEXT}\n${OPERATIONS_HELP}\n${FAILURES_HELP}\n${RENORMALIZE_HELP}\n${PLAYBOOK_HELP}`,
+        );
+        return;
+      case 'status':
+        await this.#deps.chat.post(message.thread, await this.status(identity.operatorId));
+        return;
+      case 'log':
+        await this.#reply(message.thread, await this.log(identity.operatorId, command.args));
+        return;
+      case 'goal':
+        await this.#reply(
+          message.thread,
+          (await this.#deps.goalForensics?.(identity.operatorId, command.goalId)) ??
+            'Goal forensics are not available here.',
+        );
+        return;
+      case 'usage':
+        await this.#reply(
+          message.thread,
+          this.#deps.usageReport
+            ? await this.#deps.usageReport(identity.operatorId)
+            : 'No language model is configured, so there is no usage to report.',
+        );
+        return;
+      case 'console':
+        await this.#reply(
+          message.thread,
+          this.#deps.consoleLogin
+            ? await this.#deps.consoleLogin(message.channel, message.userId)
+            : 'The web console is not available in this process.',
+        );
+        return;
+      case 'decide':
+        await this.decide({
+          approvalId: command.approvalId,
+          decision: command.decision,
+          channel: message.channel,
+          userId: message.userId,
+          thread: message.thread,
+        });
+        return;
+      case 'undo':
+      case 'trust':
+      case 'untrust':
+      case 'cancel':
+      case 'connectors':
+      case 'remedy':
+      case 'always_allow':
+        if (!this.#deps.connectorCommands) {
+          await this.#reply(message.thread, 'Connectors are not set up in this process.');
+          return;
+        }
+        await this.#deps.connectorCommands.handle(command, {
+          operatorId: identity.operatorId,
+          channel: message.channel,
+          userId: message.userId,
+          thread: message.thread,
+        });
+        return;
+      case 'forget':
+      case 'forget_decide':
+      case 'ingest':
+        await this.#memoryCommand(command, identity.operatorId, message);
+        return;
+    }
+  }
+
   /**
-   * A shared document: read into memory once per delivery, with progress in the thread. Reading
-   * can take minutes, so the delivery is held under a lease this process renews: a redelivery
-   * while it reads is a duplicate, and one after a crash mid-read (the lease lapsed) reads it again.
+   * Run a delivery's work at most once to success. The delivery is claimed under a lease this
+   * process renews while the work runs: a redelivery meanwhile is a duplicate (never run twice at
+   * once); one after success is a duplicate (answered once); one after a failure (released) or a
+   * crash (the lease lapsed) runs the work again, so a platform's retry never loses it.
+   * False when the delivery was a duplicate and nothing ran.
    */
-  async #sharedFile(message: InboundMessage, file: SharedFile, operatorId: number): Promise<IntakeResult> {
+  async #oncePerDelivery(
+    message: InboundMessage,
+    what: 'command' | 'shared file',
+    work: () => Promise<void>,
+  ): Promise<boolean> {
     const { channel, deliveryId } = message;
     const inbox = this.#repos.inbox;
-    const claim = await inbox.claim(channel, deliveryId, FILE_LEASE_MS);
-    if (!claim) return { kind: 'command', duplicate: true };
+    const claim = await inbox.claim(channel, deliveryId, DELIVERY_LEASE_MS);
+    if (!claim) return false;
+    const logger = this.#deps.logger;
     if (claim.takenOver)
-      this.#deps.logger.info({ channel, deliveryId }, 'reading a shared file again: a crash interrupted it');
+      logger.info(
+        { channel, deliveryId, what },
+        'running a delivery again: a crash or failure interrupted it',
+      );
     const heartbeat = setInterval(() => {
-      inbox.renew(channel, deliveryId, FILE_LEASE_MS).catch((error: unknown) => {
-        this.#deps.logger.warn({ err: String(error), deliveryId }, 'could not renew a shared file lease');
+      inbox.renew(channel, deliveryId, DELIVERY_LEASE_MS).catch((error: unknown) => {
+        logger.warn({ err: String(error), channel, deliveryId, what }, 'could not renew a delivery lease');
       });
-    }, FILE_LEASE_MS / 3);
+    }, DELIVERY_LEASE_MS / 3);
     heartbeat.unref();
     try {
-      if (!this.#memory) await this.#reply(message.thread, 'I cannot read documents in this process.');
-      else await this.#memory.ingestShared(operatorId, file, message.thread);
+      await work();
       await inbox.finish(channel, deliveryId);
+      return true;
     } catch (error) {
-      await inbox.release(channel, deliveryId).catch(() => {});
+      // Released, not finished: the platform retries a delivery whose handler failed, and that
+      // retry must run the work rather than be dropped as a duplicate.
+      await inbox.release(channel, deliveryId).catch((releaseError: unknown) => {
+        logger.warn(
+          { err: String(releaseError), channel, deliveryId, what },
+          'could not release a failed delivery; a retry runs it once its lease lapses',
+        );
+      });
+      logger.warn(
+        { err: String(error), channel, deliveryId, what },
+        'a delivery failed; released so the platform retry runs it again',
+      );
       throw error;
     } finally {
       clearInterval(heartbeat);
     }
-    return { kind: 'command' };
+  }
+
+  /**
+   * A shared document: read into memory once per delivery, with progress in the thread. Reading
+   * can take minutes, so the delivery is held under a renewed lease (see #oncePerDelivery).
+   */
+  async #sharedFile(message: InboundMessage, file: SharedFile, operatorId: number): Promise<IntakeResult> {
+    const ran = await this.#oncePerDelivery(message, 'shared file', async () => {
+      if (!this.#memory) await this.#reply(message.thread, 'I cannot read documents in this process.');
+      else await this.#memory.ingestShared(operatorId, file, message.thread);
+    });
+    return ran ? { kind: 'command' } : { kind: 'command', duplicate: true };
   }
 
   async #memoryCommand(
@@ -439,16 +501,12 @@ export class Intake {
   }
 
   /**
-   * Decide an approval (a button click or `approve`/`reject`). Only the operator's identities may
-   * decide, and a compare-and-set makes exactly one of any number of clicks win.
+   * Decide an approval (a button click, `approve #id`, or a bare `approve`/`yes`/`ok`/`1`/`reject`
+   * with `approvalId` null). Only the operator's identities may decide. A bare word decides only the
+   * one pending card of the thread it is typed in, and never a money, legal or destructive one
+   * (bot/approval-decisions.ts holds the rules, the compare-and-set and the expiry check).
    */
-  async decide(input: {
-    approvalId: number | null;
-    decision: ApprovalDecision;
-    channel: Channel;
-    userId: string;
-    thread?: ThreadRef;
-  }): Promise<DecisionOutcome> {
+  async decide(input: DecisionInput): Promise<DecisionOutcome> {
     const identity = await this.#repos.operators.findIdentity(input.channel, input.userId);
     if (!identity) {
       await this.#refuseStranger(
@@ -461,13 +519,9 @@ export class Intake {
     }
     let approvalId = input.approvalId;
     if (approvalId === null) {
-      const pending = await this.#repos.approvals.listPending(identity.operatorId);
-      const latest = pending.at(-1);
-      if (!latest) {
-        if (input.thread) await this.#reply(input.thread, 'Nothing is waiting for your approval.');
-        return { kind: 'not_found' };
-      }
-      approvalId = latest.id;
+      const chosen = await this.#decisions.cardForBareWord(identity.operatorId, input.decision, input.thread);
+      if (chosen.kind !== 'chosen') return chosen;
+      approvalId = chosen.approvalId;
     }
     const existing = await this.#repos.approvals.get(approvalId);
     if (!existing || existing.operatorId !== identity.operatorId) {
@@ -483,59 +537,7 @@ export class Intake {
         await this.#reply(input.thread, `There is no approval #${approvalId} waiting for you.`);
       return existing ? { kind: 'forbidden' } : { kind: 'not_found' };
     }
-    const decidedBy = `${input.channel}:${input.userId}`;
-    const result = await this.#repos.approvals.decide(
-      approvalId,
-      input.decision,
-      decidedBy,
-      input.channel,
-      this.#deps.clock.now(),
-    );
-    if (result.kind === 'not_found') return { kind: 'not_found' };
-    const action = await this.#repos.actions.get(result.approval.actionId);
-    if (result.kind === 'already_decided') {
-      if (input.thread) {
-        const who = result.approval.decidedVia ? ` via ${channelLabel(result.approval.decidedVia)}` : '';
-        await this.#reply(
-          input.thread,
-          `Approval #${approvalId} was already ${result.approval.status}${who}.`,
-        );
-      }
-      return { kind: 'already_decided', approvalId };
-    }
-    const approval = result.approval;
-    await this.#repos.events.append({
-      operatorId: identity.operatorId,
-      actor: 'operator',
-      verb: input.decision === 'approved' ? 'approved' : 'rejected',
-      object: action?.preview.doing ?? `action #${approval.actionId}`,
-      ref: `approval #${approval.id}`,
-      goalId: approval.goalId,
-      actionId: approval.actionId,
-      channel: input.channel,
-    });
-    if (action) {
-      const operator = await this.#repos.operators.get(identity.operatorId);
-      const card = decidedCard(
-        action,
-        approval,
-        identity.displayName ?? operator?.name ?? 'you',
-        operator?.timezone ?? 'UTC',
-      );
-      for (const ref of approval.cards) {
-        await this.#deps.chat.update(ref, card).catch((error: unknown) => {
-          this.#deps.logger.warn({ err: String(error), approvalId }, 'could not update an approval card');
-        });
-      }
-    }
-    // After the compare-and-set: a crash before this line is recovered on start (decided, not resumed).
-    await this.#deps.queue.enqueue({
-      name: 'resume-goal',
-      data: { goalId: approval.goalId, approvalId: approval.id },
-    });
-    // An edited retry of a failure is approved after its goal's graph finished: the desk runs it.
-    await this.#deps.failures?.afterDecision(approval.id, input.thread);
-    return { kind: 'decided', approvalId, decision: input.decision };
+    return this.#decisions.decide(existing, input, identity);
   }
 
   /** Open goals and pending approvals. */
@@ -629,15 +631,50 @@ export class Intake {
     return answerLogCommand(db, { id: operatorId, timezone: operator?.timezone ?? 'UTC' }, String(request));
   }
 
+  /**
+   * Refuse someone who is not the operator without letting them grow the database or stall the
+   * channel: the day's first refusal of each stranger appends one event, later ones only bump a
+   * counter (stranger_refusals); only the first few of the day are answered, and an answer that
+   * fails (they blocked the bot: Telegram 403) is logged, never thrown.
+   */
   async #refuseStranger(
     channel: Channel,
     userId: string,
     attempted: string,
     thread?: ThreadRef,
   ): Promise<void> {
-    await this.#logRefusal(channel, userId, attempted, null);
-    if (thread) {
+    // Enough for a person who tries a few times to be told; a flood is not answered message by message.
+    const answeredPerDay = 3;
+    const { logger, clock, pool } = this.#deps;
+    const day = clock.now().toISOString().slice(0, 10);
+    const { refusals } = await new StrangerRefusalRepository(pool).record({
+      channel,
+      userId,
+      day,
+      attempted,
+      event: {
+        operatorId: null,
+        actor: `${channel}:${userId}`,
+        verb: 'was refused when trying to',
+        object: attempted,
+        why: 'they are not one of the operator’s identities',
+        channel,
+        payload: { day, aggregated: 'later refusals today are counted in stranger_refusals' },
+      },
+    });
+    if (refusals === 1) {
+      logger.warn({ channel, userId, attempted }, 'refused a request from someone who is not the operator');
+    } else {
+      logger.debug({ channel, userId, attempted, refusals }, 'refused the same stranger again today');
+    }
+    if (!thread || refusals > answeredPerDay) return;
+    try {
       await this.#reply(thread, "Sorry, I only work for my operator, so I can't help with that.");
+    } catch (error) {
+      logger.warn(
+        { channel, userId, err: error instanceof Error ? error.message : String(error) },
+        'could not answer a stranger (they may have blocked the bot); moving on',
+      );
     }
   }
 

@@ -240,9 +240,13 @@ export class PlaybookCommands {
       unknown.length > 0
         ? `\nNote: ${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not configured here yet.`
         : '';
+    const webhook =
+      'webhook' in parsed.playbook.trigger && !saved.playbook.webhookSecretShownAt
+        ? `\n${this.#webhookLines(saved.playbook).join('\n')}`
+        : '';
     if (saved.playbook.current.version === 1)
-      return `Added playbook ${saved.playbook.name} (v1, disabled). Try \`playbook shadow ${saved.playbook.name}\` to see what it would do, then \`playbook enable ${saved.playbook.name}\`.${warning}`;
-    return `Playbook ${saved.playbook.name} is now v${saved.playbook.current.version}${saved.playbook.enabled ? ' (enabled)' : ''}; runs already started finish on the version they started with.${warning}`;
+      return `Added playbook ${saved.playbook.name} (v1, disabled). Try \`playbook shadow ${saved.playbook.name}\` to see what it would do, then \`playbook enable ${saved.playbook.name}\`.${warning}${webhook}`;
+    return `Playbook ${saved.playbook.name} is now v${saved.playbook.current.version}${saved.playbook.enabled ? ' (enabled)' : ''}; runs already started finish on the version they started with.${warning}${webhook}`;
   }
 
   #unknownOperations(playbook: ReturnType<typeof parsePlaybook>['playbook']): string[] {
@@ -264,11 +268,7 @@ export class PlaybookCommands {
       `Playbook ${playbook.name} v${playbook.current.version} — ${playbook.enabled ? 'enabled' : 'disabled'}`,
     ];
     if (parsed && 'webhook' in parsed.trigger) {
-      const base = (this.#deps.publicUrl ?? '').replace(/\/+$/, '');
-      lines.push(
-        `Webhook: POST ${base}/playbooks/${playbook.name}/webhook with X-Spine-Signature: sha256=<HMAC-SHA256 of the body> and X-Spine-Delivery: <unique id>`,
-        `Webhook secret: ${playbook.webhookSecret}`,
-      );
+      lines.push(...this.#webhookLines(playbook));
     }
     return {
       text: `${lines.join('\n')}\n${playbook.current.source}`,
@@ -277,6 +277,21 @@ export class PlaybookCommands {
         { type: 'preformatted', text: playbook.current.source },
       ],
     };
+  }
+
+  /**
+   * Where a webhook playbook is called and how to sign for it. The secret itself never goes into
+   * chat (chat history is kept by the platform and read on every device): the web console shows
+   * it once, and rotates it.
+   */
+  #webhookLines(playbook: StoredPlaybook): string[] {
+    const base = (this.#deps.publicUrl ?? '').replace(/\/+$/, '');
+    return [
+      `Webhook: POST ${base}/playbooks/${playbook.name}/webhook with X-Spine-Timestamp: <Unix seconds>, X-Spine-Delivery: <unique id> and X-Spine-Signature: v1=<HMAC-SHA256 of v1:{timestamp}:{delivery}:{body}> (README.md, "Playbook webhooks").`,
+      playbook.webhookSecretShownAt
+        ? `Webhook secret: not shown in chat. It was shown once in the web console (Playbooks); rotate it there if it is lost (type \`console\` for a login link).`
+        : `Webhook secret: not shown in chat. Type \`console\` for a login link and open Playbooks: it is shown there once.`,
+    ];
   }
 
   async #propose(description: string, origin: CommandOrigin): Promise<string | OutboundMessage> {

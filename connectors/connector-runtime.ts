@@ -1,11 +1,17 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Action, Preview, ProposedAction, RiskClass } from '../core/domain.ts';
-import { describeError, SpineError } from '../core/errors.ts';
-import type { ActionRepository } from '../db/repositories/actions.ts';
+import { describeError, hasCode, SpineError } from '../core/errors.ts';
+import {
+  type ActionRepository,
+  EXECUTION_LEASE_MS,
+  type ExecutionRecord,
+} from '../db/repositories/actions.ts';
 import type { MemoryStore } from '../memory/memory-store.ts';
 import type { Connector, ExecutionContext, Operation } from './connector.ts';
+import { deliveryProof } from './connector-errors.ts';
 import { type ConnectorHealth, ConnectorResilience, type ResilienceOptions } from './resilience.ts';
 
 /** Operation names of compensations: `<operation>#undo`. */
@@ -28,9 +34,16 @@ export interface PreparedAction {
   amount: number | null;
 }
 
-export type ExecutionOutcome =
-  | { status: 'succeeded'; action: Action; replayed: boolean }
-  | { status: 'failed'; action: Action; replayed: boolean };
+/**
+ * How an execution ended. `unknown`: the request may have reached a service that does not dedupe
+ * repeats, so Spine cannot tell whether it happened and does not try again on its own.
+ * `replayed`: another execution (earlier, or concurrent) produced this outcome.
+ */
+export type ExecutionOutcome = {
+  status: 'succeeded' | 'failed' | 'unknown';
+  action: Action;
+  replayed: boolean;
+};
 
 export interface ConnectorRuntimeOptions {
   actions: ActionRepository;
@@ -42,6 +55,10 @@ export interface ConnectorRuntimeOptions {
   /** Where connector results are written, with provenance `connector:<name>` (signed by the store). */
   memory?: MemoryStore;
   now?: () => Date;
+  /** How long a claim holds without renewal (renewed every third of it while the executor lives). */
+  leaseMs?: number;
+  /** How often a caller waiting for another executor's outcome looks again. */
+  waitPollMs?: number;
 }
 
 /** A stable hash of parameters, independent of key order. */
@@ -77,9 +94,13 @@ export class ConnectorRuntime {
   readonly #logger: Logger;
   readonly #resilience: ConnectorResilience;
   readonly #memory: MemoryStore | undefined;
+  readonly #leaseMs: number;
+  readonly #waitPollMs: number;
 
   constructor(connectors: Connector[], options: ConnectorRuntimeOptions) {
     this.#actions = options.actions;
+    this.#leaseMs = options.leaseMs ?? EXECUTION_LEASE_MS;
+    this.#waitPollMs = options.waitPollMs ?? Math.min(500, Math.max(20, Math.floor(this.#leaseMs / 20)));
     this.#logger = options.logger;
     this.#memory = options.memory;
     this.#resilience = new ConnectorResilience(
@@ -159,6 +180,7 @@ export class ConnectorRuntime {
       risk: original.risk,
       reversible: false,
       external: original.external,
+      retry: original.retry,
       schema,
       simulate: (params: { params: unknown; result: unknown }) => undo.simulate(params.params, params.result),
       execute: (params: { params: unknown; result: unknown }, context: ExecutionContext) =>
@@ -228,69 +250,208 @@ export class ConnectorRuntime {
     return { action: stored.action, created: stored.created };
   }
 
-  /** Execute a stored action once. Safe to call any number of times, concurrently or after a crash. */
+  /**
+   * Execute a stored action once. Safe to call any number of times, concurrently or after a crash:
+   * one caller claims the action under a token and a lease it renews while it works; the others
+   * wait for its outcome, and take over only when its lease lapsed (it died or froze). Only the
+   * token's holder can record the outcome, so a stale executor can never overwrite it.
+   */
   async execute(actionId: number): Promise<ExecutionOutcome> {
-    const claim = await this.#actions.claimForExecution(actionId);
-    if (claim.kind === 'finished') {
-      return {
-        status: claim.action.status === 'succeeded' ? 'succeeded' : 'failed',
-        action: claim.action,
-        replayed: true,
-      };
+    for (;;) {
+      const token = randomUUID();
+      const claim = await this.#actions.claimForExecution(actionId, token, this.#leaseMs);
+      switch (claim.kind) {
+        case 'finished':
+          return { status: finishedStatus(claim.action), action: claim.action, replayed: true };
+        case 'not_executable':
+          throw new SpineError(
+            'action.not_executable',
+            `Action #${actionId} is ${claim.action.status.replace('_', ' ')}, so it cannot run.`,
+            { category: 'user', details: { status: claim.action.status } },
+          );
+        case 'busy':
+          // Another executor holds a live lease: its outcome, or its lapse, comes within the lease.
+          await sleep(this.#waitPollMs);
+          continue;
+        case 'claimed': {
+          const outcome = await this.#executeClaimed(
+            claim.action,
+            token,
+            claim.takenOver,
+            claim.keyFirstUsedAt,
+          );
+          if (outcome) return outcome;
+          // Fenced off (another executor took over): wait for the outcome it records.
+          await sleep(this.#waitPollMs);
+        }
+      }
     }
-    if (claim.kind === 'not_executable') {
-      throw new SpineError(
-        'action.not_executable',
-        `Action #${actionId} is ${claim.action.status.replace('_', ' ')}, so it cannot run.`,
-        { category: 'user', details: { status: claim.action.status } },
-      );
-    }
-    const action = claim.action;
+  }
+
+  /** Run a claimed action and record its outcome; null when the claim was lost before recording. */
+  async #executeClaimed(
+    action: Action,
+    token: string,
+    takenOver: boolean,
+    keyFirstUsedAt: Date | null,
+  ): Promise<ExecutionOutcome | null> {
+    const actionId = action.id;
     const log = this.#logger.child({ actionId, connector: action.connector, operation: action.operation });
+    const lease = this.#hold(actionId, token, log);
+    let record: ExecutionRecord;
+    let operation: Operation | undefined;
     try {
-      const operation = this.#operation(action.connector, action.operation);
+      operation = this.#operation(action.connector, action.operation);
       const params = operation.schema.parse(action.params);
       if (hashParams(params) !== hashParams(action.params)) {
         // The stored parameters are no longer what was approved (they do not survive their own schema).
         throw new SpineError(
           'action.params_changed',
           `Action #${actionId}'s parameters changed after approval.`,
-          {
-            category: 'user',
-          },
+          { category: 'user', details: { delivery: 'not_sent' } },
         );
       }
-      const result = await this.#resilience.run(
-        action.connector,
-        (signal) =>
-          operation.execute(params, {
-            idempotencyKey: action.idempotencyKey,
-            signal,
-            checkpoint: (name, compute) => this.#checkpoint(actionId, name, compute),
-          }),
-        (retry) => log.warn(retry, 'connector call failed; retrying with the same idempotency key'),
-      );
-      const stored = await this.#actions.recordOutcome(actionId, { status: 'succeeded', result });
-      log.info({ attempt: 'done' }, 'action executed');
-      if (stored.status === 'succeeded' && operation.external) await this.#rememberResult(stored);
-      return {
-        status: stored.status === 'succeeded' ? 'succeeded' : 'failed',
-        action: stored,
-        replayed: false,
-      };
+      if (takenOver && operation.retry === 'until_sent') {
+        // The executor before this one died or froze mid-call, and nothing dedupes a repeat.
+        log.warn(
+          { attempts: action.attempts },
+          'an earlier execution stopped mid-call; the outcome is unknown',
+        );
+        record = {
+          status: 'unknown',
+          error: {
+            code: 'action.outcome_unknown',
+            message: `Spine stopped while ${action.preview.doing}, so it may or may not have happened`,
+            mayHaveHappened: true,
+          },
+        };
+      } else {
+        record = await this.#call(action, operation, params, lease, keyFirstUsedAt, log);
+      }
     } catch (error) {
       const code = error instanceof SpineError ? error.code : 'connector.failed';
-      log.warn({ err: describeError(error), code }, 'action failed');
-      const stored = await this.#actions.recordOutcome(actionId, {
-        status: 'failed',
-        error: { code, message: describeError(error) },
-      });
-      return {
-        status: stored.status === 'succeeded' ? 'succeeded' : 'failed',
-        action: stored,
-        replayed: false,
-      };
+      log.warn({ err: describeError(error), code }, 'action failed before its call');
+      record = { status: 'failed', error: { code, message: describeError(error) } };
+    } finally {
+      lease.stop();
     }
+    const stored = await this.#actions.recordOutcome(actionId, token, record);
+    if (!stored.recorded) {
+      log.warn(
+        { outcome: record.status, current: stored.action.status },
+        'a stale execution’s outcome was refused: another execution holds the action',
+      );
+      return FINISHED.has(stored.action.status)
+        ? { status: finishedStatus(stored.action), action: stored.action, replayed: true }
+        : null;
+    }
+    if (record.status === 'succeeded') {
+      log.info({ attempt: 'done' }, 'action executed');
+      if (operation?.external) await this.#rememberResult(stored.action);
+    }
+    return { status: finishedStatus(stored.action), action: stored.action, replayed: false };
+  }
+
+  /**
+   * The call, with timeout, retries and the circuit. An operation idempotent by key is retried on
+   * any retryable failure; one that is not, only on failures that prove nothing was sent. Its
+   * failure after the request may have left is `unknown`, never `failed`.
+   */
+  async #call(
+    action: Action,
+    operation: Operation,
+    params: unknown,
+    lease: HeldLease,
+    keyFirstUsedAt: Date | null,
+    log: Logger,
+  ): Promise<ExecutionRecord> {
+    let mayHaveHappened = false;
+    const untilSent = operation.retry === 'until_sent';
+    try {
+      const result = await this.#resilience.run(
+        action.connector,
+        async (signal) => {
+          try {
+            return await operation.execute(params, {
+              idempotencyKey: action.effectKey ?? action.idempotencyKey,
+              keyFirstUsedAt,
+              signal,
+              checkpoint: (name, compute) => this.#checkpoint(action.id, name, compute),
+            });
+          } catch (error) {
+            if (deliveryProof(error) === undefined) mayHaveHappened = true;
+            throw error;
+          } finally {
+            // An attempt that started may have reached the service whatever it threw: later
+            // attempts under the same key know it (Stripe forgets keys after 24 h).
+            keyFirstUsedAt ??= new Date();
+          }
+        },
+        (retry) => log.warn(retry, 'connector call failed; retrying with the same idempotency key'),
+        {
+          signal: lease.signal,
+          ...(untilSent ? { mayRetry: (error: Error) => deliveryProof(error) === 'not_sent' } : {}),
+        },
+      );
+      return { status: 'succeeded', result };
+    } catch (thrown) {
+      const error = lease.signal.aborted ? lease.signal.reason : thrown;
+      // A timeout or a lost claim abandons an attempt that may have reached the service.
+      if (hasCode(thrown, 'connector.timeout') || lease.signal.aborted) mayHaveHappened = true;
+      const code = error instanceof SpineError ? error.code : 'connector.failed';
+      const message = describeError(error);
+      log.warn({ err: message, code, mayHaveHappened }, 'action failed');
+      // `connector.outcome_unknown`: the connector itself found it cannot tell (Stripe past 24 h).
+      if (hasCode(error, 'connector.outcome_unknown'))
+        return { status: 'unknown', error: { code, message, mayHaveHappened: true } };
+      if (untilSent && mayHaveHappened) {
+        return {
+          status: 'unknown',
+          error: {
+            code,
+            message: `${message}. The request may have reached ${action.connector}, so it may have happened`,
+            mayHaveHappened: true,
+          },
+        };
+      }
+      return { status: 'failed', error: { code, message, ...(mayHaveHappened ? { mayHaveHappened } : {}) } };
+    }
+  }
+
+  /**
+   * Keep the claim: renew the lease every third of it. A renewal that fails or finds the claim
+   * gone aborts the work at once (a fenced-off executor must not make the effect) and is logged.
+   */
+  #hold(actionId: number, token: string, log: Logger): HeldLease {
+    const controller = new AbortController();
+    const renew = async () => {
+      try {
+        if (await this.#actions.renewLease(actionId, token, this.#leaseMs)) return;
+        controller.abort(
+          new SpineError('action.lease_lost', `Another execution took over action #${actionId}.`, {
+            details: { actionId },
+          }),
+        );
+        log.error('lost the claim on an action while executing it; stopped');
+      } catch (error) {
+        controller.abort(
+          new SpineError(
+            'action.lease_lost',
+            `Spine could not renew its claim on action #${actionId} (${describeError(error)}), so it stopped.`,
+            { details: { actionId }, cause: error },
+          ),
+        );
+        log.error({ err: describeError(error) }, 'could not renew the claim on an action; stopped');
+      }
+    };
+    const timer = setInterval(
+      () => {
+        if (!controller.signal.aborted) void renew();
+      },
+      Math.max(10, Math.floor(this.#leaseMs / 3)),
+    );
+    timer.unref();
+    return { signal: controller.signal, stop: () => clearInterval(timer) };
   }
 
   /** `ExecutionContext.checkpoint` on the action's row: saved before the effect, found again after a crash. */
@@ -329,6 +490,17 @@ export class ConnectorRuntime {
       );
     }
   }
+}
+
+interface HeldLease {
+  signal: AbortSignal;
+  stop(): void;
+}
+
+const FINISHED = new Set<Action['status']>(['succeeded', 'failed', 'unknown']);
+
+function finishedStatus(action: Action): ExecutionOutcome['status'] {
+  return action.status === 'succeeded' || action.status === 'unknown' ? action.status : 'failed';
 }
 
 /** The default target of an operation: the connector as a whole. */

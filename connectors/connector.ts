@@ -5,7 +5,17 @@ import type { Preview, RiskClass } from '../core/domain.ts';
 export interface ExecutionContext {
   /** Stable across retries of the same action: pass it to the service so it can dedupe too. */
   idempotencyKey: string;
+  /**
+   * Aborted when the call times out or when this executor lost its claim on the action (its lease
+   * could not be renewed): stop, the effect must not be made by a fenced-off executor.
+   */
   signal: AbortSignal;
+  /**
+   * When a call under this idempotency key first started, if one did before this execution (a
+   * retry, a crash, a Retry that reuses the key): a service that forgets keys (Stripe after 24 h)
+   * must look the effect up before making it again. Null on a first call.
+   */
+  keyFirstUsedAt?: Date | null;
   /**
    * Keep a value with the action, durably, before the effect: the first call under a name runs
    * `compute` and saves what it returns; every later call for the same action — a retry after a
@@ -38,6 +48,17 @@ export interface Compensation<Params = unknown> {
 }
 
 /**
+ * How a repeated call of an operation is made safe (issue #21, "outcome unknown"):
+ * - `by_key`: the service dedupes on the idempotency key (Stripe's Idempotency-Key, CalDAV's
+ *   If-None-Match / If-Match, a receiver that honours the Idempotency-Key header, Spine's own
+ *   memory), so a retry after a lost answer cannot do it twice;
+ * - `until_sent`: nothing dedupes a repeat (SMTP, a webhook without that guarantee, an MCP tool),
+ *   so a call is retried only after a failure that proves nothing reached the other side;
+ *   otherwise its outcome is `unknown` and the operator decides.
+ */
+export type RetrySafety = 'by_key' | 'until_sent';
+
+/**
  * One thing a connector can do. Parameters are validated with `schema` before anything runs;
  * `simulate` is the dry-run shown on the approval card; `execute` must be safe to call again with
  * the same idempotency key (a crash may interrupt it after the effect).
@@ -49,6 +70,8 @@ export interface Operation<Schema extends z.ZodType = z.ZodType> {
   reversible: boolean;
   /** False for Spine's own bookkeeping; true when the effect leaves Spine. */
   external: boolean;
+  /** How a retry is made safe; see RetrySafety. */
+  retry: RetrySafety;
   schema: Schema;
   simulate(params: z.infer<Schema>): Promise<Preview> | Preview;
   execute(params: z.infer<Schema>, context: ExecutionContext): Promise<unknown>;

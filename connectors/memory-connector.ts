@@ -23,6 +23,8 @@ export function createMemoryConnector(memory: MemoryStore): Connector {
     risk: 'write',
     reversible: false,
     external: false,
+    // The memory dedupes on the action's key.
+    retry: 'by_key',
     schema: rememberParams,
     simulate: (params) => ({
       title: 'Remember a fact',

@@ -166,11 +166,17 @@ export class ConnectorResilience {
     connector: string,
     call: (signal: AbortSignal, attempt: number) => Promise<T>,
     onRetry?: (info: { attempt: number; delayMs: number; error: string }) => void,
+    control: {
+      /** Stops the call and every retry (the executor lost its claim). */
+      signal?: AbortSignal;
+      /** A further condition for another attempt (an operation not idempotent by key). */
+      mayRetry?: (error: Error) => boolean;
+    } = {},
   ): Promise<T> {
     const options = this.#options;
     const state = this.#policy(connector);
     const retryPolicy = retry(
-      handleWhen((error) => isRetryable(error, options)),
+      handleWhen((error) => isRetryable(error, options) && (control.mayRetry?.(error) ?? true)),
       {
         maxAttempts: options.maxAttempts - 1,
         backoff: retryAfterAware(
@@ -191,6 +197,7 @@ export class ConnectorResilience {
     let attempt = 0;
     try {
       const value = await policy.execute(async ({ signal }) => {
+        control.signal?.throwIfAborted();
         attempt += 1;
         try {
           const result = await call(signal, attempt);
@@ -203,7 +210,7 @@ export class ConnectorResilience {
           state.lastErrorAt = this.#now();
           throw error;
         }
-      });
+      }, control.signal);
       return value;
     } catch (error) {
       throw this.#translate(connector, error);
@@ -213,6 +220,7 @@ export class ConnectorResilience {
   }
 
   #translate(connector: string, error: unknown): unknown {
+    if (error instanceof SpineError) return error;
     if (error instanceof BrokenCircuitError) {
       const state = this.#policies.get(connector);
       return new SpineError(

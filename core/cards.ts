@@ -2,6 +2,7 @@ import type { Action, Approval } from './domain.ts';
 import { type FailureRemedy, parseFailureButton } from './failure-card.ts';
 import type { OutboundMessage } from './message.ts';
 import { channelLabel } from './narrative.ts';
+import { needsExplicitApproval } from './policy.ts';
 
 /** Button actions carry only the approval id; adapters map them to opaque platform ids. */
 export function approvalButtonAction(decision: 'approve' | 'reject', approvalId: number): string {
@@ -19,7 +20,8 @@ export function parseApprovalButton(
 
 /**
  * The approval card: exactly what will happen, from the structured action (never from free model
- * text), with Approve / Reject.
+ * text), with Approve / Reject. A money, legal or destructive card says that a bare `yes` will not
+ * do: its button or `approve #id` is needed.
  */
 export function approvalCard(
   action: Action,
@@ -34,6 +36,14 @@ export function approvalCard(
       { type: 'fields', fields: action.preview.fields },
       ...(action.preview.body ? [{ type: 'preformatted' as const, text: action.preview.body }] : []),
       { type: 'context', text: `Goal #${action.goalId} · risk: ${action.risk} · ${reason}` },
+      ...(needsExplicitApproval(action.risk)
+        ? [
+            {
+              type: 'context' as const,
+              text: `Press Approve or type \`approve #${approval.id}\`: a bare “yes” does not approve ${action.risk} actions.`,
+            },
+          ]
+        : []),
       {
         type: 'buttons',
         buttons: [
@@ -112,6 +122,30 @@ export function decidedCard(
       { type: 'section', text: `Approval #${approval.id} — ${action.preview.title}` },
       { type: 'fields', fields: action.preview.fields },
       { type: 'context', text: `${verb} by ${deciderName}${when ? ` on ${when}` : ''}${via}.` },
+    ],
+  };
+}
+
+/**
+ * The card once its approval expired: nobody decided in time, or the action changed after the
+ * card was shown. No live buttons are left, and it says that nothing ran.
+ */
+export function expiredCard(
+  action: Action,
+  approval: Approval,
+  reason: { kind: 'timeout'; after: string } | { kind: 'params_changed' },
+): OutboundMessage {
+  const why =
+    reason.kind === 'timeout'
+      ? `Expired: nobody decided within ${reason.after}. Nothing was done; ask again if it is still needed.`
+      : 'Expired: the action changed after this card was shown. Nothing was done; ask again to see a new card.';
+  return {
+    text: `Expired: ${action.preview.title}`,
+    blocks: [
+      { type: 'section', text: `Approval #${approval.id} — ${action.preview.title}` },
+      // Changed parameters are not what the card showed: they are not shown as if they were.
+      ...(reason.kind === 'timeout' ? [{ type: 'fields' as const, fields: action.preview.fields }] : []),
+      { type: 'context', text: why },
     ],
   };
 }

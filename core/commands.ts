@@ -10,6 +10,11 @@ export type ChatCommand =
   | { kind: 'usage' }
   /** `goal 41` / `goal #41`: the goal step by step (ledger forensics). */
   | { kind: 'goal'; goalId: number }
+  /**
+   * `approve #12` names its card; a bare word (`approvalId` null: `yes`, `ok`, `approve`, `1`, `no`…)
+   * decides only the one pending card of the thread it is typed in, never a money, legal or
+   * destructive one (bot/approval-decisions.ts).
+   */
   | { kind: 'decide'; decision: 'approved' | 'rejected'; approvalId: number | null }
   | { kind: 'forget'; query: string }
   | { kind: 'forget_decide'; requestId: number | null; confirm: boolean }
@@ -78,7 +83,7 @@ export function parseChatCommand(input: string): ChatCommand | null {
   // Only known filter words (or quoted text): "log the call with Dana" stays a request.
   const filtered = LOG_FILTERS.exec(input.trim().replace(/^\//, ''));
   if (filtered) return { kind: 'log', limit: DEFAULT_LOG_LIMIT, args: filtered[1] ?? '' };
-  // "1"/"2" answer the numbered choices of the most recent card.
+  // "1"/"2" answer the numbered choices of the card waiting in this thread.
   if (text === '1') return { kind: 'decide', decision: 'approved', approvalId: null };
   if (text === '2') return { kind: 'decide', decision: 'rejected', approvalId: null };
   const decide = /^(approve|approved|yes|ok|reject|rejected|no|deny)(?:\s+#?(\d+))?$/.exec(text);
@@ -125,7 +130,8 @@ export const HELP_TEXT = [
   '• call <webhook> {json} — call a configured webhook with that payload (after your approval)',
   '• forget <query> — show what I would forget, then `forget confirm` to delete it',
   '• ingest <path> — read a text, Markdown, HTML or PDF file into memory (console only)',
-  '• approve / reject [#id] — answer the most recent approval card (or 1 / 2)',
+  '• approve / reject [#id] — answer the approval card waiting in this thread (or yes / ok / 1 / no / 2);',
+  '  with several cards in a thread, and always for money, legal and destructive ones: its button or approve #id',
   '• status — open goals and pending approvals',
   '• undo [#id] — undo the last reversible action (or action #id) within the undo window',
   '• trust / untrust <id> — list or revoke "always allow" rules (trust <connector> <operation> <target> adds one)',

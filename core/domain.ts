@@ -63,10 +63,17 @@ export type ActionStatus =
   | 'succeeded'
   | 'failed'
   /** A scheduled action the operator cancelled before it ran. */
-  | 'cancelled';
+  | 'cancelled'
+  /** It may have happened: the request may have reached a service that does not dedupe repeats. */
+  | 'unknown';
 
 /** An action proposed by a planner, before it is stored. Parameters are structured, never free text. */
 export interface ProposedAction {
+  /**
+   * Proposed after content from outside the operator (an e-mail, a document, a tool's answer)
+   * entered the goal: even a read then waits for the operator's approval.
+   */
+  afterOutsideContent?: boolean;
   connector: string;
   operation: string;
   params: Record<string, unknown>;
@@ -102,7 +109,8 @@ export interface Action {
   why: string;
   status: ActionStatus;
   result: unknown;
-  error: { code: string; message: string } | null;
+  /** `mayHaveHappened`: the call may have reached the service before it failed. */
+  error: { code: string; message: string; mayHaveHappened?: boolean } | null;
   createdAt: Date;
   executedAt: Date | null;
   /** What the operation acts on (recipient, endpoint, calendar): the unit of "always allow". */
@@ -111,6 +119,10 @@ export interface Action {
   scheduledAt?: Date | null;
   /** Set on a compensation: the action it undoes. */
   undoOf?: number | null;
+  /** The key sent to the service when it is not `idempotencyKey` (a Retry that reuses the original's). */
+  effectKey?: string | null;
+  /** How many times an execution claimed it. */
+  attempts?: number;
 }
 
 export type ApprovalStatus = 'pending' | 'approved' | 'rejected';

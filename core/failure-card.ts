@@ -3,11 +3,20 @@ import type { MessageButton, OutboundMessage } from './message.ts';
 
 /**
  * What the operator can do about a failure: run the step again, undo what the goal already did,
- * change the failed action's parameters and run it again, or close it with a reason.
+ * change the failed action's parameters and run it again, or close it with a reason. When an
+ * action's outcome is unknown (it may have happened): say it happened (mark it done), or do it
+ * again under a new key, knowing it may then happen twice.
  */
-export type FailureRemedy = 'retry' | 'undo' | 'edit' | 'dismiss';
+export type FailureRemedy = 'retry' | 'undo' | 'edit' | 'dismiss' | 'happened' | 'again';
 
-export const FAILURE_REMEDIES: readonly FailureRemedy[] = ['retry', 'undo', 'edit', 'dismiss'];
+export const FAILURE_REMEDIES: readonly FailureRemedy[] = [
+  'retry',
+  'undo',
+  'edit',
+  'dismiss',
+  'happened',
+  'again',
+];
 
 function isRemedy(value: string): value is FailureRemedy {
   return (FAILURE_REMEDIES as readonly string[]).includes(value);
@@ -20,7 +29,7 @@ export function failureButtonAction(choice: FailureRemedy, failureId: number): s
 
 /** Parse `failure:<remedy>:<id>`; null for anything else. */
 export function parseFailureButton(action: string): { choice: FailureRemedy; failureId: number } | null {
-  const match = /^failure:(retry|undo|edit|dismiss):(\d{1,15})$/.exec(action);
+  const match = /^failure:(retry|undo|edit|dismiss|happened|again):(\d{1,15})$/.exec(action);
   if (!match || !isRemedy(match[1] ?? '')) return null;
   return { choice: match[1] as FailureRemedy, failureId: Number(match[2]) };
 }
@@ -30,6 +39,8 @@ const BUTTONS: Record<FailureRemedy, Omit<MessageButton, 'action'>> = {
   undo: { label: 'Undo what was done' },
   edit: { label: 'Edit and retry' },
   dismiss: { label: 'Dismiss' },
+  happened: { label: 'It happened', style: 'primary' },
+  again: { label: 'Do it again', style: 'danger' },
 };
 
 const HINTS: Record<FailureRemedy, string> = {
@@ -37,6 +48,8 @@ const HINTS: Record<FailureRemedy, string> = {
   undo: 'Undo reverts what the goal already did',
   edit: 'Edit and retry lets you change it first',
   dismiss: 'Dismiss closes it',
+  happened: 'It happened marks it done',
+  again: 'Do it again runs it once more (if it did happen, it then happens twice)',
 };
 
 /** The remedies a failure offers, in the order it lists them (unknown ones are left out). */
@@ -70,6 +83,8 @@ const OUTCOMES: Record<FailureRemedy, string> = {
   undo: 'Undoing what was done',
   edit: 'Edited and retrying',
   dismiss: 'Dismissed',
+  happened: 'Marked as done',
+  again: 'Doing it again',
 };
 
 /** The failure card after a choice: no live buttons left. */

@@ -24,6 +24,15 @@ export interface BullWorkerOptions {
   busyRetryMs?: number;
 }
 
+/** The failure of a job stopped because its lock was lost: retryable, whatever the handler threw. */
+function lockLost(reason: unknown): SpineError {
+  if (reason instanceof SpineError && reason.retryable) return reason;
+  return new SpineError('lease.lost', `the job's lock was lost: ${describeError(reason)}`, {
+    retryable: true,
+    cause: reason,
+  });
+}
+
 /** Failures no retry can fix: the operator's input is wrong, or Spine said so explicitly. */
 export function isUnrecoverable(error: unknown): boolean {
   if (error instanceof UnrecoverableError) return true;
@@ -42,7 +51,8 @@ export class BullWorker {
 
   constructor(options: BullWorkerOptions) {
     this.#options = options;
-    this.worker = new Worker(QUEUE_NAME, (job, token) => this.#process(job, token), {
+    // Three parameters: BullMQ then hands each job an AbortSignal (cancelJob, used on lost job locks).
+    this.worker = new Worker(QUEUE_NAME, (job, token, signal) => this.#process(job, token, signal), {
       // Workers block on Redis and must retry forever while it is away (BullMQ requires null here).
       connection: { url: options.redisUrl, maxRetriesPerRequest: null },
       prefix: options.prefix,
@@ -57,12 +67,21 @@ export class BullWorker {
     this.worker.on('failed', (job, error) => {
       // A job that stalled too often fails outside the processor: record it here.
       if (job && /stalled more than allowable limit/.test(error.message)) {
-        void options.onFailed({ name: job.name, data: job.data } as SpineJob, error).catch(() => {});
+        const log = options.logger.child({ jobId: job.id, job: job.name });
+        log.error({ err: describeError(error) }, 'job failed for good: it stalled too often');
+        void this.#recordFailure(job, error, log);
+      }
+    });
+    // BullMQ could not extend a running job's own lock: another worker may take the job over.
+    this.worker.on('lockRenewalFailed', (jobIds) => {
+      for (const jobId of jobIds) {
+        options.logger.error({ jobId }, 'the job lock could not be renewed: stopping the job');
+        this.worker.cancelJob(jobId, 'the job lock could not be renewed');
       }
     });
   }
 
-  async #process(job: Job, token: string | undefined): Promise<void> {
+  async #process(job: Job, token: string | undefined, jobLock: AbortSignal | undefined): Promise<void> {
     const spineJob = { name: job.name, data: job.data } as SpineJob;
     const lock = await this.#options.groupLock.tryAcquire(jobGroupOf(spineJob));
     if (!lock) {
@@ -71,29 +90,55 @@ export class BullWorker {
       await job.moveToDelayed(Date.now() + wait, token);
       throw new DelayedError();
     }
+    const log = this.#options.logger.child({ jobId: job.id, job: job.name, attempt: job.attemptsMade + 1 });
+    const signal = jobLock ? AbortSignal.any([lock.signal, jobLock]) : lock.signal;
+    const onLost = () =>
+      log.error({ err: describeError(signal.reason) }, 'the job lost its lock: stopping it, to be retried');
+    signal.addEventListener('abort', onLost, { once: true });
     try {
-      await this.#options.handler(spineJob, {
-        progress: (value) => job.updateProgress(value),
-      });
+      await this.#options.handler(spineJob, { progress: (value) => job.updateProgress(value), signal });
       if (this.#options.testHoldMs)
         await new Promise((resolve) => setTimeout(resolve, this.#options.testHoldMs));
+      // A handler that ignored the signal ran on unguarded: it does not count as done.
+      signal.throwIfAborted();
     } catch (error) {
-      const log = this.#options.logger.child({ jobId: job.id, job: job.name, attempt: job.attemptsMade + 1 });
+      const failure = signal.aborted ? lockLost(signal.reason) : error;
       const attempts = job.opts.attempts ?? 1;
-      const final = isUnrecoverable(error) || job.attemptsMade + 1 >= attempts;
+      const final = isUnrecoverable(failure) || job.attemptsMade + 1 >= attempts;
       log.warn(
-        { err: describeError(error), final },
+        { err: describeError(failure), final },
         final ? 'job failed for good' : 'job failed; will retry',
       );
       if (final) {
-        await this.#options.onFailed(spineJob, error).catch((inner: unknown) => {
-          log.error({ err: describeError(inner) }, 'recording the job failure failed');
-        });
-        if (!(error instanceof UnrecoverableError)) throw new UnrecoverableError(describeError(error));
+        const unrecorded = await this.#recordFailure(job, failure, log);
+        // BullMQ's failed reason says so too when the operator could not be told.
+        if (unrecorded)
+          throw new UnrecoverableError(
+            `${describeError(failure)} (recording the failure failed: ${unrecorded})`,
+          );
+        if (!(failure instanceof UnrecoverableError)) throw new UnrecoverableError(describeError(failure));
       }
-      throw error;
+      throw failure;
     } finally {
+      signal.removeEventListener('abort', onLost);
       await lock.release();
+    }
+  }
+
+  /**
+   * Record a job's final failure (`onFailed`). When that fails too, the job's failure reaches
+   * nobody in chat: say so at error level, and return why (for BullMQ's failed reason).
+   */
+  async #recordFailure(job: Job, error: unknown, log: Logger): Promise<string | undefined> {
+    try {
+      await this.#options.onFailed({ name: job.name, data: job.data } as SpineJob, error);
+      return undefined;
+    } catch (inner) {
+      log.error(
+        { err: describeError(inner), jobError: describeError(error) },
+        'recording the job failure failed: the operator was not told',
+      );
+      return describeError(inner);
     }
   }
 

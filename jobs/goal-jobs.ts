@@ -1,5 +1,6 @@
 import { Command } from '@langchain/langgraph';
 import type { Logger } from 'pino';
+import type { Approval, Goal } from '../core/domain.ts';
 import { type GoalJob, jobGroupOf, type SpineJob } from '../core/jobs.ts';
 import type { Repositories } from '../db/repositories/index.ts';
 import type { GoalGraph } from '../graphs/goal/graph.ts';
@@ -59,6 +60,45 @@ async function closeFinished(deps: GoalJobDeps, goal: { id: number; status: stri
 }
 
 /**
+ * The approval a graph parked at `interrupt()` should be woken with, or null when it truly waits.
+ * A decision not yet carried onto its action (a crash between the decision and the resume) wakes
+ * it; so does a wait with nothing left pending (a crash inside the resume, after the decisions
+ * were carried): the await-approval node re-runs from its top and its writes are compare-and-sets.
+ */
+async function approvalToResume(deps: GoalJobDeps, goalId: number): Promise<Approval | null> {
+  const approvals = await deps.repos.approvals.listForGoal(goalId);
+  const decided = approvals.filter((approval) => approval.status !== 'pending');
+  for (const approval of decided) {
+    const action = await deps.repos.actions.get(approval.actionId);
+    if (action?.status === 'awaiting_approval') return approval;
+  }
+  const pending = approvals.length - decided.length;
+  return pending === 0 ? (decided.at(-1) ?? null) : null;
+}
+
+/**
+ * A goal parked at an approval, found by a run-goal job whatever its row says (recovery enqueues
+ * run-goal for every goal whose row says received or running). If a decision waits to be carried,
+ * resume the graph exactly as resume-goal would; if the operator has not decided yet, the row is
+ * corrected to `awaiting_approval` so the status and digest say so, and nothing else happens.
+ */
+async function settleWaiting(deps: GoalJobDeps, goal: Goal): Promise<void> {
+  // A cancelled (or otherwise closed) goal stays parked: only an explicit resume-goal wakes it.
+  if (goal.status !== 'received' && goal.status !== 'running' && goal.status !== 'awaiting_approval') return;
+  const approval = await approvalToResume(deps, goal.id);
+  if (approval) {
+    deps.logger.info(
+      { goalId: goal.id, approvalId: approval.id, was: goal.status },
+      'resuming a goal whose decided approval was never resumed',
+    );
+    await advance(deps, goal.id, new Command({ resume: { approvalId: approval.id } }));
+    return;
+  }
+  if (await deps.repos.goals.markAwaitingApproval(goal.id))
+    deps.logger.warn({ goalId: goal.id, was: goal.status }, 'corrected a waiting goal whose row said it ran');
+}
+
+/**
  * Run (or continue) a goal's graph. At-least-once safe: a second run of the same job finds the
  * checkpoint and either continues where the first stopped or does nothing.
  */
@@ -69,6 +109,14 @@ export async function runGoal(deps: GoalJobDeps, goalId: number): Promise<void> 
     return;
   }
   const position = await graphPosition(deps.graph, goalId);
+  if (
+    !position.started &&
+    (goal.status === 'done' || goal.status === 'failed' || goal.status === 'cancelled')
+  ) {
+    // A settled goal whose checkpoints retention pruned: a late job must not start it again.
+    deps.logger.info({ goalId, status: goal.status }, 'run-goal for a settled goal: nothing to do');
+    return;
+  }
   if (!position.started) {
     await advance(deps, goalId, {
       goalId: goal.id,
@@ -77,10 +125,12 @@ export async function runGoal(deps: GoalJobDeps, goalId: number): Promise<void> 
       channel: goal.channel,
       requestedBy: goal.requestedBy,
     });
-  } else if (!position.waiting && !position.finished) {
+  } else if (position.waiting) {
+    await settleWaiting(deps, goal);
+  } else if (!position.finished) {
     // A crash stopped it mid-way: continue from the last checkpoint.
     await advance(deps, goalId, null);
-  } else if (position.finished) {
+  } else {
     await closeFinished(deps, goal, position.failed);
   }
 }

@@ -29,14 +29,21 @@ export interface JobHandlerDeps {
   playbooks?: PlaybookJobs | undefined;
 }
 
-/** Extra reporting a runner offers a job (BullMQ: job.updateProgress). */
+/** What a runner offers a job: progress reporting (BullMQ: job.updateProgress), and a stop. */
 export interface JobContext {
   progress?: (value: { step: string }) => Promise<void>;
+  /**
+   * Aborts when the job must stop: its group lock (or BullMQ's job lock) was lost, so another run
+   * of the job or its group may start. The runner fails the job either way; stopping at once keeps
+   * the work done unguarded small.
+   */
+  signal?: AbortSignal;
 }
 
 /** One handler for every job name, shared by the in-process runner and the BullMQ workers. */
 export function createJobHandler(deps: JobHandlerDeps) {
   return async (job: SpineJob, context: JobContext = {}): Promise<void> => {
+    context.signal?.throwIfAborted();
     switch (job.name) {
       case 'run-goal':
       case 'resume-goal': {
@@ -59,6 +66,8 @@ export function createJobHandler(deps: JobHandlerDeps) {
               repos: deps.repos,
               logger: deps.logger,
               onStep: async (goalId, step) => {
+                // Between steps (each checkpointed) is where a goal can stop cleanly and resume.
+                context.signal?.throwIfAborted();
                 await context.progress?.({ step });
                 if (goal) await reporter.step(goal.thread, goalId, step);
                 if (deps.testHold?.step === step)

@@ -4,7 +4,9 @@ import type { Repositories } from '../db/repositories/index.ts';
 
 /**
  * Postgres is the source of truth: re-enqueue every goal a crash left mid-run and every decided
- * approval whose goal has not resumed. Job ids make this safe to run at any time.
+ * approval whose goal has not resumed. Job ids make this safe to run at any time. A goal whose row
+ * says it runs while its graph is parked at an approval is found by both: its run-goal job resumes
+ * it if a decision waits, or corrects its row to `awaiting_approval` (jobs/goal-jobs.ts).
  */
 export async function recoverUnfinishedWork(
   repos: Repositories,

@@ -3,7 +3,8 @@ import type { FailureRemedy } from '../core/failure-card.ts';
 /**
  * The typed forms of the failure commands, in chat and the console:
  * `failures`, `retry [#4]`, `undo failure #4`, `edit failure #4 subject="New subject"`,
- * `dismiss #4 because it was a duplicate`.
+ * `dismiss #4 because it was a duplicate`; for an action whose outcome is unknown,
+ * `it happened #4` and `do it again #4`.
  */
 export type FailureCommand =
   | { kind: 'list' }
@@ -63,6 +64,11 @@ export function parseFailureCommand(input: string): FailureCommand | null {
       values,
     };
   }
+  const happened = new RegExp(`^(?:it\\s+)?happened${ID}$`, 'i').exec(text);
+  if (happened)
+    return { kind: 'remedy', remedy: 'happened', failureId: happened[1] ? Number(happened[1]) : null };
+  const again = new RegExp(`^(?:do\\s+it\\s+)?again${ID}$`, 'i').exec(text);
+  if (again) return { kind: 'remedy', remedy: 'again', failureId: again[1] ? Number(again[1]) : null };
   const dismiss = new RegExp(`^dismiss${ID}(?:\\s*(?:because|as|:|—|-)\\s*(.+))?$`, 'is').exec(text);
   if (dismiss) {
     const reason = dismiss[2]?.trim().replace(/[.!]+$/, '');
@@ -80,4 +86,5 @@ export function parseFailureCommand(input: string): FailureCommand | null {
 export const FAILURES_HELP = [
   '• failures — the open failures with their remedies',
   '• retry [#id] · undo failure #id · edit failure #id subject="…" · dismiss #id because <reason>',
+  '• when I cannot tell whether something happened: it happened #id · do it again #id',
 ].join('\n');

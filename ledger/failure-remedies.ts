@@ -41,6 +41,9 @@ export function undoableActions(goalActions: Action[], now: Date, undoWindowMs: 
   );
 }
 
+/** The failure kind of an action whose outcome is unknown (it may have happened). */
+export const UNKNOWN_OUTCOME = 'action_unknown';
+
 /** What a failure is about, to decide which remedies make sense. */
 export interface FailureSubject {
   kind: string;
@@ -60,6 +63,8 @@ export interface FailureSubject {
  * failed action has text parameters, and always Dismiss.
  */
 export function remediesFor(subject: FailureSubject): FailureRemedy[] {
+  // It may have happened: only the operator can say, and only an explicit tap repeats it.
+  if (subject.kind === UNKNOWN_OUTCOME) return ['happened', 'again', 'dismiss'];
   const remedies: FailureRemedy[] = [];
   if (subject.retryable) remedies.push('retry');
   if (undoableActions(subject.goalActions, subject.now, subject.undoWindowMs).length > 0)

@@ -1,6 +1,6 @@
 import type { Action, Failure, NewEvent } from '../core/domain.ts';
 import type { Repositories } from '../db/repositories/index.ts';
-import { offeredRemedies } from './failure-remedies.ts';
+import { offeredRemedies, UNKNOWN_OUTCOME } from './failure-remedies.ts';
 
 /** The story line of an action that ran: "Spine sent an e-mail to dana@example.com (action #12)". */
 export function actionDoneEvent(action: Action, why?: string): NewEvent {
@@ -26,10 +26,16 @@ export async function recordActionFailure(
   action: Action,
   options: { now: Date; undoWindowMs: number },
 ): Promise<Failure> {
+  // Once per action: an executor that died between the outcome and this record leaves it to the
+  // next one (which finds the outcome replayed), and that one must not record it twice.
+  const recorded = await repos.failures.ofAction(action.id);
+  if (recorded) return recorded;
   const message = action.error?.message ?? 'unknown error';
+  const unknown = action.status === 'unknown';
+  const kind = unknown ? UNKNOWN_OUTCOME : 'action_failed';
   const remediation = await offeredRemedies(
     repos,
-    { kind: 'action_failed', goalId: action.goalId, actionId: action.id, retryable: true },
+    { kind, goalId: action.goalId, actionId: action.id, retryable: true },
     options.now,
     options.undoWindowMs,
   );
@@ -37,15 +43,17 @@ export async function recordActionFailure(
     goalId: action.goalId,
     actionId: action.id,
     operatorId: action.operatorId,
-    kind: 'action_failed',
-    message: `I could not finish ${action.preview.doing}: ${message}`,
+    kind,
+    message: unknown
+      ? `I can't tell whether ${action.preview.doing} happened: ${message}. Please check, then tell me — I won't repeat it on my own`
+      : `I could not finish ${action.preview.doing}: ${message}`,
     evidence: { connector: action.connector, operation: action.operation, error: action.error },
     remediation,
   });
   await repos.events.append({
     operatorId: action.operatorId,
     actor: 'spine',
-    verb: 'failed at',
+    verb: unknown ? 'could not tell whether it finished' : 'failed at',
     object: action.preview.doing,
     why: message,
     ref: `action #${action.id}`,

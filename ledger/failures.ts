@@ -50,7 +50,9 @@ export type RemedyOutcome =
   | 'not_found'
   | 'not_offered'
   | 'needs_input'
-  | 'refused';
+  | 'refused'
+  /** The operator said an action whose outcome was unknown did happen. */
+  | 'confirmed';
 
 export interface RemedyRequest {
   remedy: FailureRemedy;
@@ -64,6 +66,8 @@ const LABELS: Record<FailureRemedy, string> = {
   undo: 'Undo what was done',
   edit: 'Edit and retry',
   dismiss: 'Dismiss',
+  happened: 'It happened',
+  again: 'Do it again',
 };
 
 /** The typed form of a remedy, for the console, the CLI and the `failures` list. */
@@ -77,6 +81,10 @@ export function typedRemedy(remedy: FailureRemedy, failure: Failure, exampleKey?
       return `edit failure #${failure.id} ${exampleKey ?? 'field'}="…"`;
     case 'dismiss':
       return `dismiss #${failure.id} because …`;
+    case 'happened':
+      return `it happened #${failure.id}`;
+    case 'again':
+      return `do it again #${failure.id}`;
   }
 }
 
@@ -257,6 +265,12 @@ export class FailureDesk {
       case 'edit':
         if (edit) await this.#runEdit(failure, edit, actor);
         return 'edited';
+      case 'happened':
+        await this.#happened(failure, actor);
+        return 'confirmed';
+      case 'again':
+        await this.#again(failure, actor);
+        return 'retried';
     }
   }
 
@@ -341,13 +355,22 @@ export class FailureDesk {
     return undoableActions(actions, this.#deps.clock.now(), this.#deps.guardrails.undoWindowMs);
   }
 
-  /** Retry: the failed action again under a new key, or the failed job again under a new job id. */
+  /**
+   * Retry: the failed action again, or the failed job again under a new job id. When the failed
+   * call may have happened (a timeout, a lost answer) and the service dedupes on the key, the
+   * retry sends the original's key, so a call that did land is not made again; otherwise a new key.
+   */
   async #retry(failure: Failure, actor: FailureActor): Promise<void> {
     const { repos } = this.#deps;
     if (failure.actionId !== null) {
       const failed = await repos.actions.get(failure.actionId);
       if (!failed) return;
-      const retry = await repos.connectorState.insertRetry(failed, hashParams(failed.params));
+      const reuseKey =
+        failed.error?.mayHaveHappened === true &&
+        this.#deps.runtime.operation(failed.connector, failed.operation).retry === 'by_key';
+      const retry = await repos.connectorState.insertRetry(failed, hashParams(failed.params), {
+        effectKey: reuseKey ? (failed.effectKey ?? failed.idempotencyKey) : null,
+      });
       await this.#run(retry, actor, `you asked to retry after failure #${failure.id}`, 'Done on retry');
       return;
     }
@@ -363,6 +386,55 @@ export class FailureDesk {
       } as SpineJob);
     }
     await this.#reply(actor, `Retrying (failure #${failure.id}).`);
+  }
+
+  /**
+   * It happened: the operator checked and the action whose outcome was unknown did happen. It is
+   * marked succeeded (its Undo offered where the world allows), never run again.
+   */
+  async #happened(failure: Failure, actor: FailureActor): Promise<void> {
+    const { repos } = this.#deps;
+    const action = failure.actionId === null ? null : await repos.actions.get(failure.actionId);
+    if (!action) return;
+    const settled = await repos.actions.settleUnknown(action.id, {
+      status: 'succeeded',
+      result: {
+        confirmedBy: `${actor.channel}:${actor.userId}`,
+        confirmedAt: this.#deps.clock.now().toISOString(),
+      },
+    });
+    if (!settled) {
+      await this.#reply(actor, `Action #${action.id} is ${action.status} already; nothing changed.`);
+      return;
+    }
+    await repos.events.append(actionDoneEvent(settled, `you confirmed it happened (failure #${failure.id})`));
+    const text = `Marked as done: ${settled.preview.done}.`;
+    await this.#reply(
+      actor,
+      settled.reversible
+        ? {
+            text,
+            blocks: [
+              { type: 'section', text },
+              { type: 'buttons', buttons: [{ action: undoButtonAction(settled.id), label: 'Undo' }] },
+            ],
+          }
+        : text,
+    );
+  }
+
+  /**
+   * Do it again: the operator asked for the action once more although it may have happened, so
+   * it runs as a new action under a new key (the service must not take it for a repeat).
+   */
+  async #again(failure: Failure, actor: FailureActor): Promise<void> {
+    const { repos } = this.#deps;
+    const action = failure.actionId === null ? null : await repos.actions.get(failure.actionId);
+    if (!action) return;
+    const again = await repos.connectorState.insertRetry(action, hashParams(action.params), {
+      label: 'again',
+    });
+    await this.#run(again, actor, `you asked to do it again after failure #${failure.id}`, 'Done again');
   }
 
   /** Undo: the compensation of each reversible action the goal already ran, once each. */
@@ -496,7 +568,12 @@ export class FailureDesk {
       return;
     }
     if (outcome.replayed) {
-      await this.#reply(actor, `That failed earlier: ${stored.error?.message ?? 'unknown error'}.`);
+      await this.#reply(
+        actor,
+        outcome.status === 'unknown'
+          ? `I could not tell earlier whether that happened: ${stored.error?.message ?? 'no answer'}.`
+          : `That failed earlier: ${stored.error?.message ?? 'unknown error'}.`,
+      );
       return;
     }
     const failure = await this.recordActionFailure(stored);
@@ -547,6 +624,8 @@ const EVENT_VERBS: Record<FailureRemedy, string> = {
   undo: 'chose to undo what was done before',
   edit: 'edited and retried after',
   dismiss: 'dismissed',
+  happened: 'confirmed what happened in',
+  again: 'asked to do it again after',
 };
 
 function resolutionText(
@@ -563,5 +642,9 @@ function resolutionText(
       return `edited (${edit?.changes.map(([key]) => key).join(', ') ?? ''}) and retried`;
     case 'dismiss':
       return reason ? `dismissed because ${reason}` : 'dismissed';
+    case 'happened':
+      return 'it happened (confirmed by the operator)';
+    case 'again':
+      return 'done again under a new key';
   }
 }

@@ -7,6 +7,7 @@ import { toAction } from '../db/repositories/actions.ts';
 import { toApproval } from '../db/repositories/approvals.ts';
 import { toGoal } from '../db/repositories/goals.ts';
 import type { NewLlmUsage } from '../db/repositories/llm-usage.ts';
+import { readForensicsSummary } from '../db/repositories/retention.ts';
 import { toDate } from '../db/repositories/rows.ts';
 
 /** A memory the goal read, as a pointer (never the whole document). */
@@ -73,8 +74,13 @@ export interface GoalForensics {
   actions: ForensicAction[];
   modelCalls: ModelCall[];
   totalCostUsd: number;
-  /** Checkpoints of the graph run; 0 when the goal never started (or its history was pruned). */
+  /** Checkpoints of the graph run; 0 when the goal never started. */
   checkpoints: number;
+  /**
+   * Set when the checkpoints were pruned (retention): the steps are the summary kept then;
+   * `redacted` when its texts were removed since (a memory it read expired or was forgotten).
+   */
+  pruned?: { at: Date; redacted: boolean } | undefined;
 }
 
 export interface ForensicsDeps {
@@ -130,7 +136,16 @@ export async function goalForensics(
   const modelCalls = (
     await deps.db.query('SELECT * FROM llm_usage WHERE goal_id = $1 ORDER BY at, id', [goalId])
   ).rows.map(toModelCall);
-  const steps = stepsOf(tuples, modelCalls);
+  let steps = stepsOf(tuples, modelCalls);
+  let checkpoints = tuples.length;
+  let pruned: GoalForensics['pruned'];
+  // Retention prunes a finished goal's checkpoints and keeps what they told (jobs/retention.ts).
+  const kept = tuples.length === 0 ? await readForensicsSummary(deps.db, goalId) : null;
+  if (kept) {
+    steps = (kept.steps as ForensicStep[]).map(revivedStep);
+    checkpoints = kept.checkpoints;
+    pruned = { at: kept.prunedAt, redacted: kept.redacted };
+  }
   const actions = (
     await deps.db.query('SELECT * FROM actions WHERE goal_id = $1 ORDER BY id', [goalId])
   ).rows.map((row) => toForensicAction(toAction(row), Number(row.attempts ?? 0)));
@@ -155,8 +170,59 @@ export async function goalForensics(
     actions,
     modelCalls,
     totalCostUsd: modelCalls.reduce((sum, call) => sum + call.costUsd, 0),
-    checkpoints: tuples.length,
+    checkpoints,
+    ...(pruned ? { pruned } : {}),
   };
+}
+
+/** A stored step read back: its dates were ISO strings in JSON. */
+function revivedStep(step: ForensicStep): ForensicStep {
+  return {
+    ...step,
+    at: new Date(step.at),
+    modelCalls: (step.modelCalls ?? []).map((call) => ({ ...call, at: new Date(call.at) })),
+  };
+}
+
+const REMOVED = '[removed: it may quote a memory that expired or was forgotten]';
+// Inputs made only of ids, counts and statuses (see inputsOf); the others may quote a memory.
+const PLAIN_INPUT = /^(message “|actions |\d+ memory pointers$|\d+ approval\(s\) undecided$|outcomes: )/;
+const PLAIN_OUTPUTS = new Set([
+  'memories',
+  'actionIds',
+  'pendingApprovals',
+  'outcomes',
+  'goalId',
+  'operatorId',
+]);
+
+/**
+ * Steps without any text a memory could have been copied into: memory snippets, the plan's answer,
+ * the reply, other fields' values, errors. What stays: nodes, times, the operator's message (the
+ * goal's own text), memory ids, action and approval ids, statuses, model calls.
+ */
+export function redactForensicSteps(steps: ForensicStep[]): ForensicStep[] {
+  return steps.map((step) => ({
+    ...step,
+    inputs: step.inputs.map((input) =>
+      PLAIN_INPUT.test(input) ? input : `${input.split(':')[0]?.slice(0, 40) ?? 'input'}: ${REMOVED}`,
+    ),
+    memories: step.memories.map((memory) => ({ ...memory, snippet: '' })),
+    outputs: step.outputs.map((output) =>
+      PLAIN_OUTPUTS.has(output.field) ? output : { field: output.field, summary: REMOVED },
+    ),
+    interrupted: step.interrupted && {
+      waitingFor: /^approval #[\d, #]+$/.test(step.interrupted.waitingFor)
+        ? step.interrupted.waitingFor
+        : REMOVED,
+      // A decision resumes with the approval's id only; anything else may carry text.
+      resumedWith:
+        step.interrupted.resumedWith === null || /^\{"approvalId":\d+\}$/.test(step.interrupted.resumedWith)
+          ? step.interrupted.resumedWith
+          : REMOVED,
+    },
+    error: step.error === null ? null : REMOVED,
+  }));
 }
 
 /**
@@ -342,6 +408,11 @@ export function renderGoalForensics(forensics: GoalForensics, timezone: string):
     `Goal #${goal.id} (${goal.status}): “${truncate(goal.text)}”`,
     `  asked ${time(goal.createdAt)} via ${channelLabel(goal.channel)} by ${goal.requestedBy}`,
   ];
+  if (forensics.pruned)
+    lines.push(
+      `Its checkpoints were pruned ${time(forensics.pruned.at)} (retention); the steps are the summary kept then` +
+        `${forensics.pruned.redacted ? ', with texts removed because a memory it read expired or was forgotten' : ''}.`,
+    );
   if (forensics.steps.length === 0) lines.push('No graph steps were recorded for this goal.');
   else lines.push('', 'Steps:');
   for (const step of forensics.steps) {
@@ -349,7 +420,7 @@ export function renderGoalForensics(forensics: GoalForensics, timezone: string):
     for (const input of step.inputs) lines.push(`   in:  ${input}`);
     for (const memory of step.memories)
       lines.push(
-        `   memory #${memory.id} (${memory.kind}${memory.source ? `, from ${memory.source}` : ''}): “${memory.snippet}”`,
+        `   memory #${memory.id} (${memory.kind}${memory.source ? `, from ${memory.source}` : ''})${memory.snippet ? `: “${memory.snippet}”` : ''}`,
       );
     for (const output of step.outputs) lines.push(`   out: ${output.field} = ${output.summary}`);
     if (step.interrupted)

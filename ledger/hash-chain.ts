@@ -13,19 +13,21 @@ export type ChainVerdict =
   | { intact: true; count: number; head: string | null }
   | { intact: false; count: number; broken: ChainBreak };
 
-const GENESIS = '0'.repeat(64);
+/** The first event's predecessor (`ledger_genesis_hash()` in the database). */
+export const GENESIS_HASH = '0'.repeat(64);
 
 /**
  * Walk the events in id order, a page at a time, recomputing each hash in the database (the same
  * function the insert trigger uses) and checking that each event links to its predecessor.
- * `count` is the number of events checked, up to and including a break.
+ * `count` is the number of events checked, up to and including a break. This is the unkeyed check:
+ * the keyed one, with MACs and anchors, is `auditLedger` (ledger-audit.ts, `spine log --verify`).
  */
 export async function verifyLedger(
   db: Queryable,
   options: { pageSize?: number } = {},
 ): Promise<ChainVerdict> {
   const pageSize = options.pageSize ?? 1000;
-  let previous = GENESIS;
+  let previous = GENESIS_HASH;
   let afterId = 0;
   let count = 0;
   for (;;) {

@@ -4,11 +4,14 @@ import { renderNarrative } from '../core/narrative.ts';
 import type { Queryable } from '../db/database.ts';
 import { type EventLogPage, readEventLog } from './event-log.ts';
 import { describeVerdict, verifyLedger } from './hash-chain.ts';
+import { describeAudit, type LedgerAudit } from './ledger-audit.ts';
 import { type LogFilter, LogFilterError, parseLogArguments } from './log-filter.ts';
 
 export interface LogCommandDeps {
   db: Queryable;
   clock: Clock;
+  /** The keyed check (MACs and anchor, app/ledger-setup.ts); without it `log verify` checks the unkeyed chain only. */
+  audit?: () => Promise<LedgerAudit>;
 }
 
 /** The story as text with a line saying which page it is and how to see older events. */
@@ -53,7 +56,10 @@ export async function answerLogCommand(
     if (error instanceof LogFilterError) return `${error.message} Say \`help\` for the log filters.`;
     throw error;
   }
-  if (request.verify) return describeVerdict(await verifyLedger(deps.db));
+  if (request.verify)
+    return deps.audit
+      ? describeAudit(await deps.audit())
+      : `${describeVerdict(await verifyLedger(deps.db))}\n(\`spine log --verify\` also checks the ledger key and the anchors.)`;
   const result = await readEventLog(deps.db, operator.id, request.filter, request.page);
   if (result.total === 0 && !isFiltered(request.filter)) return 'Nothing has happened yet.';
   const withoutPage = argumentsText.replace(/\bpage\s+\d+\b/i, '').trim();

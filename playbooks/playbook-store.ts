@@ -20,7 +20,10 @@ export interface StoredPlaybook {
   operatorId: number;
   name: string;
   enabled: boolean;
+  /** HMAC key of the playbook's webhook URL: never shown in chat (the web console shows it once). */
   webhookSecret: string;
+  /** When the web console last showed the secret; null: not since it was made. */
+  webhookSecretShownAt: Date | null;
   shadowUntil: Date | null;
   current: PlaybookVersion;
   createdAt: Date;
@@ -72,6 +75,7 @@ function toPlaybook(row: Record<string, unknown>): StoredPlaybook {
     name: String(row.name),
     enabled: Boolean(row.enabled),
     webhookSecret: String(row.webhook_secret),
+    webhookSecretShownAt: toDateOrNull(row.webhook_secret_shown_at),
     shadowUntil: toDateOrNull(row.shadow_until),
     createdAt: toDate(row.created_at),
     enabledSince: toDate(row.updated_at),
@@ -114,6 +118,11 @@ function toTriggerEvent(row: Record<string, unknown>): StoredTriggerEvent {
   };
 }
 
+/** 24 random bytes as hex: the HMAC key of a playbook's webhook. */
+function newWebhookSecret(): string {
+  return randomBytes(24).toString('hex');
+}
+
 const PLAYBOOK_WITH_VERSION = `SELECT p.*, v.id AS version_id, v.version, v.source, v.content_hash, v.origin,
   v.created_at AS version_created_at
   FROM playbooks p JOIN playbook_versions v ON v.id = p.current_version_id`;
@@ -136,7 +145,7 @@ export class PlaybookStore {
     await this.db.query(
       `INSERT INTO playbooks (operator_id, name, webhook_secret) VALUES ($1, $2, $3)
        ON CONFLICT (operator_id, name) DO NOTHING`,
-      [input.operatorId, input.name, randomBytes(24).toString('hex')],
+      [input.operatorId, input.name, newWebhookSecret()],
     );
     const existing = await this.get(input.operatorId, input.name);
     if (existing && existing.current.contentHash === input.hash)
@@ -190,6 +199,29 @@ export class PlaybookStore {
     ]);
   }
 
+  /**
+   * The webhook secret, once: returns it and marks it shown when it was not shown yet (a
+   * compare-and-set, so two tabs cannot both get it), else null.
+   */
+  async revealWebhookSecret(operatorId: number, id: number, at: Date): Promise<string | null> {
+    const result = await this.db.query(
+      `UPDATE playbooks SET webhook_secret_shown_at = $3
+       WHERE id = $1 AND operator_id = $2 AND webhook_secret_shown_at IS NULL RETURNING webhook_secret`,
+      [id, operatorId, at],
+    );
+    return result.rows[0] ? String(result.rows[0].webhook_secret) : null;
+  }
+
+  /** Replace the webhook secret (the old one stops working at once) and return the new one, shown. */
+  async rotateWebhookSecret(operatorId: number, id: number, at: Date): Promise<string | null> {
+    const result = await this.db.query(
+      `UPDATE playbooks SET webhook_secret = $3, webhook_secret_shown_at = $4
+       WHERE id = $1 AND operator_id = $2 RETURNING webhook_secret`,
+      [id, operatorId, newWebhookSecret(), at],
+    );
+    return result.rows[0] ? String(result.rows[0].webhook_secret) : null;
+  }
+
   async setShadowUntil(id: number, until: Date | null): Promise<void> {
     await this.db.query('UPDATE playbooks SET shadow_until = $2 WHERE id = $1', [id, until]);
   }
@@ -219,6 +251,18 @@ export class PlaybookStore {
       [event.source, event.id],
     );
     return { event: toTriggerEvent(existing.rows[0]), created: false };
+  }
+
+  /**
+   * Whether an event with this (source, id) was received: a webhook delivery id already seen. The
+   * sender's timestamp tolerance is five minutes, so pruning rows older than that keeps replays out.
+   */
+  async hasEvent(source: InboundSource, externalId: string): Promise<boolean> {
+    const result = await this.db.query(
+      'SELECT 1 FROM trigger_events WHERE source = $1 AND external_id = $2',
+      [source, externalId],
+    );
+    return result.rows.length > 0;
   }
 
   /** Events that occurred in [from, to), oldest first (shadow replay). */

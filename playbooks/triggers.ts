@@ -73,13 +73,14 @@ export class PlaybookTriggers {
    * run of every enabled playbook whose trigger matches. Safe to call again with the same event.
    */
   readonly sink: InboundSink = async (event) => {
-    const { event: stored } = await this.#deps.store.recordEvent(event);
+    const { event: stored, created } = await this.#deps.store.recordEvent(event);
     for (const playbook of await this.#deps.store.list(event.operatorId)) {
       const parsed = this.#parse(playbook);
       if (!parsed || !matchesEvent(parsed, event)) continue;
       const trigger = triggerOf({ ...stored, id: stored.externalId });
       if (!playbook.enabled) {
-        if (playbook.shadowUntil && playbook.shadowUntil > this.#deps.clock.now())
+        // A redelivered event was simulated the first time: report it once, like a run starts once.
+        if (created && playbook.shadowUntil && playbook.shadowUntil > this.#deps.clock.now())
           await this.#deps.shadowRun?.(playbook, trigger);
         continue;
       }

@@ -10,6 +10,9 @@ import { hasCode } from '../core/errors.ts';
 import { failureButtonAction } from '../core/failure-card.ts';
 import { channelLabel } from '../core/narrative.ts';
 import type { Queryable } from '../db/database.ts';
+import { triggerKind } from '../playbooks/playbook-format.ts';
+import { parsePlaybook } from '../playbooks/playbook-parse.ts';
+import { PlaybookStore, type StoredPlaybook } from '../playbooks/playbook-store.ts';
 import { CONSOLE_CSS, CONSOLE_JS } from './console-assets.ts';
 import {
   ConsoleAuth,
@@ -27,6 +30,7 @@ import { goalPage, goalsPage } from './pages/goals-page.ts';
 import { consolePage } from './pages/layout.ts';
 import { loggedOutPage, loginPage } from './pages/login-page.ts';
 import { metricsPage } from './pages/metrics-page.ts';
+import { type PlaybookRow, playbooksPage, webhookSecretPage } from './pages/playbooks-page.ts';
 import type { TimelineFilters } from './pages/timeline-page.ts';
 import { timelinePage } from './pages/timeline-page.ts';
 
@@ -127,11 +131,13 @@ export class WebConsole {
   readonly auth: ConsoleAuth;
   readonly #deps: WebConsoleDeps;
   readonly #data: ConsoleData;
+  readonly #playbooks: PlaybookStore;
 
   constructor(deps: WebConsoleDeps) {
     this.#deps = deps;
     this.auth = new ConsoleAuth({ db: deps.db, clock: deps.clock, baseUrl: deps.baseUrl });
     this.#data = new ConsoleData({ db: deps.db, checkpointer: deps.checkpointer });
+    this.#playbooks = new PlaybookStore(deps.db);
   }
 
   /** The reply to the `console` chat command: a fresh one-time link, or why there is none. */
@@ -244,6 +250,12 @@ export class WebConsole {
         200,
         failuresPage(await this.#data.repos.failures.listOpen(session.operatorId), common),
       );
+    if (path === '/console/playbooks') {
+      const rows = (await this.#playbooks.list(session.operatorId)).map((playbook) =>
+        this.#playbookRow(playbook),
+      );
+      return send(response, 200, playbooksPage(rows, common));
+    }
     if (path === '/console/metrics') {
       const days = this.#deps.metrics
         ? await this.#deps.metrics.daily(session.operatorId, {
@@ -291,6 +303,10 @@ export class WebConsole {
         editApprovalPage(target, { csrf: request.csrf, badges: request.badges, problem: outcome.reason }),
       );
     }
+    const secretOf = positiveInteger(/^\/console\/playbooks\/(\d+)\/secret$/.exec(path)?.[1]);
+    const secretAction = form.get('do');
+    if (secretOf !== undefined && (secretAction === 'reveal' || secretAction === 'rotate'))
+      return this.#webhookSecret(request, secretOf, secretAction, response);
     const failureId = positiveInteger(/^\/console\/failures\/(\d+)\/remedy$/.exec(path)?.[1]);
     const remedy = form.get('remedy');
     if (failureId !== undefined && (remedy === 'retry' || remedy === 'dismiss')) {
@@ -302,6 +318,76 @@ export class WebConsole {
       return redirect(response, `/console/failures?notice=failure&id=${failureId}`);
     }
     send(response, 404, this.#message(request, 'Not found', 'There is no such form in the console.'));
+  }
+
+  /**
+   * Show a playbook's webhook secret: `reveal` once (compare-and-set: a second tab, a resubmitted
+   * form or a replayed request gets "already shown"), `rotate` any time (a new secret, shown once).
+   * The page is the POST's answer, never a URL that could be reloaded or cached.
+   */
+  async #webhookSecret(
+    request: Request,
+    playbookId: number,
+    what: 'reveal' | 'rotate',
+    response: ServerResponse,
+  ): Promise<void> {
+    const { operatorId } = request.session;
+    const playbook = await this.#playbooks.byId(playbookId);
+    const row = playbook && playbook.operatorId === operatorId ? this.#playbookRow(playbook) : null;
+    if (!playbook || !row?.webhookUrl)
+      return send(
+        response,
+        404,
+        this.#message(request, 'Not found', `There is no webhook playbook #${playbookId}.`),
+      );
+    const now = this.#deps.clock.now();
+    const secret =
+      what === 'reveal'
+        ? await this.#playbooks.revealWebhookSecret(operatorId, playbookId, now)
+        : await this.#playbooks.rotateWebhookSecret(operatorId, playbookId, now);
+    if (!secret)
+      return send(
+        response,
+        409,
+        this.#message(
+          request,
+          'Already shown',
+          `The webhook secret of ${playbook.name} was already shown once. Rotate it to get a new one.`,
+        ),
+      );
+    this.#deps.logger.info(
+      { operatorId, playbook: playbook.name, rotated: what === 'rotate' },
+      what === 'rotate' ? 'playbook webhook secret rotated' : 'playbook webhook secret shown',
+    );
+    send(
+      response,
+      200,
+      webhookSecretPage(
+        { name: playbook.name, secret, url: row.webhookUrl, rotated: what === 'rotate' },
+        { csrf: request.csrf, badges: request.badges },
+      ),
+    );
+  }
+
+  #playbookRow(playbook: StoredPlaybook): PlaybookRow {
+    let trigger = 'invalid';
+    try {
+      trigger = triggerKind(parsePlaybook(playbook.current.source).playbook.trigger);
+    } catch {
+      // A stored version that no longer parses is listed as invalid.
+    }
+    return {
+      id: playbook.id,
+      name: playbook.name,
+      version: playbook.current.version,
+      enabled: playbook.enabled,
+      trigger,
+      webhookUrl:
+        trigger === 'webhook'
+          ? `${this.#deps.baseUrl.replace(/\/+$/, '')}/playbooks/${playbook.name}/webhook`
+          : null,
+      secretShownAt: playbook.webhookSecretShownAt,
+    };
   }
 
   /** GET shows a page that posts the token (see loginPage); POST spends it and opens a session. */

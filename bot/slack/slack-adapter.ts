@@ -5,12 +5,13 @@ import type { MessageRef, ThreadRef } from '../../core/domain.ts';
 import type { OutboundMessage } from '../../core/message.ts';
 import type { Repositories } from '../../db/repositories/index.ts';
 import type { ApprovalEditor } from '../approval-edit.ts';
-import type { ChatAdapter } from '../chat-adapter.ts';
+import type { ChatAdapter, DeadLetterSink } from '../chat-adapter.ts';
 import type { HttpRoute } from '../http-route.ts';
 import type { Intake } from '../intake.ts';
 import { ProgressWatch } from '../progress-watch.ts';
 import { appHomeView } from './app-home.ts';
 import { boltLogger } from './bolt-logger.ts';
+import { type SlackDeliveryGuard, slackDeliveryGuard } from './delivery-guard.ts';
 import {
   EDIT_CALLBACK_ID,
   editButtonAction,
@@ -40,6 +41,12 @@ export interface SlackAdapterOptions {
   progressDelayMs?: number;
   /** Enables the Edit button on approval cards. */
   editor?: ApprovalEditor;
+  /** Spine's workspace; learned from `auth.test` at init when not given. Other teams are refused. */
+  teamId?: string | undefined;
+  /** Where events whose last delivery failed are set aside; without it they are only logged. */
+  deadLetters?: DeadLetterSink | undefined;
+  /** Deliveries of an event before it is set aside (at most Slack's 4, the default). */
+  deliveryAttempts?: number;
 }
 
 interface SlackMessageEvent {
@@ -79,10 +86,19 @@ export class SlackAdapter implements ChatAdapter<SlackMessage> {
   readonly #logger: Logger;
   readonly #responseUrls = new ResponseUrls();
   #responseSequence = 0;
+  #teamId: string | undefined;
+  readonly #guard: SlackDeliveryGuard;
 
   constructor(options: SlackAdapterOptions) {
     this.#options = options;
     this.#logger = options.logger.child({ channel: 'slack' });
+    this.#teamId = options.teamId;
+    this.#guard = slackDeliveryGuard({
+      teamId: () => this.#teamId,
+      deadLetters: options.deadLetters,
+      logger: this.#logger,
+      maxDeliveries: options.deliveryAttempts,
+    });
     const clientOptions = {
       slackApiUrl: options.apiUrl,
       // Bolt's client already waits out 429 Retry-After; keep other retries short so a dead API
@@ -101,6 +117,7 @@ export class SlackAdapter implements ChatAdapter<SlackMessage> {
         appToken: options.appToken,
         apiUrl: options.apiUrl,
         logger: this.#logger,
+        guard: this.#guard,
         ...(options.ackBudgetMs ? { ackBudgetMs: options.ackBudgetMs } : {}),
       });
       this.app = new App({ ...common, receiver });
@@ -109,6 +126,7 @@ export class SlackAdapter implements ChatAdapter<SlackMessage> {
       this.#receiver = new SpineSlackReceiver({
         signingSecret: options.signingSecret,
         logger: this.#logger,
+        guard: this.#guard,
         ...(options.now ? { now: options.now } : {}),
         ...(options.ackBudgetMs ? { ackBudgetMs: options.ackBudgetMs } : {}),
       });
@@ -148,9 +166,17 @@ export class SlackAdapter implements ChatAdapter<SlackMessage> {
     return rendered;
   }
 
-  /** `auth.test`: checks the token and learns the bot's own user id (to ignore itself). */
+  /**
+   * `auth.test`: checks the token and learns the bot's own user id (to ignore itself) and, unless
+   * configured, the workspace it serves: requests for any other team are refused from then on.
+   */
   async init(): Promise<void> {
     await this.app.init();
+    if (this.#teamId !== undefined) return;
+    const auth = await this.app.client.auth.test();
+    this.#teamId = typeof auth.team_id === 'string' && auth.team_id !== '' ? auth.team_id : undefined;
+    if (this.#teamId === undefined)
+      this.#logger.warn('auth.test named no team: requests from other workspaces cannot be refused');
   }
 
   async start(): Promise<void> {

@@ -3,6 +3,7 @@ import type { App, Receiver } from '@slack/bolt';
 import type { Logger } from 'pino';
 import { hasCode } from '../../core/errors.ts';
 import { type HttpRoute, readRawBody, sendJson } from '../http-route.ts';
+import type { SlackDeliveryGuard } from './delivery-guard.ts';
 import { runListeners } from './run-listeners.ts';
 import { verifySlackRequest } from './slack-signature.ts';
 
@@ -13,6 +14,8 @@ export interface SpineSlackReceiverOptions {
   logger: Logger;
   now?: () => number;
   ackBudgetMs?: number;
+  /** The team check and the dead-lettering of an event's failed last delivery. */
+  guard?: SlackDeliveryGuard;
 }
 
 /**
@@ -22,6 +25,8 @@ export interface SpineSlackReceiverOptions {
  * the listeners finish, so a 2xx means "recorded"; if Postgres fails the listener throws and Slack
  * gets a 500 and retries. A listener still running at the ack budget (2.5 s) gets: 503 for events
  * (Slack retries; the inbox dedupes), 200 for clicks and commands (Slack does not retry those).
+ * A request for another workspace is refused, and an event whose last delivery failed is set
+ * aside: both are answered 200, so Slack stops sending them.
  */
 export class SpineSlackReceiver implements Receiver {
   #app: App | undefined;
@@ -92,6 +97,7 @@ export class SpineSlackReceiver implements Receiver {
         message: 'Spine could not record this; retry later.',
       });
     }
+    if (outcome.kind === 'refused' || outcome.kind === 'dead_lettered') return sendJson(response, 200);
     if (outcome.kind === 'late') {
       if (body.type === 'event_callback') return sendJson(response, 503, { error: 'busy' });
       return sendJson(response, 200);

@@ -2,6 +2,7 @@ import type { App, Receiver } from '@slack/bolt';
 import { SocketModeClient } from '@slack/socket-mode';
 import type { Logger } from 'pino';
 import { boltLogger } from './bolt-logger.ts';
+import type { SlackDeliveryGuard } from './delivery-guard.ts';
 import { runListeners } from './run-listeners.ts';
 
 export interface SpineSocketModeReceiverOptions {
@@ -13,6 +14,8 @@ export interface SpineSocketModeReceiverOptions {
   ackBudgetMs?: number;
   /** How long start-up may take to connect (default 30 s). */
   startTimeoutMs?: number;
+  /** The team check and the dead-lettering of an event's failed last delivery. */
+  guard?: SlackDeliveryGuard;
 }
 
 const START_TIMEOUT_MS = 30_000;
@@ -32,9 +35,10 @@ interface SocketModeEnvelope {
  * receiver: the listeners record (dedupe + goal) first, and the envelope is acknowledged only
  * after they finished — with a slash command's or modal's reply as the ack payload. An event that
  * could not be recorded, or was still being recorded at the ack budget, is not acknowledged:
- * Slack redelivers it and the inbox dedupes. Clicks and commands always get an (empty) ack, so
- * the user's client does not hang; Slack does not redeliver those anyway. Reconnects (Slack
- * recycles connections routinely) are the client's own.
+ * Slack redelivers it and the inbox dedupes — until its last delivery, whose failure sets it aside
+ * (dead letter) and acks it. Clicks and commands always get an (empty) ack, so the user's client
+ * does not hang; Slack does not redeliver those anyway. Another workspace's envelopes are acked
+ * and run nothing. Reconnects (Slack recycles connections routinely) are the client's own.
  */
 export class SpineSocketModeReceiver implements Receiver {
   readonly #client: SocketModeClient;
@@ -116,10 +120,15 @@ export class SpineSocketModeReceiver implements Receiver {
         ...(envelope.retry_num !== undefined ? { retryNum: envelope.retry_num } : {}),
         ...(envelope.retry_reason !== undefined ? { retryReason: envelope.retry_reason } : {}),
       },
-      { logger: this.#logger, ackBudgetMs: this.#options.ackBudgetMs },
+      { logger: this.#logger, ackBudgetMs: this.#options.ackBudgetMs, guard: this.#options.guard },
     );
     if (outcome.kind === 'done') {
       await this.#ack(envelope, ackPayload(outcome.reply));
+      return;
+    }
+    // Another workspace's request, or an event set aside after its last delivery: Slack may stop.
+    if (outcome.kind === 'refused' || outcome.kind === 'dead_lettered') {
+      await this.#ack(envelope, undefined);
       return;
     }
     if (isEvent) {

@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { autoRetry } from '@grammyjs/auto-retry';
 import { apiThrottler } from '@grammyjs/transformer-throttler';
-import { Bot, type Context, GrammyError } from 'grammy';
+import { Bot, BotError, type Context, GrammyError } from 'grammy';
 import type { Update } from 'grammy/types';
 import type { Logger } from 'pino';
 import { parseApprovalButton } from '../../core/cards.ts';
 import type { MessageRef, ThreadRef } from '../../core/domain.ts';
 import { hasCode } from '../../core/errors.ts';
 import type { OutboundMessage } from '../../core/message.ts';
-import type { ChatAdapter } from '../chat-adapter.ts';
+import type { ChatAdapter, DeadLetterSink } from '../chat-adapter.ts';
 import { type HttpRoute, readRawBody, sendJson } from '../http-route.ts';
 import type { Intake } from '../intake.ts';
 import { ProgressWatch } from '../progress-watch.ts';
@@ -44,7 +44,16 @@ export interface TelegramAdapterOptions {
   progressDelayMs?: number;
   /** Long-poll timeout in seconds (default 25). */
   pollTimeoutSeconds?: number;
+  /** Where updates that kept failing are set aside; without it they are only logged and skipped. */
+  deadLetters?: DeadLetterSink | undefined;
+  /** Attempts per update before it is set aside (default 5). */
+  deliveryAttempts?: number;
+  /** Wait before the second attempt, doubled for each further one (default 500 ms). */
+  retryDelayMs?: number;
 }
+
+/** Default attempts per update: a few seconds of back-off ride out a blip, not a poisoned update. */
+export const DEFAULT_DELIVERY_ATTEMPTS = 5;
 
 /**
  * Telegram through grammY: private chats and group mentions become goals (replies quote the
@@ -288,14 +297,85 @@ export class TelegramAdapter implements ChatAdapter<TelegramMessage> {
       this.#logger.warn({ bytes: rawBody.length }, 'refused a Telegram webhook body that is not an update');
       return sendJson(response, 400, { error: 'bad_request', message: 'The body is not a Telegram update.' });
     }
-    // Answered after the update is recorded: a failure gives Telegram a 500, and it re-delivers.
-    await this.bot.handleUpdate(update);
+    // Answered after the update is recorded: a failure gives Telegram a 500, and it re-delivers
+    // (until the attempts, counted in the database for every replica, are spent).
+    try {
+      await this.bot.handleUpdate(update);
+    } catch (error) {
+      if (!(await this.#lastWebhookAttempt(update, error))) throw error;
+    }
     sendJson(response, 200);
   }
 
+  /** True when this failed webhook attempt was the update's last, and it is now set aside. */
+  async #lastWebhookAttempt(update: Update, error: unknown): Promise<boolean> {
+    const deadLetters = this.#options.deadLetters;
+    if (!deadLetters) return false;
+    let attempts: number;
+    try {
+      attempts = await deadLetters.countAttempt('telegram', String(update.update_id));
+    } catch (counting) {
+      this.#logger.warn({ err: describe(counting) }, 'could not count a failed Telegram update');
+      return false;
+    }
+    if (attempts < this.#maxAttempts()) {
+      this.#logger.warn(
+        { err: describe(error), updateId: update.update_id, attempt: attempts },
+        'could not handle a Telegram update; Telegram will send it again',
+      );
+      return false;
+    }
+    return this.#setAside(update, error, attempts);
+  }
+
   /**
-   * Long polling that confirms an update (advances the offset) only after it is handled: a
-   * database outage retries the same update instead of losing it.
+   * Set an update aside: a dead-letter row with its event, and an error log line as the alert.
+   * False when even that failed (the database is down): the update must then be tried again.
+   */
+  async #setAside(update: Update, error: unknown, attempts: number): Promise<boolean> {
+    const updateId = update.update_id;
+    // grammY wraps what a handler threw in a BotError; the handler's error is the useful part.
+    const cause = error instanceof BotError ? error.error : error;
+    const deadLetters = this.#options.deadLetters;
+    if (!deadLetters) {
+      this.#logger.error(
+        { err: describe(cause), updateId, attempts },
+        'skipped a Telegram update that kept failing (no dead-letter store)',
+      );
+      return true;
+    }
+    try {
+      const letter = await deadLetters.record({
+        channel: 'telegram',
+        deliveryId: String(updateId),
+        // An update carries no credentials (the bot token is in the URL, never in the body).
+        payload: update as unknown as Record<string, unknown>,
+        error: describe(cause),
+        attempts,
+      });
+      this.#logger.error(
+        { err: describe(cause), updateId, attempts, deadLetterId: letter.id },
+        'set aside a Telegram update that kept failing (dead letter); the bot moves on',
+      );
+      return true;
+    } catch (recording) {
+      this.#logger.error(
+        { err: describe(cause), recordErr: describe(recording), updateId, attempts },
+        'could not set aside a failing Telegram update; trying it again',
+      );
+      return false;
+    }
+  }
+
+  #maxAttempts(): number {
+    return Math.max(1, this.#options.deliveryAttempts ?? DEFAULT_DELIVERY_ATTEMPTS);
+  }
+
+  /**
+   * Long polling that confirms an update (advances the offset) only after it is handled or set
+   * aside: a failing update is tried a bounded number of times with back-off, then dead-lettered,
+   * so one poisoned update cannot stop the bot. If it cannot even be set aside (the database is
+   * down), it is retried as before instead of being lost.
    */
   async #poll(): Promise<void> {
     const signal = this.#stop.signal;
@@ -328,24 +408,33 @@ export class TelegramAdapter implements ChatAdapter<TelegramMessage> {
         continue;
       }
       for (const update of updates) {
-        let attemptDelayMs = 500;
-        while (!signal.aborted) {
-          try {
-            await this.bot.handleUpdate(update);
-            break;
-          } catch (error) {
-            this.#logger.error(
-              { err: describe(error), updateId: update.update_id },
-              'could not handle a Telegram update; retrying',
-            );
-            await sleep(attemptDelayMs, signal);
-            attemptDelayMs = Math.min(attemptDelayMs * 2, 30_000);
-          }
-        }
-        if (signal.aborted) return;
+        if (!(await this.#handlePolled(update, signal))) return;
         offset = update.update_id + 1;
       }
     }
+  }
+
+  /** One polled update, with bounded retries; false only when stopping interrupted it. */
+  async #handlePolled(update: Update, signal: AbortSignal): Promise<boolean> {
+    let delayMs = this.#options.retryDelayMs ?? 500;
+    for (let attempt = 1; !signal.aborted; attempt += 1) {
+      try {
+        await this.bot.handleUpdate(update);
+        return true;
+      } catch (error) {
+        if (attempt >= this.#maxAttempts()) {
+          if (await this.#setAside(update, error, attempt)) return true;
+        } else {
+          this.#logger.warn(
+            { err: describe(error), updateId: update.update_id, attempt },
+            'could not handle a Telegram update; retrying',
+          );
+        }
+        await sleep(delayMs, signal);
+        delayMs = Math.min(delayMs * 2, 30_000);
+      }
+    }
+    return false;
   }
 }
 

@@ -109,6 +109,8 @@ export function createCalendarConnector(options: CalendarConnectorOptions): Conn
     risk: 'read',
     reversible: false,
     external: true,
+    // CalDAV writes carry If-None-Match / If-Match: a repeat finds the first one's effect.
+    retry: 'by_key',
     schema: listParams,
     simulate: (params) => ({
       title: 'Read the calendar',
@@ -134,6 +136,7 @@ export function createCalendarConnector(options: CalendarConnectorOptions): Conn
     risk: 'write',
     reversible: true,
     external: true,
+    retry: 'by_key',
     schema: createParams,
     target: () => 'calendar',
     simulate: (params): Preview => ({
@@ -185,6 +188,7 @@ export function createCalendarConnector(options: CalendarConnectorOptions): Conn
     risk: 'write',
     reversible: true,
     external: true,
+    retry: 'by_key',
     schema: moveParams,
     target: () => 'calendar',
     async simulate(params): Promise<Preview> {
@@ -244,6 +248,7 @@ export function createCalendarConnector(options: CalendarConnectorOptions): Conn
     risk: 'destructive',
     reversible: true,
     external: true,
+    retry: 'by_key',
     schema: cancelParams,
     target: () => 'calendar',
     async simulate(params): Promise<Preview> {

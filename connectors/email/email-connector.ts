@@ -52,6 +52,8 @@ export function createEmailConnector(options: EmailConnectorOptions): Connector 
     risk: 'write',
     reversible: false,
     external: true,
+    // SMTP has no idempotency key: once DATA started, a repeat could deliver the message twice.
+    retry: options.transport.retry,
     schema: sendEmailParams,
     target: (params) => params.to.toLowerCase(),
     async simulate(params) {
@@ -121,6 +123,7 @@ export function createEmailConnector(options: EmailConnectorOptions): Connector 
     risk: 'write',
     reversible: false,
     external: true,
+    retry: options.transport.retry,
     schema: replyEmailParams,
     target: (params) => params.to.toLowerCase(),
     async simulate(params) {

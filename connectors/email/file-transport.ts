@@ -1,9 +1,15 @@
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { RetrySafety } from '../connector.ts';
 
-/** Where a sent e-mail goes. SMTP comes later; the file transport is the local default. */
+/** Where a sent e-mail goes: the SMTP server, or the file outbox (the local default). */
 export interface EmailTransport {
-  /** Deliver the raw message; must be idempotent on `key`. Returns where it went. */
+  /**
+   * Whether a repeat of `deliver` with the same key is harmless (`by_key`: the outbox finds its
+   * file) or could deliver twice (`until_sent`: SMTP has no key).
+   */
+  readonly retry: RetrySafety;
+  /** Deliver the raw message. Returns where it went. */
   deliver(
     raw: string,
     key: string,
@@ -18,6 +24,8 @@ export interface EmailTransport {
  * and writes nothing: exactly one file per action.
  */
 export class FileEmailTransport implements EmailTransport {
+  readonly retry = 'by_key' as const;
+
   constructor(private readonly directory: string) {}
 
   async deliver(raw: string, key: string): Promise<{ location: string; duplicate: boolean }> {

@@ -17,6 +17,8 @@ export type McpServerConfig =
       cwd?: string | undefined;
       /** Per-tool risk overrides, which win over the server's own hints. */
       risk: Record<string, RiskClass>;
+      /** The operator trusts the server's `readOnlyHint` annotations (see riskOfTool). */
+      trusted?: boolean | undefined;
     }
   | {
       name: string;
@@ -24,6 +26,7 @@ export type McpServerConfig =
       url: string;
       headers: Record<string, string>;
       risk: Record<string, RiskClass>;
+      trusted?: boolean | undefined;
     };
 
 /** The subset of an MCP tool description Spine uses. */
@@ -35,16 +38,21 @@ export interface McpToolInfo {
 }
 
 /**
- * The risk of an MCP tool: the operator's override, else the server's hints (read-only → read,
- * destructive → destructive), else write. Hints come from the server and are only hints: a read
- * marked by a hostile server still cannot move money (that needs an override to `money` to be
- * caught, which is why overrides exist).
+ * The risk of an MCP tool: the operator's override, else the server's hints, else write. Hints
+ * come from the server and are only hints: `destructiveHint` is always honoured (it only asks for
+ * more care), but `readOnlyHint` makes a tool a `read` — one that runs without approval — only
+ * when the operator marked the server `trusted` in spine.config.yaml. A lying server cannot
+ * make a POST with model-chosen arguments run at once.
  */
-export function riskOfTool(tool: McpToolInfo, overrides: Record<string, RiskClass>): RiskClass {
+export function riskOfTool(
+  tool: McpToolInfo,
+  overrides: Record<string, RiskClass>,
+  trusted = false,
+): RiskClass {
   const override = overrides[tool.name];
   if (override) return override;
   if (tool.annotations?.destructiveHint === true) return 'destructive';
-  if (tool.annotations?.readOnlyHint === true) return 'read';
+  if (tool.annotations?.readOnlyHint === true && trusted) return 'read';
   return 'write';
 }
 
@@ -92,6 +100,8 @@ export function toolOperation(
     risk,
     reversible: false,
     external: true,
+    // An MCP tool has no idempotency guarantee: only a read may be repeated after a lost answer.
+    retry: risk === 'read' ? 'by_key' : 'until_sent',
     schema: schemaOf(tool),
     target: () => `${serverName}/${tool.name}`,
     simulate: (params: unknown) => {
@@ -121,7 +131,8 @@ export function toolOperation(
           `${serverName}/${tool.name} reported an error: ${textOf(result)}`,
           {
             category: 'third_party',
-            details: { server: serverName, tool: tool.name },
+            // The tool ran and answered with its error: nothing was done.
+            details: { server: serverName, tool: tool.name, delivery: 'refused' },
           },
         );
       }
@@ -166,7 +177,12 @@ export async function connectMcpServer(config: McpServerConfig): Promise<Connect
     })) as CallToolResult;
   const operations: Record<string, Operation> = {};
   for (const tool of listed.tools as McpToolInfo[]) {
-    operations[tool.name] = toolOperation(config.name, tool, riskOfTool(tool, config.risk), call);
+    operations[tool.name] = toolOperation(
+      config.name,
+      tool,
+      riskOfTool(tool, config.risk, config.trusted === true),
+      call,
+    );
   }
   return {
     name: config.name,

@@ -65,6 +65,23 @@ type PaymentLinkParams = z.infer<typeof paymentLinkParams>;
 export interface PaymentsConnectorOptions {
   stripe: Stripe;
   clock: Clock;
+  /** How long Stripe keeps an idempotency key (24 h); tests with a fake that forgets sooner set it. */
+  keyTtlMs?: number;
+}
+
+/** Stripe forgets an idempotency key 24 hours after its first use. */
+export const STRIPE_KEY_TTL_MS = 24 * 3_600_000;
+
+/** The metadata field that names the Idempotency-Key an object was created under. */
+export const SPINE_KEY_METADATA = 'spine_key';
+
+/** A Stripe search query for objects created under one key (quotes and backslashes escaped). */
+function byKeyQuery(stepKey: string): string {
+  return `metadata['${SPINE_KEY_METADATA}']:'${stepKey.replace(/[\\']/g, (c) => `\\${c}`)}'`;
+}
+
+function createdUnder(stepKey: string) {
+  return (object: { metadata?: Stripe.Metadata | null }) => object.metadata?.[SPINE_KEY_METADATA] === stepKey;
 }
 
 const NO_UNDO_REFUND =
@@ -101,6 +118,35 @@ function invoiceResult(invoice: Stripe.Invoice) {
  */
 export function createPaymentsConnector(options: PaymentsConnectorOptions): Connector {
   const { stripe, clock } = options;
+  // An hour's margin: a key about to expire may expire between this check and the request.
+  const keyTrustMs =
+    (options.keyTtlMs ?? STRIPE_KEY_TTL_MS) -
+    Math.min(3_600_000, (options.keyTtlMs ?? STRIPE_KEY_TTL_MS) / 24);
+
+  /** Whether Stripe may have forgotten the key of a call that may already have happened. */
+  function keyMayBeForgotten(context: ExecutionContext): boolean {
+    const first = context.keyFirstUsedAt;
+    return first !== null && first !== undefined && clock.now().getTime() - first.getTime() >= keyTrustMs;
+  }
+
+  /**
+   * Create an object once per action step. Inside the key's lifetime Stripe's Idempotency-Key
+   * replays the first answer; after it (a re-claim more than a day later) the object is first
+   * looked up by the key stored in its metadata, so an earlier create that did land is not repeated.
+   */
+  async function createOnce<T>(
+    context: ExecutionContext,
+    step: string,
+    find: (stepKey: string) => Promise<T | undefined>,
+    create: (stepKey: string, metadata: Stripe.MetadataParam) => Promise<T>,
+  ): Promise<T> {
+    const stepKey = stripeIdempotencyKey(context.idempotencyKey, step);
+    if (keyMayBeForgotten(context)) {
+      const found = await callStripe(() => find(stepKey));
+      if (found !== undefined) return found;
+    }
+    return callStripe(() => create(stepKey, { [SPINE_KEY_METADATA]: stepKey }));
+  }
 
   async function findOrCreateCustomer(params: CreateInvoiceParams, key: string): Promise<string> {
     const found = await callStripe(() => stripe.customers.list({ email: params.customerEmail, limit: 1 }));
@@ -115,8 +161,24 @@ export function createPaymentsConnector(options: PaymentsConnectorOptions): Conn
     return created.id;
   }
 
-  async function finaliseAndSend(invoiceId: string, key: string): Promise<Stripe.Invoice> {
+  /**
+   * Finalise a draft, then e-mail it. `keyForgotten`: an earlier call under this key may have sent
+   * it more than a day ago and Stripe no longer dedupes the key; an invoice records no "sent", so
+   * an open one might have been sent already — the operator decides, Spine does not send twice.
+   */
+  async function finaliseAndSend(
+    invoiceId: string,
+    key: string,
+    keyForgotten = false,
+  ): Promise<Stripe.Invoice> {
     const current = await callStripe(() => stripe.invoices.retrieve(invoiceId));
+    if (keyForgotten && current.status === 'open') {
+      throw new SpineError(
+        'connector.outcome_unknown',
+        `Invoice ${current.number ?? invoiceId} is open and an attempt to send it started more than a day ago; Stripe no longer tells whether it went out. Check the invoice's history in the Stripe Dashboard`,
+        { category: 'third_party', details: { invoiceId } },
+      );
+    }
     if (current.status === 'draft') {
       await callStripe(() =>
         stripe.invoices.finalizeInvoice(
@@ -199,6 +261,8 @@ export function createPaymentsConnector(options: PaymentsConnectorOptions): Conn
     risk: 'read',
     reversible: false,
     external: true,
+    // Every Stripe write carries an Idempotency-Key derived from the action's key.
+    retry: 'by_key',
     schema: listParams,
     simulate: (params) => ({
       title: 'List unpaid invoices',
@@ -267,6 +331,7 @@ export function createPaymentsConnector(options: PaymentsConnectorOptions): Conn
     risk: 'money',
     reversible: true,
     external: true,
+    retry: 'by_key',
     schema: createInvoiceParams,
     target: (params) => params.customerEmail.toLowerCase(),
     amount: (params) => invoiceTotal(params),
@@ -274,36 +339,48 @@ export function createPaymentsConnector(options: PaymentsConnectorOptions): Conn
     async execute(params, context) {
       const key = context.idempotencyKey;
       const customer = await findOrCreateCustomer(params, key);
-      const draft = await callStripe(() =>
-        stripe.invoices.create(
-          {
-            customer,
-            currency: params.currency,
-            collection_method: 'send_invoice',
-            days_until_due: params.dueDays,
-            auto_advance: false,
-            metadata: { spine_action_key: key.slice(0, 500) },
-          },
-          { idempotencyKey: stripeIdempotencyKey(key, 'invoice') },
-        ),
+      const draft = await createOnce(
+        context,
+        'invoice',
+        async (stepKey) => (await stripe.invoices.search({ query: byKeyQuery(stepKey), limit: 1 })).data[0],
+        (stepKey, metadata) =>
+          stripe.invoices.create(
+            {
+              customer,
+              currency: params.currency,
+              collection_method: 'send_invoice',
+              days_until_due: params.dueDays,
+              auto_advance: false,
+              metadata: { spine_action_key: key.slice(0, 500), ...metadata },
+            },
+            { idempotencyKey: stepKey },
+          ),
       );
       const invoiceId = draft.id ?? '';
       for (const [index, item] of params.items.entries()) {
-        await callStripe(() =>
-          stripe.invoiceItems.create(
-            {
-              customer,
-              invoice: invoiceId,
-              currency: params.currency,
-              amount: toMinorUnits(item.amount, params.currency),
-              description: item.description,
-            },
-            { idempotencyKey: stripeIdempotencyKey(key, `item-${index}`) },
-          ),
+        await createOnce(
+          context,
+          `item-${index}`,
+          async (stepKey) =>
+            (await stripe.invoiceItems.list({ invoice: invoiceId, limit: 100 })).data.find(
+              createdUnder(stepKey),
+            ),
+          (stepKey, metadata) =>
+            stripe.invoiceItems.create(
+              {
+                customer,
+                invoice: invoiceId,
+                currency: params.currency,
+                amount: toMinorUnits(item.amount, params.currency),
+                description: item.description,
+                metadata,
+              },
+              { idempotencyKey: stepKey },
+            ),
         );
       }
       const final = params.send
-        ? await finaliseAndSend(invoiceId, key)
+        ? await finaliseAndSend(invoiceId, key, keyMayBeForgotten(context))
         : await callStripe(() => stripe.invoices.retrieve(invoiceId));
       return invoiceResult(final);
     },
@@ -316,6 +393,7 @@ export function createPaymentsConnector(options: PaymentsConnectorOptions): Conn
     risk: 'money',
     reversible: true,
     external: true,
+    retry: 'by_key',
     schema: invoiceIdParams,
     target: (params) => params.invoiceId,
     async simulate(params) {
@@ -342,7 +420,9 @@ export function createPaymentsConnector(options: PaymentsConnectorOptions): Conn
       };
     },
     execute: async (params, context) =>
-      invoiceResult(await finaliseAndSend(params.invoiceId, context.idempotencyKey)),
+      invoiceResult(
+        await finaliseAndSend(params.invoiceId, context.idempotencyKey, keyMayBeForgotten(context)),
+      ),
     undo: voidUndo,
   });
 
@@ -368,27 +448,37 @@ export function createPaymentsConnector(options: PaymentsConnectorOptions): Conn
     risk: 'money',
     reversible: true,
     external: true,
+    retry: 'by_key',
     schema: paymentLinkParams,
     target: (params) => params.description,
     amount: (params) => params.amount * params.quantity,
     simulate: linkPreview,
     async execute(params, context) {
-      const key = context.idempotencyKey;
-      const price = await callStripe(() =>
-        stripe.prices.create(
-          {
-            currency: params.currency,
-            unit_amount: toMinorUnits(params.amount, params.currency),
-            product_data: { name: params.description },
-          },
-          { idempotencyKey: stripeIdempotencyKey(key, 'price') },
-        ),
+      const price = await createOnce(
+        context,
+        'price',
+        async (stepKey) => (await stripe.prices.search({ query: byKeyQuery(stepKey), limit: 1 })).data[0],
+        (stepKey, metadata) =>
+          stripe.prices.create(
+            {
+              currency: params.currency,
+              unit_amount: toMinorUnits(params.amount, params.currency),
+              product_data: { name: params.description },
+              metadata,
+            },
+            { idempotencyKey: stepKey },
+          ),
       );
-      const link = await callStripe(() =>
-        stripe.paymentLinks.create(
-          { line_items: [{ price: price.id, quantity: params.quantity }] },
-          { idempotencyKey: stripeIdempotencyKey(key, 'link') },
-        ),
+      // Payment links have no search: the newest hundred are enough for a create retried within days.
+      const link = await createOnce(
+        context,
+        'link',
+        async (stepKey) => (await stripe.paymentLinks.list({ limit: 100 })).data.find(createdUnder(stepKey)),
+        (stepKey, metadata) =>
+          stripe.paymentLinks.create(
+            { line_items: [{ price: price.id, quantity: params.quantity }], metadata },
+            { idempotencyKey: stepKey },
+          ),
       );
       return { id: link.id, url: link.url, active: link.active, priceId: price.id };
     },
@@ -424,6 +514,7 @@ export function createPaymentsConnector(options: PaymentsConnectorOptions): Conn
     risk: 'money',
     reversible: false,
     external: true,
+    retry: 'by_key',
     schema: refundParams,
     target: (params) => params.payment,
     amount: (params) => params.amount,
@@ -442,17 +533,24 @@ export function createPaymentsConnector(options: PaymentsConnectorOptions): Conn
       };
     },
     async execute(params, context) {
-      const created = await callStripe(() =>
-        stripe.refunds.create(
-          {
-            ...(params.payment.startsWith('pi_')
-              ? { payment_intent: params.payment }
-              : { charge: params.payment }),
-            amount: toMinorUnits(params.amount, params.currency),
-            ...(params.reason ? { reason: params.reason } : {}),
-          },
-          { idempotencyKey: stripeIdempotencyKey(context.idempotencyKey, 'refund') },
-        ),
+      const payment = params.payment.startsWith('pi_')
+        ? { payment_intent: params.payment }
+        : { charge: params.payment };
+      const created = await createOnce(
+        context,
+        'refund',
+        async (stepKey) =>
+          (await stripe.refunds.list({ ...payment, limit: 100 })).data.find(createdUnder(stepKey)),
+        (stepKey, metadata) =>
+          stripe.refunds.create(
+            {
+              ...payment,
+              amount: toMinorUnits(params.amount, params.currency),
+              ...(params.reason ? { reason: params.reason } : {}),
+              metadata,
+            },
+            { idempotencyKey: stepKey },
+          ),
       );
       return {
         id: created.id,

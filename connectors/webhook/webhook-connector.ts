@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import type { Preview, RiskClass } from '../../core/domain.ts';
 import { SpineError } from '../../core/errors.ts';
+import { headerSecrets, SECRET_MASK, SecretRedactor, urlSecrets } from '../../core/secret-redaction.ts';
 import { type Connector, defineOperation, type ExecutionContext } from '../connector.ts';
 import { networkError, parseRetryAfter, serviceError } from '../connector-errors.ts';
 import { IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from './webhook-signature.ts';
@@ -21,6 +22,11 @@ export interface WebhookConfig {
   /** HMAC-SHA256 key; never logged or shown. */
   secret: string;
   risk: RiskClass;
+  /**
+   * The receiver honours the Idempotency-Key header (a repeat with the same key does nothing):
+   * only then is a call whose answer was lost repeated. A `read` changes nothing, so it may be too.
+   */
+  idempotent?: boolean | undefined;
   /** The compensating request, making the webhook reversible. */
   undo?: WebhookRequestConfig | undefined;
 }
@@ -32,11 +38,29 @@ export type WebhookParams = z.infer<typeof webhookParams>;
 
 const MAX_RESPONSE_CHARS = 4000;
 
-/** The exact request as it will leave Spine (the signature is computed at send time). */
+/**
+ * A URL as previews show it: a password in it and every query value masked (`?token=…` is a
+ * common way to put a credential in a webhook URL); scheme, host and path stay readable.
+ */
+export function maskedUrl(url: string): string {
+  const parsed = new URL(url);
+  if (!parsed.password && !parsed.search) return url;
+  const user = parsed.username ? `${parsed.username}${parsed.password ? `:${SECRET_MASK}` : ''}@` : '';
+  const keys = [...parsed.searchParams.keys()];
+  const query = keys.length > 0 ? `?${keys.map((key) => `${key}=${SECRET_MASK}`).join('&')}` : '';
+  return `${parsed.protocol}//${user}${parsed.host}${parsed.pathname}${query}`;
+}
+
+/**
+ * The request as it will leave Spine (the signature is computed at send time). Every configured
+ * header is shown by name with its value masked: previews become approval cards in chat,
+ * `actions.preview` rows and events, and none of those may hold a credential. All values are
+ * masked, not only ones that look secret, because `X-Api-Key` and friends have no fixed names.
+ */
 function describeRequest(request: WebhookRequestConfig, body: string): string {
-  const headers = Object.keys(request.headers).map((name) => `${name}: ${request.headers[name]}`);
+  const headers = Object.keys(request.headers).map((name) => `${name}: ${SECRET_MASK}`);
   return [
-    `${request.method} ${request.url}`,
+    `${request.method} ${maskedUrl(request.url)}`,
     'Content-Type: application/json',
     ...headers,
     `${IDEMPOTENCY_HEADER}: <action key>`,
@@ -97,12 +121,29 @@ async function send(
  * `undo` request configured, the webhook is reversible.
  */
 export function createWebhookConnector(config: WebhookConfig, clock: Clock): Connector {
+  // A receiver may echo the request (a debug endpoint, an error page): its answer becomes the
+  // action's result, an event and a chat message, so configured values are masked in it too.
+  const redactor = new SecretRedactor([
+    config.secret,
+    ...headerSecrets(config.request.headers),
+    ...urlSecrets(config.request.url),
+    ...headerSecrets(config.undo?.headers ?? {}),
+    ...urlSecrets(config.undo?.url ?? ''),
+  ]);
+  const unechoed = async <T>(work: Promise<T>): Promise<T> => {
+    try {
+      return redactor.redactDeep(await work);
+    } catch (error) {
+      if (error instanceof Error) error.message = redactor.redact(error.message);
+      throw error;
+    }
+  };
   const previewOf = (request: WebhookRequestConfig, body: string, verb: string): Preview => ({
     title: `${verb} ${config.name} (${request.method} ${new URL(request.url).host})`,
     doing: `calling the ${config.name} webhook`,
     done: `called the ${config.name} webhook`,
     fields: [
-      { label: 'Endpoint', value: `${request.method} ${request.url}` },
+      { label: 'Endpoint', value: `${request.method} ${maskedUrl(request.url)}` },
       { label: 'Payload', value: body },
     ],
     body: describeRequest(request, body),
@@ -114,11 +155,13 @@ export function createWebhookConnector(config: WebhookConfig, clock: Clock): Con
     risk: config.risk,
     reversible: Boolean(undoRequest),
     external: true,
+    retry: config.idempotent || config.risk === 'read' ? 'by_key' : 'until_sent',
     schema: webhookParams,
-    target: () => config.request.url,
+    // The target names the endpoint in trust rules and chat ("… to <target>"): masked like previews.
+    target: () => maskedUrl(config.request.url),
     simulate: (params) => previewOf(config.request, JSON.stringify(params.payload), 'Call'),
     execute: (params, context) =>
-      send(config, config.request, JSON.stringify(params.payload), context, clock),
+      unechoed(send(config, config.request, JSON.stringify(params.payload), context, clock)),
     ...(undoRequest
       ? {
           undo: {
@@ -130,12 +173,14 @@ export function createWebhookConnector(config: WebhookConfig, clock: Clock): Con
             execute: (params: WebhookParams, result: unknown, context: ExecutionContext) => {
               if (!undoRequest)
                 throw new SpineError('connector.not_reversible', `${config.name} has no undo request.`);
-              return send(
-                config,
-                undoRequest,
-                JSON.stringify({ undo: params.payload, original: result ?? null }),
-                context,
-                clock,
+              return unechoed(
+                send(
+                  config,
+                  undoRequest,
+                  JSON.stringify({ undo: params.payload, original: result ?? null }),
+                  context,
+                  clock,
+                ),
               );
             },
           },

@@ -3,10 +3,11 @@ import type { Queryable } from '../database.ts';
 import { toDate, toDateOrNull } from './rows.ts';
 
 /**
- * How long an execution's claim holds. A connector call gives up well within it (30 s per attempt,
- * a few retries); a claim older than this was left by a process that crashed mid-execution.
+ * How long an execution's claim holds unless its executor renews it (every third of the lease).
+ * Short, so an action whose executor died is found and settled within two minutes; renewal keeps
+ * a long connector call (retries with backoff) claimed for as long as its executor lives.
  */
-export const EXECUTION_LEASE_MS = 10 * 60_000;
+export const EXECUTION_LEASE_MS = 60_000;
 
 export function toAction(row: Record<string, unknown>): Action {
   return {
@@ -29,6 +30,8 @@ export function toAction(row: Record<string, unknown>): Action {
     target: (row.target as string | null | undefined) ?? null,
     scheduledAt: toDateOrNull(row.scheduled_at ?? null),
     undoOf: row.undo_of === null || row.undo_of === undefined ? null : Number(row.undo_of),
+    effectKey: (row.effect_key as string | null | undefined) ?? null,
+    attempts: Number(row.attempts ?? 0),
   };
 }
 
@@ -49,9 +52,24 @@ export interface NewAction {
 
 /** Outcome of trying to claim an action for execution. */
 export type ExecutionClaim =
-  | { kind: 'claimed'; action: Action }
+  /**
+   * This caller holds the action under `token` until `lease_until`. `takenOver`: the action was
+   * `executing` under a lapsed lease, so an earlier executor died (or froze) somewhere in its call.
+   * `keyFirstUsedAt`: when a call under the same effect key first started (null: never before).
+   */
+  | { kind: 'claimed'; action: Action; takenOver: boolean; keyFirstUsedAt: Date | null }
+  /** Another executor holds a live lease: wait for its outcome. */
+  | { kind: 'busy'; action: Action }
   | { kind: 'finished'; action: Action }
   | { kind: 'not_executable'; action: Action };
+
+/** The statuses an execution ends in. */
+export const FINISHED_ACTION_STATUSES: readonly ActionStatus[] = ['succeeded', 'failed', 'unknown'];
+
+/** What an execution records: its result, its error, or that it cannot know. */
+export type ExecutionRecord =
+  | { status: 'succeeded'; result: unknown }
+  | { status: 'failed' | 'unknown'; error: { code: string; message: string; mayHaveHappened?: boolean } };
 
 export class ActionRepository {
   constructor(private readonly db: Queryable) {}
@@ -110,22 +128,50 @@ export class ActionRepository {
   }
 
   /**
-   * Claim an action for execution. Only an approved action (or one left `executing` by a crash,
-   * which the connector finishes idempotently under the same key) may run; a finished one returns
-   * its stored outcome.
+   * Claim an action for execution under `token` for `leaseMs`: only an approved action, or one left
+   * `executing` under a lapsed lease, can be claimed, so two executors never hold it at once.
    */
-  async claimForExecution(id: number): Promise<ExecutionClaim> {
+  async claimForExecution(id: number, token: string, leaseMs: number): Promise<ExecutionClaim> {
+    // The row lock of `FOR UPDATE` orders concurrent claims; `before` says what was taken over.
     const claimed = await this.db.query(
-      `UPDATE actions SET status = 'executing', attempts = attempts + 1, claimed_at = now()
-       WHERE id = $1 AND status IN ('approved', 'executing') RETURNING *`,
-      [id],
+      `WITH before AS (SELECT id, status FROM actions WHERE id = $1 FOR UPDATE)
+       UPDATE actions a SET status = 'executing', attempts = a.attempts + 1, claimed_at = now(),
+         first_claimed_at = coalesce(a.first_claimed_at, now()), claim_token = $2,
+         lease_until = now() + make_interval(secs => $3)
+       FROM before
+       WHERE a.id = before.id AND (before.status = 'approved'
+         OR (before.status = 'executing' AND (a.lease_until IS NULL OR a.lease_until < now())))
+       RETURNING a.*, before.status AS previous_status,
+         -- RETURNING's subquery sees the rows as they were before this claim.
+         (SELECT min(k.first_claimed_at) FROM actions k
+           WHERE k.idempotency_key = coalesce(a.effect_key, a.idempotency_key)
+              OR k.effect_key = coalesce(a.effect_key, a.idempotency_key)) AS key_first_used_at`,
+      [id, token, leaseMs / 1000],
     );
-    if (claimed.rows[0]) return { kind: 'claimed', action: toAction(claimed.rows[0]) };
+    const row = claimed.rows[0];
+    if (row) {
+      return {
+        kind: 'claimed',
+        action: toAction(row),
+        takenOver: row.previous_status === 'executing',
+        keyFirstUsedAt: toDateOrNull(row.key_first_used_at ?? null),
+      };
+    }
     const current = await this.get(id);
     if (!current) throw new Error(`action ${id} does not exist`);
-    if (current.status === 'succeeded' || current.status === 'failed')
-      return { kind: 'finished', action: current };
+    if (FINISHED_ACTION_STATUSES.includes(current.status)) return { kind: 'finished', action: current };
+    if (current.status === 'executing') return { kind: 'busy', action: current };
     return { kind: 'not_executable', action: current };
+  }
+
+  /** Extend a claim's lease; false when the claim is no longer this token's (taken over or finished). */
+  async renewLease(id: number, token: string, leaseMs: number): Promise<boolean> {
+    const result = await this.db.query(
+      `UPDATE actions SET lease_until = now() + make_interval(secs => $3)
+       WHERE id = $1 AND claim_token = $2 AND status = 'executing' RETURNING id`,
+      [id, token, leaseMs / 1000],
+    );
+    return (result.rowCount ?? 0) > 0;
   }
 
   /** A value a connector saved with the action before its effect, if there is one. */
@@ -154,16 +200,45 @@ export class ActionRepository {
     return result.rows[0].value;
   }
 
-  /** Store the first outcome of an execution; later outcomes for the same action are ignored. */
+  /**
+   * Store an execution's outcome, only for the holder of the current claim: a stale executor's
+   * outcome (its lease lapsed and another took over) is refused, and `recorded` is false.
+   */
   async recordOutcome(
+    id: number,
+    token: string,
+    outcome: ExecutionRecord,
+  ): Promise<{ recorded: boolean; action: Action }> {
+    const result = await this.db.query(
+      `UPDATE actions SET status = $2, result = $3, error = $4, executed_at = now(), lease_until = NULL
+       WHERE id = $1 AND status = 'executing' AND claim_token = $5 RETURNING *`,
+      [
+        id,
+        outcome.status,
+        outcome.status === 'succeeded' ? JSON.stringify(outcome.result ?? null) : null,
+        outcome.status === 'succeeded' ? null : JSON.stringify(outcome.error),
+        token,
+      ],
+    );
+    if (result.rows[0]) return { recorded: true, action: toAction(result.rows[0]) };
+    const current = await this.get(id);
+    if (!current) throw new Error(`action ${id} does not exist`);
+    return { recorded: false, action: current };
+  }
+
+  /**
+   * The operator settles an action whose outcome was unknown: it happened (succeeded, with what
+   * they said as its result), or they close it as not done. Compare-and-set from `unknown`.
+   */
+  async settleUnknown(
     id: number,
     outcome:
       | { status: 'succeeded'; result: unknown }
       | { status: 'failed'; error: { code: string; message: string } },
-  ): Promise<Action> {
+  ): Promise<Action | null> {
     const result = await this.db.query(
-      `UPDATE actions SET status = $2, result = $3, error = $4, executed_at = now()
-       WHERE id = $1 AND status = 'executing' RETURNING *`,
+      `UPDATE actions SET status = $2, result = coalesce($3, result), error = coalesce($4, error)
+       WHERE id = $1 AND status = 'unknown' RETURNING *`,
       [
         id,
         outcome.status,
@@ -171,9 +246,15 @@ export class ActionRepository {
         outcome.status === 'failed' ? JSON.stringify(outcome.error) : null,
       ],
     );
-    if (result.rows[0]) return toAction(result.rows[0]);
-    const current = await this.get(id);
-    if (!current) throw new Error(`action ${id} does not exist`);
-    return current;
+    return result.rows[0] ? toAction(result.rows[0]) : null;
+  }
+
+  /** Executions whose executor stopped renewing its lease (it died or froze): to be settled. */
+  async listLapsed(limit = 50): Promise<Action[]> {
+    const result = await this.db.query(
+      `SELECT * FROM actions WHERE status = 'executing' AND lease_until < now() ORDER BY lease_until, id LIMIT $1`,
+      [limit],
+    );
+    return result.rows.map(toAction);
   }
 }

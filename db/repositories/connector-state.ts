@@ -1,6 +1,6 @@
 import type { Action, Preview, RiskClass } from '../../core/domain.ts';
 import type { Queryable } from '../database.ts';
-import { EXECUTION_LEASE_MS, toAction } from './actions.ts';
+import { toAction } from './actions.ts';
 import { toDate, toDateOrNull } from './rows.ts';
 
 /** An "always allow" rule: the operator trusts one operation on one target. */
@@ -103,17 +103,19 @@ export class ConnectorStateRepository {
     return result.rows[0] ? toAction(result.rows[0]) : null;
   }
 
-  /** Approved actions whose time has come (and any a crash left half-executed). */
+  /**
+   * Approved actions whose time has come, and every execution whose executor died or froze (its
+   * lease lapsed, scheduled or not): the due-check settles those, so none stays `executing`.
+   */
   async listDue(now: Date, limit = 50): Promise<Action[]> {
-    // An `executing` one whose claim outlived the lease was left by a crash mid-execution.
     const result = await this.db.query(
-      `SELECT * FROM actions WHERE scheduled_at IS NOT NULL AND scheduled_at <= $1
-         AND (status = 'approved' OR (status = 'executing'
-           AND (claimed_at IS NULL OR claimed_at < now() - make_interval(secs => $3))))
-       ORDER BY scheduled_at, id LIMIT $2`,
-      [now, limit, EXECUTION_LEASE_MS / 1000],
+      `(SELECT * FROM actions WHERE status = 'executing' AND lease_until < now() ORDER BY lease_until, id LIMIT $2)
+       UNION ALL
+       (SELECT * FROM actions WHERE status = 'approved' AND scheduled_at IS NOT NULL AND scheduled_at <= $1
+        ORDER BY scheduled_at, id LIMIT $2)`,
+      [now, limit],
     );
-    return result.rows.map(toAction);
+    return result.rows.map(toAction).slice(0, limit);
   }
 
   /** Actions waiting for their time (approved or awaiting approval), soonest first. */
@@ -127,10 +129,15 @@ export class ConnectorStateRepository {
     return result.rows.map(toAction);
   }
 
-  /** The soonest scheduled instant of any approved action, for the in-process timer. */
+  /**
+   * The soonest instant the due-check has work: an approved action's schedule, or the end of an
+   * execution's lease (if its executor dies, the lease lapses then and the action is settled).
+   */
   async nextDueAt(): Promise<Date | null> {
     const result = await this.db.query(
-      `SELECT min(scheduled_at) AS at FROM actions WHERE status = 'approved' AND scheduled_at IS NOT NULL`,
+      `SELECT least(
+         (SELECT min(scheduled_at) FROM actions WHERE status = 'approved' AND scheduled_at IS NOT NULL),
+         (SELECT min(lease_until) FROM actions WHERE status = 'executing')) AS at`,
     );
     return toDateOrNull(result.rows[0]?.at ?? null);
   }
@@ -261,16 +268,26 @@ export class ConnectorStateRepository {
    * A fresh attempt at a failed action: same parameters, new key `<key>-retry-<n>` (the failed
    * key's outcome stays stored, as Stripe semantics require), approved because the operator asked.
    */
-  async insertRetry(original: Action, paramsHash: string): Promise<Action> {
+  /**
+   * A new approved action that runs `original` again. `effectKey`: the key to send the service
+   * (the original's, when a repeat must be recognised as one); null sends the new action's own.
+   * `label` names the kind of repeat in the key: `retry` (Retry), `again` (Do it again).
+   */
+  async insertRetry(
+    original: Action,
+    paramsHash: string,
+    options: { effectKey?: string | null; label?: 'retry' | 'again' } = {},
+  ): Promise<Action> {
+    const label = options.label ?? 'retry';
     const count = await this.db.query(
       `SELECT count(*)::int AS n FROM actions WHERE idempotency_key LIKE $1`,
-      [`${original.idempotencyKey}-retry-%`],
+      [`${original.idempotencyKey}-${label}-%`],
     );
-    const key = `${original.idempotencyKey}-retry-${Number(count.rows[0]?.n ?? 0) + 1}`;
+    const key = `${original.idempotencyKey}-${label}-${Number(count.rows[0]?.n ?? 0) + 1}`;
     const inserted = await this.db.query(
       `INSERT INTO actions (goal_id, operator_id, connector, operation, params, params_hash, risk, reversible,
-         idempotency_key, preview, why, status, target)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'approved', $12) RETURNING *`,
+         idempotency_key, preview, why, status, target, effect_key)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'approved', $12, $13) RETURNING *`,
       [
         original.goalId,
         original.operatorId,
@@ -284,6 +301,7 @@ export class ConnectorStateRepository {
         JSON.stringify(original.preview),
         original.why,
         original.target ?? null,
+        options.effectKey ?? null,
       ],
     );
     return toAction(inserted.rows[0]);

@@ -45,6 +45,16 @@ export class FailureRepository {
     return toFailure(result.rows[0]);
   }
 
+  /** The failure recorded for a failed (or unknown) action, whatever its status now. */
+  async ofAction(actionId: number): Promise<Failure | null> {
+    const result = await this.db.query(
+      `SELECT * FROM failures WHERE action_id = $1 AND kind IN ('action_failed', 'action_unknown')
+       ORDER BY id LIMIT 1`,
+      [actionId],
+    );
+    return result.rows[0] ? toFailure(result.rows[0]) : null;
+  }
+
   async listOpen(operatorId: number): Promise<Failure[]> {
     const result = await this.db.query(
       `SELECT * FROM failures WHERE operator_id = $1 AND status = 'open' ORDER BY id`,

@@ -56,6 +56,19 @@ export class GoalRepository {
     );
   }
 
+  /**
+   * Say a goal waits for its operator, when its row says it runs (received or running) but its
+   * graph is parked at an approval. A finished or cancelled goal is never reopened. True if changed.
+   */
+  async markAwaitingApproval(id: number): Promise<boolean> {
+    const result = await this.db.query(
+      `UPDATE goals SET status = 'awaiting_approval', updated_at = now()
+       WHERE id = $1 AND status IN ('received', 'running')`,
+      [id],
+    );
+    return (result.rowCount ?? 0) > 0;
+  }
+
   /** Record the thread the goal replies in, once it is known (e.g. the card's thread). */
   async setThread(id: number, thread: ThreadRef): Promise<void> {
     await this.db.query('UPDATE goals SET thread = $2 WHERE id = $1', [id, JSON.stringify(thread)]);

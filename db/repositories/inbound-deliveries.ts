@@ -1,4 +1,8 @@
+import type pg from 'pg';
+import type { Channel, NewEvent } from '../../core/domain.ts';
 import type { Queryable } from '../database.ts';
+import { withTransaction } from '../transaction.ts';
+import { EventRepository } from './events.ts';
 
 /** Dedupe of inbound deliveries (e-mail Message-IDs, Stripe event ids), recorded once handed on. */
 export class InboundDeliveryRepository {
@@ -65,4 +69,83 @@ export class ImapMailboxRepository {
       [mailboxKey, cursor.uidValidity, cursor.lastUid],
     );
   }
+}
+
+/** A day's refusals of one stranger, after counting one more. */
+export interface StrangerRefusalCount {
+  /** Refusals of this stranger on this day, the one just counted included. */
+  refusals: number;
+  /** The day's event, appended by the first refusal of the day. */
+  eventId: number | null;
+}
+
+/** How long a stranger's daily counts are kept (pruned by the first refusal of a day). */
+const STRANGER_REFUSAL_DAYS = 90;
+
+/**
+ * Refusals of people who are not the operator, one row per stranger per day: the first of the day
+ * appends one event (the event log is append-only, so it must not take one per message); later
+ * ones only bump the day's count, in one statement.
+ */
+export class StrangerRefusalRepository {
+  constructor(private readonly pool: pg.Pool) {}
+
+  /**
+   * Count a refusal on `day` (YYYY-MM-DD). The day's first appends `event` in the same transaction
+   * as its counter row, so a crash leaves neither (the retried delivery writes both) and any number
+   * of concurrent refusals append exactly one event.
+   */
+  async record(input: {
+    channel: Channel;
+    userId: string;
+    day: string;
+    attempted: string;
+    event: NewEvent;
+  }): Promise<StrangerRefusalCount> {
+    const key = [input.channel, input.userId, input.day, input.attempted];
+    // The flood's path: one statement, no transaction.
+    const bumped = await this.pool.query(
+      `UPDATE stranger_refusals SET refusals = refusals + 1, last_attempt = $4, last_at = now()
+       WHERE channel = $1 AND user_id = $2 AND day = $3::date RETURNING refusals, event_id`,
+      key,
+    );
+    if (bumped.rows[0]) return countOf(bumped.rows[0]);
+    return withTransaction(this.pool, async (client) => {
+      // The row lock taken here makes a concurrent first refusal wait, then count 2.
+      const inserted = await client.query(
+        `INSERT INTO stranger_refusals (channel, user_id, day, last_attempt) VALUES ($1, $2, $3::date, $4)
+         ON CONFLICT (channel, user_id, day) DO UPDATE SET refusals = stranger_refusals.refusals + 1,
+           last_attempt = EXCLUDED.last_attempt, last_at = now()
+         RETURNING refusals, event_id`,
+        key,
+      );
+      const row = inserted.rows[0] ?? {};
+      if (Number(row.refusals) !== 1) return countOf(row);
+      const event = await new EventRepository(client).append(input.event);
+      await client.query(
+        'UPDATE stranger_refusals SET event_id = $4 WHERE channel = $1 AND user_id = $2 AND day = $3::date',
+        [input.channel, input.userId, input.day, event.id],
+      );
+      await client.query(`DELETE FROM stranger_refusals WHERE day < $1::date - ${STRANGER_REFUSAL_DAYS}`, [
+        input.day,
+      ]);
+      return { refusals: 1, eventId: event.id };
+    });
+  }
+
+  /** A stranger's count on a day (0 when they were not refused that day). */
+  async count(channel: Channel, userId: string, day: string): Promise<number> {
+    const result = await this.pool.query(
+      'SELECT refusals FROM stranger_refusals WHERE channel = $1 AND user_id = $2 AND day = $3::date',
+      [channel, userId, day],
+    );
+    return Number(result.rows[0]?.refusals ?? 0);
+  }
+}
+
+function countOf(row: Record<string, unknown>): StrangerRefusalCount {
+  return {
+    refusals: Number(row.refusals),
+    eventId: row.event_id === null || row.event_id === undefined ? null : Number(row.event_id),
+  };
 }

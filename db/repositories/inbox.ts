@@ -5,7 +5,11 @@ import type { Queryable } from '../database.ts';
 export class InboxRepository {
   constructor(private readonly db: Queryable) {}
 
-  /** True when this delivery is new; false when it was seen before (a retry or re-delivery). */
+  /**
+   * True when this delivery is new; false when it was seen before (a retry or re-delivery). The
+   * delivery counts as done at once: only for work that cannot fail after this call (work that
+   * can fail uses `claim`, then `finish` or `release`, so a retry after a failure is not dropped).
+   */
   async accept(channel: Channel, deliveryId: string): Promise<boolean> {
     const result = await this.db.query(
       'INSERT INTO inbox (channel, delivery_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING delivery_id',

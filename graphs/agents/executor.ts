@@ -74,18 +74,20 @@ export async function executeAction(deps: GoalGraphDeps, action: Action): Promis
     };
   }
   const message = stored.error?.message ?? 'unknown error';
-  let failureId: number | undefined;
-  if (!outcome.replayed) {
-    const failure = await recordActionFailure(deps.repos, stored, {
-      now: deps.clock.now(),
-      undoWindowMs: (deps.guardrails ?? DEFAULT_GUARDRAILS).undoWindowMs,
-    });
-    failureId = failure.id;
-  }
+  // Recorded on a replay too (once per action): the execution that stored the outcome may have
+  // died before its failure was recorded, and an unknown outcome must always reach the operator.
+  const failure = await recordActionFailure(deps.repos, stored, {
+    now: deps.clock.now(),
+    undoWindowMs: (deps.guardrails ?? DEFAULT_GUARDRAILS).undoWindowMs,
+  });
+  const failureId: number | undefined = failure.id;
   return {
     actionId: stored.id,
-    status: 'failed',
-    summary: `Failed: ${stored.preview.doing} — ${message}.`,
+    status: outcome.status === 'unknown' ? 'unknown' : 'failed',
+    summary:
+      outcome.status === 'unknown'
+        ? `Not sure it happened: ${stored.preview.doing} — ${message}. I won't repeat it unless you say so.`
+        : `Failed: ${stored.preview.doing} — ${message}.`,
     ...(failureId === undefined ? {} : { failureId }),
   };
 }

@@ -169,6 +169,25 @@ export class LlmPlanner implements Planner {
           );
           continue;
         }
+        if (tool.kind === 'read' && tool.external && tainted) {
+          // Outside content could be steering this read (to send memory out through its arguments):
+          // it waits for the operator like a write.
+          const proposal = tool.external.propose(parsed.args, parsed.why ?? 'it serves your request');
+          const fingerprint = `${proposal.connector}.${proposal.operation}:${hashParams(proposal.params)}`;
+          if (!seen.has(fingerprint)) {
+            seen.add(fingerprint);
+            proposals.push(proposal);
+          }
+          messages.push(
+            new ToolMessage({
+              tool_call_id: callId,
+              content:
+                'Not run: outside content entered this request, so Spine asks the operator before this read. ' +
+                'It was proposed; do not call it again.',
+            }),
+          );
+          continue;
+        }
         if (tool.kind === 'read') {
           const result = await this.#read(tool, parsed.args, context);
           tainted ||= result.untrusted;

@@ -7,12 +7,20 @@ import { executeAction } from './executor.ts';
 /**
  * The due-check of delayed execution: run every approved action whose `scheduled_at` has come,
  * once (the runtime's claim makes two callers safe), and tell the goal's thread what happened.
- * The in-process timer calls it; a queue's delayed job can call it the same way.
+ * The in-process timer calls it under a deployment-wide lease; once `signal` aborts (the lease
+ * was lost: another process may be checking now) no further action is taken.
  */
-export async function runDueActions(deps: GoalGraphDeps): Promise<number> {
+export async function runDueActions(deps: GoalGraphDeps, signal?: AbortSignal): Promise<number> {
   const due = await deps.repos.connectorState.listDue(deps.clock.now());
   let ran = 0;
-  for (const action of due) {
+  for (const [index, action] of due.entries()) {
+    if (signal?.aborted) {
+      deps.logger.warn(
+        { left: due.length - index, err: describeError(signal.reason) },
+        'the due-check stopped before its remaining actions: its lease was lost',
+      );
+      break;
+    }
     try {
       const outcome = await executeAction(deps, action);
       if (outcome.status === 'scheduled') continue;

@@ -6,7 +6,8 @@ import type { Plan } from '../models/offline-planner.ts';
 /** What an executed (or skipped) action did, for the reply. */
 export interface ActionOutcome {
   actionId: number;
-  status: 'succeeded' | 'failed' | 'rejected' | 'refused' | 'scheduled';
+  /** `unknown`: it may have happened; the operator is asked (a failure card), nothing repeats it. */
+  status: 'succeeded' | 'failed' | 'unknown' | 'rejected' | 'refused' | 'scheduled';
   summary: string;
   /** Set when the action is reversible and ran: the reply offers Undo. */
   undoable?: boolean;

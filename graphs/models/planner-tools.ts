@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type Connector, type Operation, volatileCheckpoints } from '../../connectors/connector.ts';
+import type { Connector, Operation } from '../../connectors/connector.ts';
 import type { ProposedAction } from '../../core/domain.ts';
 import type { MemoryStore } from '../../memory/memory-store.ts';
 import type { PlanContext } from './offline-planner.ts';
@@ -30,14 +30,26 @@ export interface ReadingTool {
   kind: 'read';
   definition: ToolDefinition;
   schema: z.ZodType;
+  /**
+   * Set for a read of a service outside Spine: after outside content entered the goal it does not
+   * run during planning but is proposed (`propose`), and the operator approves it like a write.
+   */
+  external?: {
+    propose(args: Record<string, unknown>, why: string): ProposedAction;
+  };
   read(args: Record<string, unknown>, context: PlanContext): Promise<ToolResult>;
 }
+
+/**
+ * Runs an external read during planning through the connector runtime, as an action of the goal
+ * (graphs/agents/planning-reads.ts): never `operation.execute` directly.
+ */
+export type PlanningReader = (proposal: ProposedAction, context: PlanContext) => Promise<unknown>;
 
 export type PlannerTool = ProposingTool | ReadingTool;
 
 /** The longest tool result handed back to the model. */
 const MAX_RESULT_CHARS = 6_000;
-const READ_TIMEOUT_MS = 15_000;
 const RECALL_LIMIT = 5;
 
 /** Tool names allowed by every provider: letters, digits, `_` and `-`, at most 64. */
@@ -75,24 +87,27 @@ function truncate(text: string): string {
   return text.length <= MAX_RESULT_CHARS ? text : `${text.slice(0, MAX_RESULT_CHARS)}… [truncated]`;
 }
 
-function connectorTool(connector: Connector, operation: Operation): PlannerTool {
+function connectorTool(connector: Connector, operation: Operation, reader: PlanningReader): PlannerTool {
   const name = toolName(connector.name, operation.name);
   if (operation.risk === 'read') {
+    const proposal = (args: Record<string, unknown>, why: string): ProposedAction => ({
+      connector: connector.name,
+      operation: operation.name,
+      params: args,
+      why,
+    });
     return {
       kind: 'read',
       schema: operation.schema,
       definition: definition(
         name,
-        `${operation.description} (${connector.description}; read-only, runs at once)`,
+        `${operation.description} (${connector.description}; read-only: runs at once, or after the operator's ` +
+          'approval once outside content entered the request)',
         operation.schema,
       ),
+      external: { propose: (args, why) => ({ ...proposal(args, why), afterOutsideContent: true }) },
       async read(args, context) {
-        const params = operation.schema.parse(args);
-        const result = await operation.execute(params, {
-          idempotencyKey: `plan-read-goal-${context.goalId}-${name}`,
-          signal: AbortSignal.timeout(READ_TIMEOUT_MS),
-          checkpoint: volatileCheckpoints(),
-        });
+        const result = await reader(proposal(args, 'the model read it while planning'), context);
         return {
           content: quoteToolResult(name, truncate(JSON.stringify(result ?? null, null, 1))),
           untrusted: true,
@@ -174,12 +189,16 @@ function memoryTools(memory: MemoryStore): PlannerTool[] {
  * The memory connector's own operation is replaced by memory_remember, whose bookkeeping fields
  * (operator, goal, source) come from the goal, never from the model.
  */
-export function plannerTools(connectors: readonly Connector[], memory: MemoryStore): PlannerTool[] {
+export function plannerTools(
+  connectors: readonly Connector[],
+  memory: MemoryStore,
+  reader: PlanningReader,
+): PlannerTool[] {
   const tools = memoryTools(memory);
   for (const connector of connectors) {
     if (connector.name === 'memory') continue;
     for (const operation of Object.values(connector.operations))
-      tools.push(connectorTool(connector, operation));
+      tools.push(connectorTool(connector, operation, reader));
   }
   return tools;
 }

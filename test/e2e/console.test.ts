@@ -1,8 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { outboxFiles } from '../support/outbox.ts';
+import { smtpEnv } from '../support/sink-config.ts';
+import { useSmtpSinks } from '../support/smtp-sinks.ts';
 import { InteractiveSpine, runSpine } from '../support/spine-process.ts';
 
 const dataDirs: string[] = [];
@@ -19,6 +21,10 @@ afterEach(() => {
 });
 
 describe('spine chat through piped standard input', () => {
+  // E-mails that must go out once are counted at an SMTP server that keeps every message: the
+  // default file outbox overwrites <key>.eml, so a second delivery of one action would not show.
+  const sinks = useSmtpSinks();
+
   it('remembers a fact and recalls it with its source', async () => {
     const dataDir = freshDataDir();
     const run = await runSpine(
@@ -34,14 +40,13 @@ describe('spine chat through piped standard input', () => {
     );
   });
 
-  it('e-mails only after approval: card → approve → exactly one message in the outbox', async () => {
+  it('e-mails only after approval: card → approve → exactly one message at the SMTP server', async () => {
     const dataDir = freshDataDir();
+    const smtp = await sinks.start();
     const run = await runSpine(
       ['chat'],
       'email dana@example.com "Tuesday" Tuesday works for me.\napprove\n',
-      {
-        SPINE_DATA_DIR: dataDir,
-      },
+      smtpEnv(smtp, { SPINE_DATA_DIR: dataDir }),
     );
     expect(run.code).toBe(0);
     const cardAt = run.stdout.indexOf('Approval #1 — Send an e-mail to dana@example.com');
@@ -50,11 +55,12 @@ describe('spine chat through piped standard input', () => {
     expect(run.stdout).toContain('  To: dana@example.com\n  Subject: Tuesday\n  Body: Tuesday works for me.');
     expect(run.stdout).toContain('1) Approve   2) Reject');
     expect(doneAt).toBeGreaterThan(cardAt);
-    const files = outbox(dataDir);
-    expect(files).toHaveLength(1);
-    expect(readFileSync(join(dataDir, 'outbox', files[0]!), 'utf8')).toContain('Tuesday works for me.');
+    expect(smtp.accepted).toHaveLength(1);
+    expect(smtp.accepted[0]?.to).toEqual(['dana@example.com']);
+    expect(smtp.accepted[0]?.raw).toContain('Tuesday works for me.');
   });
 
+  // With no spine.config.yaml (the default file outbox): nothing written is nothing sent.
   it('sends nothing when the card is rejected (by number)', async () => {
     const dataDir = freshDataDir();
     const run = await runSpine(['chat'], 'email dana@example.com "No" This must not go out.\n2\n', {
@@ -68,24 +74,25 @@ describe('spine chat through piped standard input', () => {
 
   it('leaves a card pending at end of input; a new process approves it and executes once; a third finds nothing', async () => {
     const dataDir = freshDataDir();
-    const first = await runSpine(['chat'], 'email erin@example.com "Later" Approved tomorrow.\n', {
-      SPINE_DATA_DIR: dataDir,
-    });
+    // All three processes send to one SMTP server, which counts what any of them delivered.
+    const smtp = await sinks.start();
+    const env = smtpEnv(smtp, { SPINE_DATA_DIR: dataDir });
+    const first = await runSpine(['chat'], 'email erin@example.com "Later" Approved tomorrow.\n', env);
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('Approval #1');
-    expect(outbox(dataDir)).toHaveLength(0);
+    expect(smtp.accepted).toHaveLength(0);
 
-    const second = await runSpine(['chat'], 'approve\n', { SPINE_DATA_DIR: dataDir });
+    const second = await runSpine(['chat'], 'approve\n', env);
     expect(second.code).toBe(0);
     expect(second.stdout).toContain('Approved by Ada');
     expect(second.stdout).toContain('Done: sent an e-mail to erin@example.com');
-    expect(outbox(dataDir)).toHaveLength(1);
+    expect(smtp.accepted).toHaveLength(1);
 
-    const third = await runSpine(['chat'], 'approve\napprove 1\nlog\n', { SPINE_DATA_DIR: dataDir });
+    const third = await runSpine(['chat'], 'approve\napprove 1\nlog\n', env);
     expect(third.code).toBe(0);
     expect(third.stdout).toContain('Nothing is waiting for your approval.');
     expect(third.stdout).toContain('Approval #1 was already approved via the console.');
-    expect(outbox(dataDir)).toHaveLength(1);
+    expect(smtp.accepted).toHaveLength(1);
     // The whole story, in order.
     const story = third.stdout.slice(third.stdout.indexOf('You asked'));
     const lines = [

@@ -1,23 +1,29 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeOpenAiServer } from '../fakes/fake-openai-server.ts';
+import { SmtpSink } from '../fakes/smtp-sink.ts';
+import { smtpEnv } from '../support/sink-config.ts';
 import { runSpine } from '../support/spine-process.ts';
 
 const KEY = 'sk-e2e-openai-0123456789abcdef';
 
 describe('spine chat with a model configured from the environment', () => {
   const server = fakeOpenAiServer();
+  // The e-mail is counted at an SMTP server that keeps every message (the outbox overwrites repeats).
+  const smtp = new SmtpSink();
   let url = '';
   const dataDir = mkdtempSync(join(tmpdir(), 'spine-e2e-models-'));
 
   beforeAll(async () => {
     url = await server.start();
+    await smtp.start();
   });
 
   afterAll(async () => {
     await server.close();
+    await smtp.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -39,13 +45,17 @@ describe('spine chat with a model configured from the environment', () => {
       },
       { text: 'I drafted a reply to Dana.', usage: { input: 2_200, output: 10 } },
     );
-    const run = await runSpine(['chat'], 'tell Dana that Tuesday works for me\napprove\nusage\n', {
-      SPINE_DATA_DIR: dataDir,
-      SPINE_MODEL_LARGE: 'openai:gpt-4o-mini',
-      OPENAI_BASE_URL: `${url}/v1`,
-      OPENAI_API_KEY: KEY,
-      SPINE_MODEL_MAX_RETRIES: '0',
-    });
+    const run = await runSpine(
+      ['chat'],
+      'tell Dana that Tuesday works for me\napprove\nusage\n',
+      smtpEnv(smtp, {
+        SPINE_DATA_DIR: dataDir,
+        SPINE_MODEL_LARGE: 'openai:gpt-4o-mini',
+        OPENAI_BASE_URL: `${url}/v1`,
+        OPENAI_API_KEY: KEY,
+        SPINE_MODEL_MAX_RETRIES: '0',
+      }),
+    );
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('Approval #1 — Send an e-mail to dana@example.com');
     expect(run.stdout).toContain('  To: dana@example.com\n  Subject: Tuesday\n  Body: Tuesday works for me.');
@@ -54,7 +64,8 @@ describe('spine chat with a model configured from the environment', () => {
     expect(run.stdout).toMatch(
       /Today \(\d{4}-\d{2}-\d{2}\): \$0\.0007 — 0% of your \$5\.00 daily budget; 2 model calls/,
     );
-    expect(readdirSync(join(dataDir, 'outbox')).filter((file) => file.endsWith('.eml'))).toHaveLength(1);
+    expect(smtp.accepted).toHaveLength(1);
+    expect(smtp.accepted[0]?.raw).toContain('Tuesday works for me.');
     expect(server.requests.map((request) => request.headers.authorization)).toEqual([
       `Bearer ${KEY}`,
       `Bearer ${KEY}`,

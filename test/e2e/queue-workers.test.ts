@@ -8,6 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startHttpServer } from '../../app/http-server.ts';
 import { queueHealth } from '../../app/queue-commands.ts';
 import { jobIdFor } from '../../core/jobs.ts';
+import { FakeWebhookServer } from '../fakes/fake-webhook-server.ts';
+import { SmtpSink } from '../fakes/smtp-sink.ts';
 import { TestDatabases } from '../support/databases.ts';
 import { freePort } from '../support/free-port.ts';
 import { outboxFiles } from '../support/outbox.ts';
@@ -21,7 +23,10 @@ import {
   uniquePrefix,
   waitUntil,
 } from '../support/queue-spine.ts';
+import { smtpEnv, webhookSection, writeSpineConfig } from '../support/sink-config.ts';
 import { runSpine } from '../support/spine-process.ts';
+
+const WEBHOOK_SECRET = 'whsec-queue-workers-test-secret';
 
 describe('queue mode with worker processes', () => {
   const databases = new TestDatabases('server');
@@ -29,28 +34,56 @@ describe('queue mode with worker processes', () => {
   let spines: QueueSpine[] = [];
   let prefixes: string[] = [];
   let redisServers: RedisProcess[] = [];
+  // Sinks that count every effect, for the processes of one test (closed after it).
+  let sinks: Array<SmtpSink | FakeWebhookServer> = [];
 
   afterEach(async () => {
     for (const worker of workers) worker.kill('SIGKILL');
     for (const each of spines) await each.spine.close();
     for (const server of redisServers) await server.stop();
     for (const prefix of prefixes) await deletePrefix(prefix);
+    for (const sink of sinks) await (sink instanceof SmtpSink ? sink.close() : sink.stop());
     workers = [];
     spines = [];
     prefixes = [];
     redisServers = [];
+    sinks = [];
     await databases.closeAll();
   });
 
-  async function setup(options: { redisUrl?: string } = {}) {
+  /** An SMTP server that keeps every message: the outbox's <key>.eml would hide a repeat. */
+  async function smtpSink(): Promise<SmtpSink> {
+    const sink = new SmtpSink();
+    sinks.push(sink);
+    await sink.start();
+    return sink;
+  }
+
+  /**
+   * A webhook receiver that ignores Idempotency-Key (every request is an effect) and the env of a
+   * Spine that calls it without an approval card (`call crm {…}`).
+   */
+  async function countingReceiver(): Promise<{ receiver: FakeWebhookServer; env: Record<string, string> }> {
+    const receiver = new FakeWebhookServer(WEBHOOK_SECRET, { honoursIdempotencyKey: false });
+    sinks.push(receiver);
+    const url = `${await receiver.start()}/leads`;
+    const config = writeSpineConfig(
+      webhookSection({ name: 'crm', url, secretVariable: 'TEST_CRM_SECRET', risk: 'read' }),
+    );
+    return { receiver, env: { SPINE_CONFIG: config, TEST_CRM_SECRET: WEBHOOK_SECRET } };
+  }
+
+  /** `env`: for every process of the test (main and workers), e.g. a spine.config.yaml. */
+  async function setup(options: { redisUrl?: string; env?: Record<string, string> } = {}) {
     const db = await databases.open();
     const prefix = uniquePrefix();
     prefixes.push(prefix);
     const dataDir = mkdtempSync(join(tmpdir(), 'spine-workers-'));
+    const shared = options.env ?? {};
     const main = await createQueueSpine(db, {
       prefix,
       role: 'main',
-      env: { SPINE_DATA_DIR: dataDir },
+      env: { SPINE_DATA_DIR: dataDir, ...shared },
       ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
     });
     spines.push(main);
@@ -61,18 +94,24 @@ describe('queue mode with worker processes', () => {
           prefix,
           dataDir,
           ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
-          extra: { LOG_LEVEL: 'info', ...extra },
+          extra: { LOG_LEVEL: 'info', ...shared, ...extra },
         }),
       );
       workers.push(worker);
       await worker.ready();
       return worker;
     };
-    return { db, prefix, dataDir, main, startWorker };
+    return { db, prefix, dataDir, main, startWorker, env: shared };
   }
 
+  // This one stays on the file outbox on purpose: it is the case of a transport idempotent by key
+  // (the second worker's delivery finds <key>.eml and writes nothing). Over SMTP, which has no key,
+  // the same kill makes the outcome unknown instead: that belongs to the fault-injection cases.
   it('finishes a job on another worker after kill -9 mid-job, and sends the e-mail once', async () => {
-    const { db, dataDir, main, startWorker } = await setup();
+    // The killed worker's claim on the action lapses after its lease (a minute by default): short here.
+    const { db, dataDir, main, startWorker } = await setup({
+      env: { SPINE_CONFIG: writeSpineConfig('resilience:\n  leaseSeconds: 2') },
+    });
     // Worker A pauses right after the connector call, before Spine records it: killed right there.
     const first = await startWorker({
       SPINE_WORKER_TEST_HOLD_STEP: 'connector',
@@ -109,9 +148,14 @@ describe('queue mode with worker processes', () => {
   });
 
   it('shows a card a worker posted while no main process ran, once, and updates it after another restart', async () => {
-    const { db, prefix, dataDir, main: first, startWorker } = await setup();
+    const smtp = await smtpSink();
+    const { db, prefix, dataDir, main: first, startWorker, env } = await setup({ env: smtpEnv(smtp) });
     const startMain = async () => {
-      const main = await createQueueSpine(db, { prefix, role: 'main', env: { SPINE_DATA_DIR: dataDir } });
+      const main = await createQueueSpine(db, {
+        prefix,
+        role: 'main',
+        env: { SPINE_DATA_DIR: dataDir, ...env },
+      });
       spines.push(main);
       return main;
     };
@@ -145,7 +189,7 @@ describe('queue mode with worker processes', () => {
     expect(card).toBeDefined();
     expect(third.chat.updates.map((update) => update.ref)).toContainEqual(card);
     expect(third.chat.texts().some((text) => text.startsWith('Approval #1 needed'))).toBe(false);
-    expect(outboxFiles(join(dataDir, 'outbox'))).toHaveLength(1);
+    expect(smtp.accepted).toHaveLength(1);
   });
 
   it('finishes the running job on SIGTERM, then exits 0', async () => {
@@ -173,6 +217,7 @@ describe('queue mode with worker processes', () => {
     spines.push(worker);
     const server = await startHttpServer({
       port: 0,
+      host: '127.0.0.1',
       db: main.spine.db,
       logger: pino({ level: 'silent' }),
       health: queueHealth(main.spine),
@@ -239,29 +284,38 @@ describe('queue mode with worker processes', () => {
     redisServers.push(redis);
     await redis.start();
     const redisUrl = `redis://127.0.0.1:${port}`;
-    const { db, main, startWorker } = await setup({ redisUrl });
+    // Memories collapse a goal that ran twice; each item also calls a receiver that counts every request.
+    const { receiver, env } = await countingReceiver();
+    const { db, main, startWorker } = await setup({ redisUrl, env });
     await main.spine.startBackground();
     await startWorker();
-    await main.send('remember that item 1 is blue');
-    await main.send('remember that item 2 is green');
-    await waitUntil(() => main.chat.texts().length >= 2, 'the first replies');
+    const item = async (n: number, colour: string) => {
+      await main.send(`remember that item ${n} is ${colour}`);
+      await main.send(`call crm {"item":${n}}`);
+    };
+    await item(1, 'blue');
+    await item(2, 'green');
+    await waitUntil(() => main.chat.texts().length >= 4, 'the first replies');
 
     await redis.stop();
     // Ingress keeps recording goals in Postgres while Redis is away.
-    for (const n of [3, 4, 5]) await main.send(`remember that item ${n} is red`);
+    for (const n of [3, 4, 5]) await item(n, 'red');
     const recorded = await db.pool.query('SELECT count(*)::int AS n FROM goals');
-    expect(recorded.rows[0].n).toBe(5);
+    expect(recorded.rows[0].n).toBe(10);
 
     await redis.start();
-    await waitUntil(() => main.chat.texts().length >= 5, 'every reply after the restart', 45_000);
+    await waitUntil(() => main.chat.texts().length >= 10, 'every reply after the restart', 45_000);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const texts = main.chat.texts();
     for (const n of [1, 2, 3, 4, 5]) {
       // Each goal confirmed once (a later reply may quote an earlier item as a related memory).
       expect(texts.filter((text) => text.includes(`I remembered “item ${n} is`))).toHaveLength(1);
+      // …and each call made once, counted where it lands.
+      expect(receiver.committed.filter((effect) => effect.body === `{"item":${n}}`)).toHaveLength(1);
     }
+    expect(receiver.requests).toHaveLength(5);
     const goals = await db.pool.query(`SELECT status, count(*)::int AS n FROM goals GROUP BY status`);
-    expect(goals.rows).toEqual([{ status: 'done', n: 5 }]);
+    expect(goals.rows).toEqual([{ status: 'done', n: 10 }]);
     const memories = await db.pool.query(`SELECT count(*)::int AS n FROM memories WHERE kind = 'fact'`);
     expect(memories.rows[0].n).toBe(5);
   });

@@ -173,7 +173,8 @@ describe('Telegram over real HTTP (server Postgres)', () => {
     await app.spine.runner.idle();
     expect(app.sentEmails().length).toBe(sentBefore);
     expect(app.telegram.of('answerCallbackQuery').length).toBe(answeredBefore + 4);
-    expect(await strangerEvents()).toBe(eventsBefore + 2);
+    // One refusal event per stranger per day, however many attempts.
+    expect(await strangerEvents()).toBe(eventsBefore + 1);
     const approval = await app.spine.db.pool.query('SELECT status FROM approvals WHERE id = $1', [
       approvalId,
     ]);

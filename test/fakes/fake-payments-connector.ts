@@ -38,6 +38,7 @@ export function fakePaymentsConnector(): Connector & { calls: number } {
         risk: 'read',
         reversible: false,
         external: true,
+        retry: 'by_key',
         schema: z.object({ olderThanDays: z.number().optional(), limit: z.number().optional() }),
         simulate: () => ({
           title: 'List unpaid invoices',

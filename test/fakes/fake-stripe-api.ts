@@ -20,6 +20,88 @@ export type StripeFault =
 
 type StripeObject = Record<string, unknown> & { id: string };
 
+/** The kinds of object the fake creates, as Stripe names them in `object`. */
+export type StripeObjectType =
+  | 'customer'
+  | 'invoice'
+  | 'invoiceitem'
+  | 'price'
+  | 'product'
+  | 'payment_link'
+  | 'refund';
+
+export interface FakeStripeOptions {
+  /**
+   * How long an Idempotency-Key is remembered (Stripe: 24 hours). After that a repeated key is a new
+   * request and creates again, which is what a retry after expiry has to guard against.
+   */
+  keyTtlMs?: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/** One `field:'value'` (or `field~'value'`) clause of Stripe's search query language. */
+interface SearchClause {
+  field: string;
+  metadataKey: string | null;
+  operator: ':' | '~';
+  value: string;
+}
+
+/**
+ * The subset of Stripe's search query language a lookup by key needs: `metadata['k']:'v'`, plain
+ * fields (`email:'a@b'`, `status:'open'`), `~` for a substring, clauses joined by AND or by OR.
+ * Anything else is refused as Stripe refuses a malformed query, so a client never silently matches all.
+ */
+export function parseStripeSearch(query: string): { join: 'AND' | 'OR'; clauses: SearchClause[] } | null {
+  // A quoted string, either quote, with backslash escapes (`\'` and `\\`), as Stripe reads it.
+  const quoted = String.raw`(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")`;
+  const clause = new RegExp(String.raw`\s*(?:metadata\[${quoted}\]|([a-z_]+))\s*([:~])\s*${quoted}\s*`, 'y');
+  const joiner = /(AND|OR)\s+/y;
+  const unquote = (text: string) => text.replace(/\\(.)/g, '$1');
+  const clauses: SearchClause[] = [];
+  const joins = new Set<string>();
+  let at = 0;
+  for (;;) {
+    clause.lastIndex = at;
+    const match = clause.exec(query);
+    if (!match) return null;
+    const metadataKey = match[1] ?? match[2];
+    clauses.push({
+      field: match[3] ?? 'metadata',
+      metadataKey: metadataKey === undefined ? null : unquote(metadataKey),
+      operator: match[4] as ':' | '~',
+      value: unquote(match[5] ?? match[6] ?? ''),
+    });
+    at = clause.lastIndex;
+    if (at === query.length) break;
+    joiner.lastIndex = at;
+    const join = joiner.exec(query);
+    if (!join) return null;
+    joins.add(join[1] ?? '');
+    at = joiner.lastIndex;
+  }
+  // Stripe does not allow AND and OR in one query either.
+  if (joins.size > 1) return null;
+  return { join: joins.has('OR') ? 'OR' : 'AND', clauses };
+}
+
+function matchesSearch(
+  object: StripeObject,
+  search: NonNullable<ReturnType<typeof parseStripeSearch>>,
+): boolean {
+  const test = (clause: SearchClause) => {
+    const source =
+      clause.metadataKey === null
+        ? object[clause.field]
+        : (object.metadata as Record<string, unknown> | undefined)?.[clause.metadataKey];
+    if (source === undefined || source === null) return false;
+    const text = String(source);
+    return clause.operator === ':' ? text === clause.value : text.includes(clause.value);
+  };
+  return search.join === 'AND' ? search.clauses.every(test) : search.clauses.some(test);
+}
+
 /** `a[b][0][c]=1` form fields → nested objects and arrays (the encoding the Stripe SDK uses). */
 export function parseStripeForm(text: string): Record<string, unknown> {
   const root: Record<string, unknown> = {};
@@ -41,8 +123,12 @@ export function parseStripeForm(text: string): Record<string, unknown> {
 
 /**
  * Stripe's API on loopback, for the endpoints the payments connector uses. It checks the bearer
- * key, keeps customers, invoices, prices, payment links and refunds in memory, records every
- * request with its Idempotency-Key, and replays the first answer for a repeated key (as Stripe does).
+ * key, keeps customers, invoices, prices, products, payment links and refunds in memory, records
+ * every request with its Idempotency-Key, and replays the first answer for a repeated key (as Stripe
+ * does) until the key expires (`keyTtlMs`). Replays dedupe, so once-ness is counted in `created`:
+ * objects actually created, per type. Objects carry their `metadata` and can be looked up by it
+ * (`GET /v1/{customers,invoices,prices,products}/search`, and the lists of refunds and payment
+ * links, which Stripe offers no search for).
  */
 export class FakeStripeApi {
   readonly requests: StripeRequest[] = [];
@@ -50,17 +136,36 @@ export class FakeStripeApi {
   readonly invoices = new Map<string, StripeObject>();
   readonly invoiceItems = new Map<string, StripeObject>();
   readonly prices = new Map<string, StripeObject>();
+  readonly products = new Map<string, StripeObject>();
   readonly paymentLinks = new Map<string, StripeObject>();
   readonly refunds = new Map<string, StripeObject>();
+  /** Objects actually created, per type (a replayed key creates nothing; a deleted draft still counts). */
+  readonly created: Record<StripeObjectType, number> = {
+    customer: 0,
+    invoice: 0,
+    invoiceitem: 0,
+    price: 0,
+    product: 0,
+    payment_link: 0,
+    refund: 0,
+  };
+  /** Every object created, in order, as created (before later changes): to find two with one key. */
+  readonly createdLog: Array<{ type: StripeObjectType; id: string; metadata: Record<string, unknown> }> = [];
   /** Faults for the next requests whose `METHOD path` starts with the given prefix. */
   readonly faults: Array<{ match: string; fault: StripeFault }> = [];
-  readonly #replies = new Map<string, { status: number; body: unknown }>();
+  readonly #replies = new Map<string, { status: number; body: unknown; storedAtMs: number }>();
+  readonly #keyTtlMs: number;
   #server: Server | undefined;
   #counter = 0;
-  /** "Now" for created timestamps, in Unix seconds. */
+  /** "Now" for created timestamps and key expiry, in Unix seconds (a test may move it). */
   now = () => Math.floor(Date.now() / 1000);
 
-  constructor(private readonly secretKey: string) {}
+  constructor(
+    private readonly secretKey: string,
+    options: FakeStripeOptions = {},
+  ) {
+    this.#keyTtlMs = options.keyTtlMs ?? DAY_MS;
+  }
 
   async start(): Promise<string> {
     this.#server = createServer((request, response) => void this.#handle(request, response));
@@ -72,6 +177,17 @@ export class FakeStripeApi {
   async stop(): Promise<void> {
     this.#server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
+  }
+
+  /** Forget every stored Idempotency-Key at once, as if a day had passed. */
+  expireIdempotencyKeys(): void {
+    this.#replies.clear();
+  }
+
+  /** Objects created (of one type, or any) whose metadata has `key` = `value`. */
+  createdWithMetadata(key: string, value: string, type?: StripeObjectType): number {
+    return this.createdLog.filter((entry) => (!type || entry.type === type) && entry.metadata[key] === value)
+      .length;
   }
 
   /** Requests that wrote (POST/DELETE), in order. */
@@ -132,7 +248,7 @@ export class FakeStripeApi {
       });
       response.end(JSON.stringify(body));
     };
-    const replay = idempotencyKey ? this.#replies.get(idempotencyKey) : undefined;
+    const replay = idempotencyKey ? this.#storedReply(idempotencyKey) : undefined;
     this.requests.push({
       method,
       path: url.pathname,
@@ -161,12 +277,36 @@ export class FakeStripeApi {
     }
     const reply = this.#route(method, url.pathname, params);
     // Stripe stores the answer of a request that ran, and replays it for the same key.
-    if (idempotencyKey && method !== 'GET') this.#replies.set(idempotencyKey, reply);
+    if (idempotencyKey && method !== 'GET')
+      this.#replies.set(idempotencyKey, { ...reply, storedAtMs: this.now() * 1000 });
     if (fault?.kind === 'drop_after_effect') {
       request.socket.destroy();
       return;
     }
     send(reply.status, reply.body);
+  }
+
+  /** The stored answer for a key, unless the key has expired (then it is forgotten, as Stripe does). */
+  #storedReply(key: string): { status: number; body: unknown } | undefined {
+    const stored = this.#replies.get(key);
+    if (!stored) return undefined;
+    if (this.now() * 1000 - stored.storedAtMs >= this.#keyTtlMs) {
+      this.#replies.delete(key);
+      return undefined;
+    }
+    return stored;
+  }
+
+  /** Store a new object and count it as created. */
+  #create<T extends StripeObject>(type: StripeObjectType, store: Map<string, StripeObject>, object: T): T {
+    store.set(object.id, object);
+    this.created[type] += 1;
+    this.createdLog.push({
+      type,
+      id: object.id,
+      metadata: { ...((object.metadata as Record<string, unknown> | undefined) ?? {}) },
+    });
+    return object;
   }
 
   #route(method: string, path: string, params: Record<string, unknown>): { status: number; body: unknown } {
@@ -182,18 +322,59 @@ export class FakeStripeApi {
       status: 200,
       body: { object: 'list', data, has_more: false, url: path },
     });
+    /** Stripe's lists: newest first, `limit` (default 10) with `has_more`. */
+    const newestFirst = (objects: StripeObject[]) => {
+      const limit = Number(params.limit ?? 10);
+      const data = [...objects].reverse();
+      return {
+        status: 200,
+        body: { object: 'list', data: data.slice(0, limit), has_more: data.length > limit, url: path },
+      };
+    };
+    const metadata = () => (params.metadata as Record<string, unknown> | undefined) ?? {};
     const segments = path.split('/').filter(Boolean);
     const [, resource, id, verb] = segments;
+    const searchable: Record<string, Map<string, StripeObject>> = {
+      customers: this.customers,
+      invoices: this.invoices,
+      prices: this.prices,
+      products: this.products,
+    };
+    if (method === 'GET' && id === 'search' && resource && Object.hasOwn(searchable, resource)) {
+      const search = parseStripeSearch(String(params.query ?? ''));
+      if (!search) return invalid(`Invalid search query: ${String(params.query ?? '')}`);
+      const limit = Number(params.limit ?? 10);
+      const found = [...(searchable[resource]?.values() ?? [])].filter((object) =>
+        matchesSearch(object, search),
+      );
+      return {
+        status: 200,
+        body: {
+          object: 'search_result',
+          data: found.slice(0, limit),
+          has_more: found.length > limit,
+          next_page: null,
+          url: path,
+        },
+      };
+    }
     if (resource === 'customers') {
+      if (method === 'GET' && id) {
+        const customer = this.customers.get(id);
+        return customer ? { status: 200, body: customer } : notFound(`customer: '${id}'`);
+      }
       if (method === 'GET')
-        return list([...this.customers.values()].filter((customer) => customer.email === params.email));
-      const customer = {
+        return list(
+          [...this.customers.values()].filter((customer) => !params.email || customer.email === params.email),
+        );
+      const customer = this.#create('customer', this.customers, {
         id: this.#id('cus'),
         object: 'customer',
         email: params.email,
         name: params.name ?? null,
-      };
-      this.customers.set(customer.id, customer);
+        metadata: metadata(),
+        created: this.now(),
+      });
       return { status: 200, body: customer };
     }
     if (resource === 'invoices') {
@@ -210,9 +391,8 @@ export class FakeStripeApi {
         }
         const customer = this.customers.get(String(params.customer));
         if (!customer) return notFound(`customer: '${String(params.customer)}'`);
-        const invoiceId = this.#id('in');
-        const invoice: StripeObject = {
-          id: invoiceId,
+        const invoice = this.#create('invoice', this.invoices, {
+          id: this.#id('in'),
           object: 'invoice',
           number: null,
           customer: customer.id,
@@ -225,10 +405,9 @@ export class FakeStripeApi {
           status: 'draft',
           due_date: null,
           hosted_invoice_url: null,
-          metadata: params.metadata ?? {},
+          metadata: metadata(),
           created: this.now(),
-        };
-        this.invoices.set(invoiceId, invoice);
+        });
         return { status: 200, body: invoice };
       }
       const invoice = this.invoices.get(id);
@@ -259,34 +438,68 @@ export class FakeStripeApi {
         return { status: 200, body: invoice };
       }
     }
-    if (resource === 'invoiceitems' && method === 'POST') {
+    if (resource === 'invoiceitems') {
+      if (method === 'GET')
+        return newestFirst(
+          [...this.invoiceItems.values()].filter(
+            (item) => !params.invoice || item.invoice === params.invoice,
+          ),
+        );
+      if (method !== 'POST') return notFound(`route: ${method} ${path}`);
       const invoice = this.invoices.get(String(params.invoice));
       if (!invoice) return notFound(`invoice: '${String(params.invoice)}'`);
       if (invoice.status !== 'draft') return invalid('You can only add items to draft invoices.');
-      const item = {
+      const item = this.#create('invoiceitem', this.invoiceItems, {
         id: this.#id('ii'),
         object: 'invoiceitem',
         invoice: invoice.id,
         amount: Number(params.amount),
         currency: params.currency,
         description: params.description,
-      };
-      this.invoiceItems.set(item.id, item);
+        metadata: metadata(),
+      });
       invoice.amount_due = Number(invoice.amount_due) + item.amount;
       return { status: 200, body: item };
     }
-    if (resource === 'prices' && method === 'POST') {
-      const price = {
+    if (resource === 'prices') {
+      if (method === 'GET' && id) {
+        const price = this.prices.get(id);
+        return price ? { status: 200, body: price } : notFound(`price: '${id}'`);
+      }
+      if (method === 'GET') return newestFirst([...this.prices.values()]);
+      // `product_data` makes a product on the way, as Stripe does: it is an object created too.
+      const productData = params.product_data as
+        | { name?: string; metadata?: Record<string, unknown> }
+        | undefined;
+      const product = productData
+        ? this.#create('product', this.products, {
+            id: this.#id('prod'),
+            object: 'product',
+            name: productData.name ?? null,
+            metadata: productData.metadata ?? {},
+          })
+        : undefined;
+      const price = this.#create('price', this.prices, {
         id: this.#id('price'),
         object: 'price',
         currency: params.currency,
         unit_amount: Number(params.unit_amount),
-        product: this.#id('prod'),
-      };
-      this.prices.set(price.id, price);
+        product: product?.id ?? params.product ?? null,
+        metadata: metadata(),
+      });
       return { status: 200, body: price };
     }
-    if (resource === 'payment_links' && method === 'POST') {
+    if (resource === 'payment_links') {
+      if (method === 'GET' && id) {
+        const link = this.paymentLinks.get(id);
+        return link ? { status: 200, body: link } : notFound(`payment link: '${id}'`);
+      }
+      if (method === 'GET')
+        return newestFirst(
+          [...this.paymentLinks.values()].filter(
+            (link) => params.active === undefined || String(link.active) === params.active,
+          ),
+        );
       if (id) {
         const link = this.paymentLinks.get(id);
         if (!link) return notFound(`payment link: '${id}'`);
@@ -296,20 +509,33 @@ export class FakeStripeApi {
       const items = (params.line_items as Array<{ price: string; quantity: string }> | undefined) ?? [];
       if (!items.every((item) => this.prices.has(item.price))) return invalid('No such price');
       const linkId = this.#id('plink');
-      const link = {
+      const link = this.#create('payment_link', this.paymentLinks, {
         id: linkId,
         object: 'payment_link',
         active: true,
         url: `https://buy.stripe.test/${linkId}`,
         line_items: items,
-      };
-      this.paymentLinks.set(linkId, link);
+        metadata: metadata(),
+      });
       return { status: 200, body: link };
     }
-    if (resource === 'refunds' && method === 'POST') {
+    if (resource === 'refunds') {
+      if (method === 'GET' && id) {
+        const refund = this.refunds.get(id);
+        return refund ? { status: 200, body: refund } : notFound(`refund: '${id}'`);
+      }
+      // Stripe has no refund search: a lookup lists the payment's refunds and reads their metadata.
+      if (method === 'GET')
+        return newestFirst(
+          [...this.refunds.values()].filter(
+            (refund) =>
+              (!params.payment_intent || refund.payment_intent === params.payment_intent) &&
+              (!params.charge || refund.charge === params.charge),
+          ),
+        );
       const payment = String(params.payment_intent ?? params.charge ?? '');
       if (!payment) return invalid('One of charge or payment_intent is required.');
-      const refund = {
+      const refund = this.#create('refund', this.refunds, {
         id: this.#id('re'),
         object: 'refund',
         amount: Number(params.amount),
@@ -318,8 +544,9 @@ export class FakeStripeApi {
         charge: params.charge ?? null,
         reason: params.reason ?? null,
         status: 'succeeded',
-      };
-      this.refunds.set(refund.id, refund);
+        metadata: metadata(),
+        created: this.now(),
+      });
       return { status: 200, body: refund };
     }
     return notFound(`route: ${method} ${path}`);

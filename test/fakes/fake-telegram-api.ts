@@ -16,6 +16,8 @@ export const FAKE_BOT = { id: 999, is_bot: true, first_name: 'Spine', username: 
  */
 export class FakeTelegramApi {
   readonly calls: TelegramCall[] = [];
+  /** Chats whose user blocked the bot: `sendMessage` there fails with 403, as on Telegram. */
+  readonly blockedChats = new Set<number>();
   #updates: Array<Record<string, unknown>> = [];
   #waiters: Array<() => void> = [];
   #server: Server | undefined;
@@ -110,8 +112,10 @@ export class FakeTelegramApi {
       case 'getUpdates':
         return { ok: true, result: await this.#nextUpdates(params) };
       case 'sendMessage': {
-        this.#sequence += 1;
         const chatId = Number(params.chat_id);
+        if (this.blockedChats.has(chatId))
+          return { ok: false, error_code: 403, description: 'Forbidden: bot was blocked by the user' };
+        this.#sequence += 1;
         return {
           ok: true,
           result: {

@@ -23,20 +23,56 @@ export interface ReceivedRequest {
   signatureValid: boolean;
 }
 
+export interface FakeWebhookOptions {
+  /**
+   * True (default): a receiver that honours Idempotency-Key, committing once per key. False: one
+   * that ignores it, like most real endpoints: every request that gets that far is an effect.
+   */
+  honoursIdempotencyKey?: boolean;
+}
+
 /**
- * A receiver of Spine's webhooks on loopback that checks the signature and dedupes on the
- * idempotency key (as a well-behaved service does): `effects` counts what really happened.
+ * A receiver of Spine's webhooks on loopback that checks the signature. Three counts, for three
+ * questions: `requests` is every request received (nothing deduplicated); `committed` is every
+ * effect the receiver made, which with `honoursIdempotencyKey: false` is every request that
+ * reached the commit; `effects` is the first effect per key, i.e. already deduplicated by key, so
+ * it cannot show that an action ran twice. A once-ness test counts `requests` or `committed`.
  */
 export class FakeWebhookServer {
   readonly requests: ReceivedRequest[] = [];
-  /** Effects committed, by idempotency key. */
+  /** The first effect per idempotency key (deduplicated: not a once-ness count). */
   readonly effects = new Map<string, { path: string; body: string }>();
+  /** Every effect committed, in order; a repeat is another entry unless the key was honoured. */
+  readonly committed: Array<{ key: string; path: string; body: string }> = [];
   /** Behaviours for the next requests, first in first out; `ok` once empty. */
   readonly script: WebhookBehaviour[] = [];
+  readonly honoursIdempotencyKey: boolean;
   #server: Server | undefined;
   readonly #hanging: ServerResponse[] = [];
 
-  constructor(private readonly secret: string) {}
+  constructor(
+    private readonly secret: string,
+    options: FakeWebhookOptions = {},
+  ) {
+    this.honoursIdempotencyKey = options.honoursIdempotencyKey ?? true;
+  }
+
+  /** Requests received with this idempotency key (every one, whatever it was answered). */
+  requestsFor(key: string): number {
+    return this.requests.filter((request) => request.key === key).length;
+  }
+
+  /** Effects committed under this idempotency key. */
+  committedFor(key: string): number {
+    return this.committed.filter((effect) => effect.key === key).length;
+  }
+
+  /** Requests received per idempotency key, for a table of what arrived how often. */
+  requestCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const request of this.requests) counts.set(request.key, (counts.get(request.key) ?? 0) + 1);
+    return counts;
+  }
 
   async start(): Promise<string> {
     this.#server = createServer((request, response) => void this.#handle(request, response));
@@ -75,8 +111,10 @@ export class FakeWebhookServer {
       response.writeHead(500).end('broken');
       return;
     }
-    // Commit once per key, as a service honouring Idempotency-Key does.
-    if (!this.effects.has(key)) this.effects.set(key, { path: request.url ?? '/', body });
+    // A service honouring Idempotency-Key commits once per key; one that does not, every time.
+    const path = request.url ?? '/';
+    if (!this.honoursIdempotencyKey || !this.effects.has(key)) this.committed.push({ key, path, body });
+    if (!this.effects.has(key)) this.effects.set(key, { path, body });
     if (behaviour.kind === 'commit_then_500') {
       response.writeHead(500).end('committed, then crashed');
       return;

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stopChild } from '../support/child-process.ts';
@@ -60,6 +60,32 @@ export class RadicaleServer {
 </C:mkcalendar>`,
     });
     if (made.status !== 201) throw new Error(`could not create the test calendar: HTTP ${made.status}`);
+  }
+
+  /**
+   * The events the calendar holds, read from Radicale's storage folder rather than through CalDAV:
+   * one entry per VEVENT in every stored object, so nothing a client does (a time-range filter,
+   * collapsing by UID) can hide a second event. A test asserting "created once" counts here.
+   */
+  storedEvents(): Array<{ file: string; uid: string | null; summary: string | null }> {
+    const folder = join(this.#dir, 'collections', 'collection-root', this.username, 'work');
+    if (!existsSync(folder)) return [];
+    return readdirSync(folder)
+      .filter((file) => file.endsWith('.ics'))
+      .flatMap((file) => {
+        // Unfold continuation lines (RFC 5545 §3.1) so a long SUMMARY is read whole.
+        const text = readFileSync(join(folder, file), 'utf8').replace(/\r?\n[ \t]/g, '');
+        return [...text.matchAll(/BEGIN:VEVENT([\s\S]*?)END:VEVENT/g)].map((match) => {
+          const field = (name: string) =>
+            new RegExp(`^${name}(?:;[^:\\r\\n]*)?:(.*)$`, 'm').exec(match[1] ?? '')?.[1]?.trim() ?? null;
+          return { file, uid: field('UID'), summary: field('SUMMARY') };
+        });
+      });
+  }
+
+  /** How many stored events have this summary (title). */
+  countEvents(summary: string): number {
+    return this.storedEvents().filter((event) => event.summary === summary).length;
   }
 
   async stop(): Promise<void> {

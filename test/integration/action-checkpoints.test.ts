@@ -18,6 +18,7 @@ function probe(state: { computed: number; now: () => unknown; fail: boolean }): 
         risk: 'write',
         reversible: false,
         external: false,
+        retry: 'by_key',
         schema: z.object({ to: z.string() }),
         simulate: (params) => ({
           title: `Change to ${params.to}`,

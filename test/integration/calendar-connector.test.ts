@@ -36,10 +36,11 @@ describe.each(DATABASE_KINDS)('calendar over CalDAV (Radicale) on %s Postgres', 
   async function setup() {
     const client = calDav();
     const calendar = createCalendarConnector({ client, clock, timezone: 'Europe/Berlin' });
-    const harness = await createConnectorHarness(await databases.open(), [calendar], {
+    const db = await databases.open();
+    const harness = await createConnectorHarness(db, [calendar], {
       resilience: { initialDelayMs: 10, timeoutMs: 10_000 },
     });
-    return { client, calendar, harness };
+    return { client, calendar, harness, db };
   }
 
   async function undo(harness: Awaited<ReturnType<typeof setup>>['harness'], actionId: number) {
@@ -74,6 +75,8 @@ describe.each(DATABASE_KINDS)('calendar over CalDAV (Radicale) on %s Postgres', 
     const created = await harness.runtime.execute(create.id);
     expect(created.status).toBe('succeeded');
     const uid = (created.action.result as { uid: string }).uid;
+    // Counted in Radicale's storage, where a second event could not be collapsed by a query.
+    expect(radicale.countEvents(title)).toBe(1);
 
     // The digest's provider sees today's events in the operator's time zone.
     const today = await calendar.provider.eventsOfDay(new Date('2026-11-25T10:00:00Z'), 'Europe/Berlin');
@@ -93,9 +96,11 @@ describe.each(DATABASE_KINDS)('calendar over CalDAV (Radicale) on %s Postgres', 
     );
     expect((await harness.runtime.execute(move.id)).status).toBe('succeeded');
     expect((await client.find(uid))?.event.start.toISOString()).toBe('2026-11-25T15:00:00.000Z');
+    expect(radicale.countEvents(title)).toBe(1);
 
     expect((await undo(harness, move.id)).status).toBe('succeeded');
     expect((await client.find(uid))?.event.start.toISOString()).toBe('2026-11-25T13:00:00.000Z');
+    expect(radicale.countEvents(title)).toBe(1);
 
     const cancel = await harness.store(
       { connector: 'calendar', operation: 'cancel_event', params: { uid }, why: 't' },
@@ -104,17 +109,20 @@ describe.each(DATABASE_KINDS)('calendar over CalDAV (Radicale) on %s Postgres', 
     expect(cancel.risk).toBe('destructive');
     expect((await harness.runtime.execute(cancel.id)).status).toBe('succeeded');
     expect(await client.find(uid)).toBeNull();
+    expect(radicale.countEvents(title)).toBe(0);
     expect((await undo(harness, cancel.id)).status).toBe('succeeded');
     expect((await client.find(uid))?.event.title).toBe(title);
+    expect(radicale.countEvents(title)).toBe(1);
 
     expect((await undo(harness, create.id)).status).toBe('succeeded');
     expect(await client.find(uid)).toBeNull();
+    expect(radicale.countEvents(title)).toBe(0);
   });
 
   it('a move or cancel cut off by a crash after the change is finished after a restart, and undo still restores the original', {
     timeout: 180_000,
   }, async () => {
-    const { client, harness } = await setup();
+    const { client, harness, db } = await setup();
     const title = `Crash ${kind}`;
     const create = await harness.store(
       {
@@ -150,8 +158,13 @@ describe.each(DATABASE_KINDS)('calendar over CalDAV (Radicale) on %s Postgres', 
         actions: harness.repos.actions,
         logger: pino({ level: 'silent' }),
         resilience: { initialDelayMs: 10, timeoutMs: 120_000 },
+        // A dead process renews nothing: a lease it would renew only after the test is over.
+        leaseMs: 600_000,
       },
     );
+    // The restarted process finds the dead one's claim lapsed (as it would a minute later).
+    const lapse = (actionId: number) =>
+      db.pool.query(`UPDATE actions SET lease_until = now() - interval '1 second' WHERE id = $1`, [actionId]);
     try {
       const move = await harness.store(
         {
@@ -162,24 +175,27 @@ describe.each(DATABASE_KINDS)('calendar over CalDAV (Radicale) on %s Postgres', 
         },
         `cal-${kind}-crash-move`,
       );
-      void crashed.execute(move.id);
+      void crashed.execute(move.id).catch(() => {});
       await vi.waitFor(async () =>
         expect((await client.find(uid))?.event.start.toISOString()).toBe('2026-11-27T15:00:00.000Z'),
       );
       expect((await harness.repos.actions.get(move.id))?.status).toBe('executing');
+      await lapse(move.id);
       const finished = await harness.runtime.execute(move.id);
       expect(finished.status).toBe('succeeded');
       // The time before the move, not the moved event the restarted process finds in the calendar.
       expect(finished.action.result).toMatchObject({ previousStart: '2026-11-27T09:00:00.000Z' });
       expect((await undo(harness, move.id)).status).toBe('succeeded');
       expect((await client.find(uid))?.event.start.toISOString()).toBe('2026-11-27T09:00:00.000Z');
+      expect(radicale.countEvents(title)).toBe(1);
 
       const cancel = await harness.store(
         { connector: 'calendar', operation: 'cancel_event', params: { uid }, why: 't' },
         `cal-${kind}-crash-cancel`,
       );
-      void crashed.execute(cancel.id);
+      void crashed.execute(cancel.id).catch(() => {});
       await vi.waitFor(async () => expect(await client.find(uid)).toBeNull());
+      await lapse(cancel.id);
       // The event is gone, yet the cancel finishes (not "no event with that UID") and can be undone.
       const cancelled = await harness.runtime.execute(cancel.id);
       expect(cancelled.status).toBe('succeeded');
@@ -188,6 +204,8 @@ describe.each(DATABASE_KINDS)('calendar over CalDAV (Radicale) on %s Postgres', 
         title,
         start: new Date('2026-11-27T09:00:00Z'),
       });
+      // Finished by another process and undone: still one event in the calendar's storage.
+      expect(radicale.countEvents(title)).toBe(1);
     } finally {
       for (const kill of dead) kill();
     }
@@ -205,6 +223,7 @@ describe.each(DATABASE_KINDS)('calendar over CalDAV (Radicale) on %s Postgres', 
     await calendar.operations.create_event!.execute(params, context);
     const events = await client.list(new Date('2026-11-26T00:00:00Z'), new Date('2026-11-27T00:00:00Z'));
     expect(events.filter((stored) => stored.event.title === params.title)).toHaveLength(1);
+    expect(radicale.countEvents(params.title)).toBe(1);
   });
 
   it('names the problem when the password is wrong', async () => {

@@ -28,6 +28,7 @@ class Vault {
       risk: 'write',
       reversible: true,
       external: true,
+      retry: 'by_key',
       schema: z.object({ key: z.string(), value: z.string() }),
       simulate: (params) => ({
         title: `Store ${params.key}`,
@@ -63,6 +64,7 @@ class Vault {
       risk: 'write',
       reversible: false,
       external: true,
+      retry: 'by_key',
       schema: z.object({ to: z.string().email(), subject: z.string().min(1) }),
       simulate: (params) => ({
         title: `Send “${params.subject}” to ${params.to}`,

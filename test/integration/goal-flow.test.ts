@@ -1,17 +1,45 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Spine } from '../../app/spine.ts';
+import { FakeWebhookServer } from '../fakes/fake-webhook-server.ts';
+import type { SmtpSink } from '../fakes/smtp-sink.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
-import { outboxFiles } from '../support/outbox.ts';
+import { smtpEnv, webhookSection, writeSpineConfig } from '../support/sink-config.ts';
+import { useSmtpSinks } from '../support/smtp-sinks.ts';
 import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
+
+const WEBHOOK_SECRET = 'whsec-goal-flow-test-secret';
+
+/**
+ * A crash after a goal's steps ran but before their checkpoints were written: only the input
+ * checkpoint and its start task's writes reached the database, and the row says running.
+ */
+async function forgetCheckpointsAfterInput(spine: Spine, goalId: number): Promise<void> {
+  const thread = String(goalId);
+  await spine.db.pool.query(
+    `DELETE FROM checkpoint_writes WHERE thread_id = $1 AND checkpoint_id <> (
+       SELECT checkpoint_id FROM checkpoints WHERE thread_id = $1 ORDER BY checkpoint_id LIMIT 1)`,
+    [thread],
+  );
+  await spine.db.pool.query(
+    `DELETE FROM checkpoints WHERE thread_id = $1 AND checkpoint_id <> (
+       SELECT checkpoint_id FROM checkpoints WHERE thread_id = $1 ORDER BY checkpoint_id LIMIT 1)`,
+    [thread],
+  );
+  await spine.repos.goals.setStatus(goalId, 'running');
+}
 
 describe.each(DATABASE_KINDS)('goal flow on %s Postgres', (kind) => {
   const databases = new TestDatabases(kind);
   const running: TestSpine[] = [];
+  // E-mails are counted at a real SMTP server that keeps every message: the file outbox would
+  // overwrite a second delivery of one action (<key>.eml) and hide it.
+  const sinks = useSmtpSinks();
 
-  async function freshSpine(): Promise<TestSpine> {
-    const test = await createTestSpine(await databases.open());
+  async function freshSpine(): Promise<TestSpine & { smtp: SmtpSink }> {
+    const smtp = await sinks.start();
+    const test = await createTestSpine(await databases.open(), { env: smtpEnv(smtp) });
     running.push(test);
-    return test;
+    return { ...test, smtp };
   }
 
   beforeAll(async () => {
@@ -60,7 +88,7 @@ describe.each(DATABASE_KINDS)('goal flow on %s Postgres', (kind) => {
   });
 
   it('shows an approval card with exactly what will be sent, and sends once on approval', async () => {
-    const { say, chat, outboxDir, spine } = await freshSpine();
+    const { say, chat, smtp, spine } = await freshSpine();
     await say('email dana@example.com "Tuesday" Tuesday works for me.');
     const card = chat.posts.at(-1)?.message;
     expect(card?.blocks?.find((block) => block.type === 'fields')).toEqual({
@@ -73,12 +101,12 @@ describe.each(DATABASE_KINDS)('goal flow on %s Postgres', (kind) => {
       ],
     });
     expect(card?.blocks?.find((block) => block.type === 'buttons')).toBeTruthy();
-    expect(outboxFiles(outboxDir)).toHaveLength(0);
+    expect(smtp.accepted).toHaveLength(0);
 
     await say('approve');
-    const files = outboxFiles(outboxDir);
-    expect(files).toHaveLength(1);
-    const message = readFileSync(`${outboxDir}/${files[0]}`, 'utf8');
+    expect(smtp.accepted).toHaveLength(1);
+    const message = smtp.accepted[0]?.raw ?? '';
+    expect(smtp.accepted[0]?.to).toEqual(['dana@example.com']);
     expect(message).toContain('To: dana@example.com');
     expect(message).toContain('Subject: Tuesday');
     expect(message).toContain('Tuesday works for me.');
@@ -87,7 +115,7 @@ describe.each(DATABASE_KINDS)('goal flow on %s Postgres', (kind) => {
 
     await say('approve');
     expect(chat.texts().at(-1)).toBe('Nothing is waiting for your approval.');
-    expect(outboxFiles(outboxDir)).toHaveLength(1);
+    expect(smtp.accepted).toHaveLength(1);
 
     const story = await spine.intake.log(spine.operator.id, 50);
     expect(story).toMatch(/You asked “email dana@example.com/);
@@ -97,10 +125,10 @@ describe.each(DATABASE_KINDS)('goal flow on %s Postgres', (kind) => {
   });
 
   it('sends nothing when the operator rejects', async () => {
-    const { say, chat, outboxDir, spine } = await freshSpine();
+    const { say, chat, smtp, spine } = await freshSpine();
     await say('send an email to bob@example.com about Invoice: Please pay invoice 7.');
     await say('reject');
-    expect(outboxFiles(outboxDir)).toHaveLength(0);
+    expect(smtp.accepted).toHaveLength(0);
     expect(chat.texts().at(-1)).toContain('Not done (you rejected it)');
     const [action] = await spine.repos.actions.listForGoal(
       (await spine.repos.goals.recent(spine.operator.id, 1))[0]!.id,
@@ -109,7 +137,7 @@ describe.each(DATABASE_KINDS)('goal flow on %s Postgres', (kind) => {
   });
 
   it('lets exactly one of ten parallel approvals win and executes once', async () => {
-    const { say, outboxDir, spine } = await freshSpine();
+    const { say, smtp, spine } = await freshSpine();
     await say('email carol@example.com "Hello" Ten clicks, one e-mail.');
     const [pending] = await spine.repos.approvals.listPending(spine.operator.id);
     expect(pending).toBeDefined();
@@ -126,13 +154,13 @@ describe.each(DATABASE_KINDS)('goal flow on %s Postgres', (kind) => {
     await spine.runner.idle();
     expect(outcomes.filter((outcome) => outcome.kind === 'decided')).toHaveLength(1);
     expect(outcomes.filter((outcome) => outcome.kind === 'already_decided')).toHaveLength(9);
-    expect(outboxFiles(outboxDir)).toHaveLength(1);
+    expect(smtp.accepted).toHaveLength(1);
     const executed = await spine.db.pool.query(`SELECT count(*)::int AS n FROM events WHERE verb = 'sent'`);
     expect(executed.rows[0].n).toBe(1);
   });
 
   it('refuses a stranger, logs it, and executes nothing', async () => {
-    const { say, spine, chat, outboxDir } = await freshSpine();
+    const { say, spine, chat, smtp } = await freshSpine();
     await say('email dave@example.com "Hi" Hello Dave.');
     const [pending] = await spine.repos.approvals.listPending(spine.operator.id);
     const outcome = await spine.intake.decide({
@@ -145,7 +173,7 @@ describe.each(DATABASE_KINDS)('goal flow on %s Postgres', (kind) => {
     await spine.runner.idle();
     expect(outcome.kind).toBe('forbidden');
     expect(chat.texts().at(-1)).toContain('I only work for my operator');
-    expect(outboxFiles(outboxDir)).toHaveLength(0);
+    expect(smtp.accepted).toHaveLength(0);
     expect((await spine.repos.approvals.get(pending!.id))?.status).toBe('pending');
     expect(await spine.intake.log(spine.operator.id, 5)).toContain(
       'Someone on Slack (U_STRANGER) was refused',
@@ -154,18 +182,20 @@ describe.each(DATABASE_KINDS)('goal flow on %s Postgres', (kind) => {
 
   it('resumes after a crash between the approval and the execution, and executes once', async () => {
     const db = await databases.open();
-    const first = await createTestSpine(db);
+    // Both processes send to the same server, which counts what each delivered.
+    const smtp = await sinks.start();
+    const first = await createTestSpine(db, { env: smtpEnv(smtp) });
     await first.say('email erin@example.com "Crash" Sent after a restart.');
     const [pending] = await first.spine.repos.approvals.listPending(first.spine.operator.id);
     // The compare-and-set happened, then the process died before enqueueing the resume.
     await first.spine.repos.approvals.decide(pending!.id, 'approved', 'console:local', 'console', new Date());
     await first.spine.close();
 
-    const second = await createTestSpine(db);
+    const second = await createTestSpine(db, { env: smtpEnv(smtp) });
     running.push(second);
     expect(await second.spine.recover()).toBe(1);
     await second.spine.runner.idle();
-    expect(outboxFiles(first.outboxDir).length + outboxFiles(second.outboxDir).length).toBe(1);
+    expect(smtp.accepted).toHaveLength(1);
     expect(second.chat.texts().at(-1)).toContain('Done: sent an e-mail to erin@example.com');
     // A second recovery finds nothing to do.
     expect(await second.spine.recover()).toBe(0);
@@ -195,18 +225,7 @@ describe.each(DATABASE_KINDS)('goal flow on %s Postgres', (kind) => {
     await say('remember that the boat is green');
     const [goal] = await spine.repos.goals.recent(spine.operator.id, 1);
     const thread = String(goal?.id);
-    // The crash: only the input checkpoint and its start task's writes reached the database.
-    await spine.db.pool.query(
-      `DELETE FROM checkpoint_writes WHERE thread_id = $1 AND checkpoint_id <> (
-         SELECT checkpoint_id FROM checkpoints WHERE thread_id = $1 ORDER BY checkpoint_id LIMIT 1)`,
-      [thread],
-    );
-    await spine.db.pool.query(
-      `DELETE FROM checkpoints WHERE thread_id = $1 AND checkpoint_id <> (
-         SELECT checkpoint_id FROM checkpoints WHERE thread_id = $1 ORDER BY checkpoint_id LIMIT 1)`,
-      [thread],
-    );
-    await spine.repos.goals.setStatus(Number(goal?.id), 'running');
+    await forgetCheckpointsAfterInput(spine, Number(goal?.id));
     expect(await spine.recover()).toBe(1);
     await spine.runner.idle();
     expect((await spine.repos.goals.get(Number(goal?.id)))?.status).toBe('done');
@@ -222,6 +241,40 @@ describe.each(DATABASE_KINDS)('goal flow on %s Postgres', (kind) => {
     );
     expect(memories.rows[0]?.n).toBe(1);
     expect(chat.texts().filter((text) => text.includes('I remembered “the boat is green”'))).toHaveLength(1);
+  });
+
+  it('calls a webhook once when the goal crashed after the call but before its checkpoint', async () => {
+    // A receiver that ignores Idempotency-Key: every request it gets is an effect, so a second
+    // call after the restart would show here (Spine's own records could not show it).
+    const receiver = new FakeWebhookServer(WEBHOOK_SECRET, { honoursIdempotencyKey: false });
+    const base = await receiver.start();
+    try {
+      const config = writeSpineConfig(
+        webhookSection({
+          name: 'crm',
+          url: `${base}/leads`,
+          secretVariable: 'TEST_CRM_SECRET',
+          risk: 'read',
+        }),
+      );
+      const test = await createTestSpine(await databases.open(), {
+        env: { SPINE_CONFIG: config, TEST_CRM_SECRET: WEBHOOK_SECRET },
+      });
+      running.push(test);
+      const { spine, say } = test;
+      await say('call crm {"name":"Dana"}');
+      expect(receiver.committed).toHaveLength(1);
+      const [goal] = await spine.repos.goals.recent(spine.operator.id, 1);
+      expect(goal?.status).toBe('done');
+      await forgetCheckpointsAfterInput(spine, Number(goal?.id));
+      expect(await spine.recover()).toBe(1);
+      await spine.runner.idle();
+      expect((await spine.repos.goals.get(Number(goal?.id)))?.status).toBe('done');
+      expect(receiver.requests).toHaveLength(1);
+      expect(receiver.committed).toHaveLength(1);
+    } finally {
+      await receiver.stop();
+    }
   });
 
   it('records one goal per delivery id, however often it is delivered', async () => {

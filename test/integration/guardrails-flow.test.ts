@@ -8,6 +8,8 @@ import { ManualClock } from '../../core/clock.ts';
 import type { MessageBlock, OutboundMessage } from '../../core/message.ts';
 import { FakeWebhookServer } from '../fakes/fake-webhook-server.ts';
 import { DATABASE_KINDS, TestDatabases, uniqueSchema } from '../support/databases.ts';
+import { smtpEnv } from '../support/sink-config.ts';
+import { useSmtpSinks } from '../support/smtp-sinks.ts';
 import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
 
 const DAY = 86_400_000;
@@ -15,6 +17,7 @@ const SECRET = 'whsec-guardrails-test-secret';
 /** The secret comes from the environment through a `${VARIABLE}` reference, as in production. */
 const SECRET_LINE = `    secret: $${'{'}TEST_CRM_SECRET}`;
 
+/** Files in the outbox: only for the file transport's own behaviour (it keeps one file per key). */
 function outboxCount(dir: string): number {
   try {
     return readdirSync(dir).filter((file) => file.endsWith('.eml')).length;
@@ -40,6 +43,9 @@ describe.each(DATABASE_KINDS)('guardrails, undo and delayed execution on %s Post
   const databases = new TestDatabases(kind);
   const running: TestSpine[] = [];
   const servers: FakeWebhookServer[] = [];
+  // E-mails that must go out a given number of times are counted at an SMTP server that keeps
+  // every message (the outbox would hide a second delivery of one action behind its <key>.eml).
+  const sinks = useSmtpSinks();
 
   async function spineWith(options: Parameters<typeof createTestSpine>[1] = {}): Promise<TestSpine> {
     const test = await createTestSpine(await databases.open(), options);
@@ -81,7 +87,11 @@ describe.each(DATABASE_KINDS)('guardrails, undo and delayed execution on %s Post
     const clock = new ManualClock('2026-01-05T10:00:00Z');
     // trustAfter 3 keeps the test short; the default (5) is checked in the unit tests.
     const config = writeConfig('guardrails:\n  trustAfter: 3\n');
-    const test = await spineWith({ clock, env: { SPINE_PROBATION_DAYS: '30', SPINE_CONFIG: config } });
+    const smtp = await sinks.start();
+    const test = await spineWith({
+      clock,
+      env: smtpEnv(smtp, { SPINE_PROBATION_DAYS: '30', SPINE_CONFIG: config }),
+    });
     const email = (to: string) => test.say(`email ${to} "Hello" Hi there.`);
 
     await test.say('trust email send_email dana@example.com');
@@ -93,7 +103,7 @@ describe.each(DATABASE_KINDS)('guardrails, undo and delayed execution on %s Post
     ).toBe(false);
     expect(buttonsOf(test.chat.posts.at(-1)?.message)).toHaveLength(2);
     await test.say('approve');
-    expect(outboxCount(test.outboxDir)).toBe(1);
+    expect(smtp.accepted).toHaveLength(1);
     const rules = await test.spine.repos.connectorState.listTrust(test.spine.operator.id);
     await test.say(`untrust ${rules[0]?.id}`);
     expect(test.chat.texts().at(-1)).toContain('I will ask again');
@@ -106,17 +116,17 @@ describe.each(DATABASE_KINDS)('guardrails, undo and delayed execution on %s Post
       expect(buttonsOf(card).some((action) => action.startsWith('trust:allow:'))).toBe(false);
       await test.say('approve');
     }
-    expect(outboxCount(test.outboxDir)).toBe(3);
+    expect(smtp.accepted).toHaveLength(3);
 
     await email('dana@example.com');
     const offered = await latestPending(test);
     expect(buttonsOf(test.chat.posts.at(-1)?.message)).toContain(`trust:allow:${offered?.id}`);
     await press(test, `trust:allow:${offered?.id}`);
-    expect(outboxCount(test.outboxDir)).toBe(4);
+    expect(smtp.accepted).toHaveLength(4);
 
     await email('dana@example.com');
     expect(await latestPending(test)).toBeUndefined();
-    expect(outboxCount(test.outboxDir)).toBe(5);
+    expect(smtp.accepted).toHaveLength(5);
     expect(test.chat.texts().at(-1)).toContain('Done: sent an e-mail to dana@example.com');
 
     await email('eve@example.com');
@@ -131,7 +141,7 @@ describe.each(DATABASE_KINDS)('guardrails, undo and delayed execution on %s Post
     await test.say(`untrust ${rule?.id}`);
     await email('dana@example.com');
     expect(await latestPending(test)).toBeDefined();
-    expect(outboxCount(test.outboxDir)).toBe(5);
+    expect(smtp.accepted).toHaveLength(5);
   });
 
   it('refuses what goes over a daily limit, naming the limit and where to raise it', async () => {
@@ -148,13 +158,14 @@ describe.each(DATABASE_KINDS)('guardrails, undo and delayed execution on %s Post
 
   it('runs a scheduled e-mail at its time, once, and a cancelled one never', async () => {
     const clock = new ManualClock('2026-03-10T20:00:00Z');
-    const test = await spineWith({ clock });
+    const smtp = await sinks.start();
+    const test = await spineWith({ clock, env: smtpEnv(smtp) });
     await test.say('at 9:00 tomorrow, email dana@example.com "Standup" See you at standup.');
     await test.say('approve');
     expect(test.chat.texts().at(-1)).toContain(
       'Scheduled: Send an e-mail to dana@example.com at 09:00 tomorrow',
     );
-    expect(outboxCount(test.outboxDir)).toBe(0);
+    expect(smtp.accepted).toHaveLength(0);
     await test.say('status');
     expect(test.chat.texts().at(-1)).toMatch(
       /Scheduled \(1\):\n• #\d+ Send an e-mail to dana@example.com at 11 Mar 2026, 09:00/,
@@ -170,11 +181,12 @@ describe.each(DATABASE_KINDS)('guardrails, undo and delayed execution on %s Post
     expect(await test.spine.runDueActions()).toBe(0);
     clock.set('2026-03-11T09:00:01Z');
     expect(await test.spine.runDueActions()).toBe(1);
-    expect(outboxCount(test.outboxDir)).toBe(1);
+    expect(smtp.accepted).toHaveLength(1);
+    expect(smtp.acceptedFor('dana@example.com')).toHaveLength(1);
     expect(test.chat.texts().at(-1)).toContain('Done: sent an e-mail to dana@example.com');
     clock.set('2026-03-11T12:00:00Z');
     expect(await test.spine.runDueActions()).toBe(0);
-    expect(outboxCount(test.outboxDir)).toBe(1);
+    expect(smtp.accepted).toHaveLength(1);
     await test.say('log');
     expect(test.chat.texts().at(-1)).toContain('You cancelled sending an e-mail to eve@example.com');
   });
@@ -189,13 +201,18 @@ describe.each(DATABASE_KINDS)('guardrails, undo and delayed execution on %s Post
     clock.set('2026-03-11T09:00:01Z');
     // A process claimed it and died before the connector finished: the claim is still fresh, so
     // nobody else takes it (it may still be running somewhere).
-    const claim = await test.spine.repos.actions.claimForExecution(Number(scheduled?.id));
+    const claim = await test.spine.repos.actions.claimForExecution(
+      Number(scheduled?.id),
+      'the-executor-that-died',
+      60_000,
+    );
     expect(claim.kind).toBe('claimed');
     expect(await test.spine.runDueActions()).toBe(0);
     expect(outboxCount(test.outboxDir)).toBe(0);
-    // Once the claim is older than the lease, the due-check finishes it under the same key.
+    // Once its lease lapsed, the due-check finishes it under the same key (the file outbox
+    // writes <key>.eml, so a repeat changes nothing: idempotent by key).
     await test.spine.db.pool.query(
-      `UPDATE actions SET claimed_at = now() - interval '11 minutes' WHERE id = $1`,
+      `UPDATE actions SET lease_until = now() - interval '1 second' WHERE id = $1`,
       [scheduled?.id],
     );
     expect(await test.spine.runDueActions()).toBe(1);
@@ -230,6 +247,8 @@ describe.each(DATABASE_KINDS)('guardrails, undo and delayed execution on %s Post
     });
     await test.say('approve');
     expect(server.effects.size).toBe(1);
+    // Every request the receiver got, not one per key: the call was made once.
+    expect(server.requests.filter((request) => request.path === '/leads')).toHaveLength(1);
     const reply = test.chat.posts.at(-1)?.message;
     const undo = buttonsOf(reply).find((action) => action.startsWith('undo:'));
     expect(undo).toBeDefined();
@@ -252,8 +271,10 @@ describe.each(DATABASE_KINDS)('guardrails, undo and delayed execution on %s Post
     expect(server.requests.filter((request) => request.path === '/leads/delete')).toHaveLength(1);
   });
 
-  it('posts failures with Retry/Dismiss, retries under a new key, opens the circuit and shows it in status and /healthz', async () => {
-    const server = new FakeWebhookServer(SECRET);
+  it('asks what happened after a 500 from a receiver that does not dedupe, does it again under a new key only when told, opens the circuit and shows it in status and /healthz', async () => {
+    // This receiver does not honour the key: every committed request counts, and a 500 may come
+    // after the work was done, so Spine cannot tell whether the call happened.
+    const server = new FakeWebhookServer(SECRET, { honoursIdempotencyKey: false });
     servers.push(server);
     const base = await server.start();
     const config = writeConfig(
@@ -273,12 +294,16 @@ describe.each(DATABASE_KINDS)('guardrails, undo and delayed execution on %s Post
     await test.say('call crm {"name":"Finn"}');
     await test.say('approve');
     const failure = test.chat.posts.at(-1)?.message;
-    const [retry, dismiss] = buttonsOf(failure);
-    expect(retry).toMatch(/^failure:retry:\d+$/);
+    expect(failure?.text).toContain("I can't tell whether calling the crm webhook happened");
+    const [happened, again, dismiss] = buttonsOf(failure);
+    expect(happened).toMatch(/^failure:happened:\d+$/);
+    expect(again).toMatch(/^failure:again:\d+$/);
     expect(dismiss).toMatch(/^failure:dismiss:\d+$/);
-    await press(test, retry ?? '');
-    expect(test.chat.texts().at(-1)).toContain('Done on retry: called the crm webhook');
+    expect(server.requests).toHaveLength(1);
+    await press(test, again ?? '');
+    expect(test.chat.texts().at(-1)).toContain('Done again: called the crm webhook');
     expect(server.effects.size).toBe(1);
+    expect(server.committed).toHaveLength(1);
     expect(new Set(server.requests.map((request) => request.key)).size).toBe(2);
 
     for (let i = 0; i < 3; i += 1) {
@@ -299,6 +324,7 @@ describe.each(DATABASE_KINDS)('guardrails, undo and delayed execution on %s Post
 
     const http = await startHttpServer({
       port: 0,
+      host: '127.0.0.1',
       db: test.spine.db,
       logger: pino({ level: 'silent' }),
       connectorHealth: () => test.spine.connectors.health(),

@@ -4,6 +4,7 @@ import type { Database } from '../../db/database.ts';
 import { loadMigrations, migrate } from '../../db/migrate.ts';
 import { EventRepository } from '../../db/repositories/events.ts';
 import { verifyLedger } from '../../ledger/hash-chain.ts';
+import { LedgerKey } from '../../ledger/ledger-key.ts';
 import { DATABASE_KINDS, TEST_DATABASE_URL, TestDatabases } from '../support/databases.ts';
 
 /**
@@ -139,18 +140,31 @@ describe.each(DATABASE_KINDS)('the hash-chained event ledger on %s Postgres', (k
     expect(ids).toEqual([1, 2, 3]);
   });
 
-  it('keeps restored rows as they were (a dump reloaded through the trigger), and verification still checks them', async () => {
+  it('keeps restored rows that bring their MACs (a dump reloaded through the trigger), and verification still checks them', async () => {
     const source = await migrated();
     await appendEvents(source, 3);
+    // The MACs Spine would have written with its key (ledger/ledger-witness.ts).
+    const key = new LedgerKey('a-key-for-the-restore-test');
+    for (const row of (await source.pool.query('SELECT id, hash FROM events')).rows)
+      await source.pool.query('INSERT INTO event_macs (event_id, mac) VALUES ($1, $2)', [
+        row.id,
+        key.eventMac(Number(row.id), row.hash),
+      ]);
     const target = await migrated();
-    // Newest first, as a reload need not follow id order; the copy keeps Postgres' microseconds.
-    await target.pool.query(
-      `INSERT INTO ${target.schema}.events SELECT * FROM ${source.schema}.events ORDER BY id DESC`,
+    const copy = (table: string, order: string) =>
+      `INSERT INTO ${target.schema}.${table} SELECT * FROM ${source.schema}.${table} ORDER BY ${order} DESC`;
+    // Without its MAC a restored row is refused; MACs first, then the events, newest first (a
+    // reload need not follow id order); the copy keeps Postgres' microseconds.
+    expect(await attempt(target, copy('events', 'id'))).toBe(
+      '42501 event #3 arrives with its own hashes (a restore) but without its MAC',
     );
+    await target.pool.query(copy('event_macs', 'event_id'));
+    await target.pool.query(copy('events', 'id'));
     await target.pool.query(`SELECT setval('events_id_seq', 3)`);
     await appendEvents(target, 1);
     expect(await verifyLedger(target.pool)).toMatchObject({ intact: true, count: 4 });
-    // A row forged with made-up hashes is kept as well, and verification names it.
+    // A row forged with made-up hashes (and a made-up MAC to get in) is kept, and verification names it.
+    await target.pool.query(`INSERT INTO event_macs (event_id, mac) VALUES (5, repeat('f', 64))`);
     await target.pool.query(
       `INSERT INTO events (id, actor, verb, object, prev_hash, hash)
        SELECT 5, 'spine', 'did', 'forged', hash, repeat('f', 64) FROM events WHERE id = 4`,

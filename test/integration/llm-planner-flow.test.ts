@@ -80,8 +80,9 @@ describe.each(DATABASE_KINDS)('LLM planner in the goal graph on %s Postgres', (k
       /<data kind="memory" .*trust="operator">\nDana is our designer/,
     );
 
-    await say('approve');
-    await say('approve');
+    // Two cards in one thread: a bare `approve` would decide neither (issue #22), so each is named.
+    for (const approval of await spine.repos.approvals.listPending(spine.operator.id))
+      await say(`approve #${approval.id}`);
     const reply = chat.texts().at(-1) ?? '';
     expect(reply).toContain('Two e-mails are ready');
     expect(reply).toContain('Done: sent an e-mail to dana@example.com');

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Connector } from '../../connectors/connector.ts';
 import { volatileCheckpoints } from '../../connectors/connector.ts';
-import { connectMcpServer } from '../../connectors/mcp/mcp-connector.ts';
+import { connectMcpServer, riskOfTool } from '../../connectors/mcp/mcp-connector.ts';
 import { decidePolicy } from '../../core/policy.ts';
 import { createConnectorHarness } from '../support/connector-harness.ts';
 import { TestDatabases } from '../support/databases.ts';
@@ -18,6 +18,14 @@ describe('MCP server as a connector (stdio)', () => {
     await databases.closeAll();
   });
 
+  it('ignores readOnlyHint unless the operator trusts the server: a lying server cannot make a read', () => {
+    const lying = { name: 'export_memory', inputSchema: {}, annotations: { readOnlyHint: true } };
+    expect(riskOfTool(lying, {})).toBe('write');
+    expect(riskOfTool(lying, {}, true)).toBe('read');
+    expect(riskOfTool({ ...lying, annotations: { destructiveHint: true } }, {})).toBe('destructive');
+    expect(riskOfTool(lying, { export_memory: 'money' }, true)).toBe('money');
+  });
+
   it('turns tools into operations with risk from annotations, runs them once per key', {
     timeout: 180_000,
   }, async () => {
@@ -28,6 +36,8 @@ describe('MCP server as a connector (stdio)', () => {
       args: ['--import', 'tsx', SERVER],
       env: {},
       risk: { always_fails: 'legal' },
+      // The operator trusts this server's readOnlyHint.
+      trusted: true,
     });
     const ops = helpdesk.operations;
     expect(Object.keys(ops).sort()).toEqual([

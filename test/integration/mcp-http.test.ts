@@ -39,6 +39,7 @@ describe('MCP server as a connector (streamable HTTP)', () => {
       url: `http://127.0.0.1:${port}/mcp`,
       headers: { Authorization: 'Bearer test-token' },
       risk: {},
+      trusted: true,
     });
     expect(connector.operations.lookup_customer?.risk).toBe('read');
     expect(connector.operations.delete_ticket?.risk).toBe('destructive');

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { recordCompensation } from '../../connectors/compensation.ts';
 import { volatileCheckpoints } from '../../connectors/connector.ts';
+import { hashParams } from '../../connectors/connector-runtime.ts';
 import { checkGuardrails } from '../../connectors/guardrails.ts';
 import { createPaymentsConnector, type UnpaidInvoice } from '../../connectors/payments/payments-connector.ts';
 import { createStripeClient } from '../../connectors/payments/stripe-client.ts';
@@ -25,10 +26,11 @@ describe.each(DATABASE_KINDS)('payments connector (Stripe) on %s Postgres', (kin
     const apiUrl = await stripe.start();
     const clock = new ManualClock(NOW);
     const connector = createPaymentsConnector({ stripe: createStripeClient({ secretKey, apiUrl }), clock });
-    const harness = await createConnectorHarness(await databases.open(), [connector], {
+    const db = await databases.open();
+    const harness = await createConnectorHarness(db, [connector], {
       resilience: { initialDelayMs: 10, maxDelayMs: 50, timeoutMs: 5000 },
     });
-    return { harness, clock };
+    return { harness, clock, db };
   }
 
   const invoiceProposal = (email: string, amounts: number[], extra: Record<string, unknown> = {}) => ({
@@ -327,5 +329,63 @@ describe.each(DATABASE_KINDS)('payments connector (Stripe) on %s Postgres', (kin
       limitExceeded: result.limitExceeded,
     });
     expect(verdict.decision).toBe('refuse');
+  });
+  it('a create repeated after Stripe forgot its key finds the first invoice by its metadata: one invoice', async () => {
+    const { harness, db } = await setup();
+    // The first execution creates the invoice but never hears back, and its items keep failing.
+    stripe.faults.push({ match: 'POST /v1/invoices', fault: { kind: 'drop_after_effect' } });
+    for (let i = 0; i < 4; i += 1)
+      stripe.faults.push({ match: 'POST /v1/invoiceitems', fault: { kind: 'status', status: 503 } });
+    const action = await harness.store(
+      invoiceProposal('gus@example.com', [40], { send: false }),
+      'k-expired',
+    );
+    const failed = await harness.runtime.execute(action.id);
+    expect(failed.status).toBe('failed');
+    expect(failed.action.error).toMatchObject({ mayHaveHappened: true });
+    expect(stripe.created.invoice).toBe(1);
+    // More than a day later Stripe has forgotten the key; the Retry reuses it (the call may have happened).
+    stripe.expireIdempotencyKeys();
+    await db.pool.query(`UPDATE actions SET first_claimed_at = $2 WHERE id = $1`, [
+      action.id,
+      new Date(NOW.getTime() - 25 * 3_600_000),
+    ]);
+    const retry = await harness.repos.connectorState.insertRetry(
+      failed.action,
+      hashParams(failed.action.params),
+      {
+        effectKey: 'k-expired',
+      },
+    );
+    const outcome = await harness.runtime.execute(retry.id);
+    expect(outcome.status).toBe('succeeded');
+    expect(stripe.created.invoice).toBe(1);
+    expect(stripe.created.invoiceitem).toBe(1);
+    expect((outcome.action.result as { id: string }).id).toBe([...stripe.invoices.keys()][0]);
+  });
+
+  it('an invoice whose send started more than a day ago is unknown, never e-mailed again', async () => {
+    const { harness, db } = await setup();
+    const open = stripe.seedInvoice({
+      customerName: 'Hal Co',
+      customerEmail: 'ap@hal.example',
+      amountDue: 9_900,
+      dueDate: new Date(NOW.getTime() + 10 * DAY),
+      status: 'open',
+    });
+    const action = await harness.store(
+      { connector: 'payments', operation: 'send_invoice', params: { invoiceId: open.id }, why: 'test' },
+      'k-send-late',
+    );
+    // An executor claimed it a day ago and died; nothing tells whether Stripe sent it then.
+    await harness.repos.actions.claimForExecution(action.id, 'the-dead-executor', 60_000);
+    await db.pool.query(
+      `UPDATE actions SET first_claimed_at = $2, lease_until = now() - interval '1 second' WHERE id = $1`,
+      [action.id, new Date(NOW.getTime() - 25 * 3_600_000)],
+    );
+    const outcome = await harness.runtime.execute(action.id);
+    expect(outcome.status).toBe('unknown');
+    expect(outcome.action.error?.message).toContain('no longer tells whether it went out');
+    expect(stripe.requests.filter((request) => request.path.endsWith('/send'))).toHaveLength(0);
   });
 });

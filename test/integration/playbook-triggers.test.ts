@@ -7,8 +7,9 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpServer } from '../../app/http-server.ts';
 import { DovecotServer } from '../fakes/dovecot-server.ts';
+import { SmtpSink } from '../fakes/smtp-sink.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
-import { outboxFiles } from '../support/outbox.ts';
+import { smtpEnv } from '../support/sink-config.ts';
 import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
 
 const STRIPE_SECRET = 'whsec_playbook_trigger_test_0123456789';
@@ -47,14 +48,18 @@ describe.each(DATABASE_KINDS)(
   (kind) => {
     const databases = new TestDatabases(kind);
     const dovecot = new DovecotServer();
+    // Replies are counted at an SMTP server that keeps every message, so a second run of the
+    // playbook for the same e-mail would show as a second message (the outbox would overwrite it).
+    const smtp = new SmtpSink();
     let test: TestSpine;
     let server: Server;
     let stripeUrl: string;
 
     beforeAll(async () => {
       await dovecot.start();
+      await smtp.start();
       test = await createTestSpine(await databases.open(), {
-        env: { IMAP_URL: dovecot.url, STRIPE_WEBHOOK_SECRET: STRIPE_SECRET },
+        env: smtpEnv(smtp, { IMAP_URL: dovecot.url, STRIPE_WEBHOOK_SECRET: STRIPE_SECRET }),
       });
       server = await startHttpServer({
         port: 0,
@@ -69,11 +74,12 @@ describe.each(DATABASE_KINDS)(
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await test.spine.close();
       await dovecot.stop();
+      await smtp.close();
       await databases.closeAll();
     });
 
     it('runs the lead-triage example for an e-mail delivered over IMAP, once, up to the reply you approve', async () => {
-      const { say, chat, spine, outboxDir } = test;
+      const { say, chat, spine } = test;
       await say(`playbook add ${example('inbound-lead-triage')}`);
       await say('playbook enable inbound-lead-triage');
       spine.inbound.start();
@@ -115,7 +121,7 @@ describe.each(DATABASE_KINDS)(
       await spine.runner.idle();
       await say('approve'); // the e-mail's own card (probation)
       await spine.runner.idle();
-      const sent = outboxFiles(outboxDir).map((file) => readFileSync(`${outboxDir}/${file}`, 'utf8'));
+      const sent = smtp.accepted.map((accepted) => accepted.raw);
       expect(sent).toHaveLength(1);
       expect(sent[0]).toContain('To: dana@example.com');
       expect(sent[0]).toContain('Subject: Re: Request for a quote: brand refresh');

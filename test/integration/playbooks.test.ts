@@ -3,8 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.ts';
 import type { Database } from '../../db/database.ts';
 import { fakePaymentsConnector } from '../fakes/fake-payments-connector.ts';
+import type { SmtpSink } from '../fakes/smtp-sink.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
-import { outboxFiles } from '../support/outbox.ts';
+import { smtpEnv } from '../support/sink-config.ts';
+import { useSmtpSinks } from '../support/smtp-sinks.ts';
 import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
 
 const example = (name: string) =>
@@ -13,16 +15,24 @@ const example = (name: string) =>
 describe.each(DATABASE_KINDS)('playbooks on %s Postgres', (kind) => {
   const databases = new TestDatabases(kind);
   const running: TestSpine[] = [];
+  // E-mails are counted at an SMTP server that keeps every message: the file outbox would hide a
+  // second delivery of one action behind its <key>.eml.
+  const sinks = useSmtpSinks();
 
-  async function freshSpine(db?: Database, clock?: ManualClock) {
-    const test = await createTestSpine(db ?? (await databases.open()), clock ? { clock } : {});
+  /** A Spine with the fake payments connector; Spines of one database may share one SMTP sink. */
+  async function freshSpine(db?: Database, clock?: ManualClock, sink?: SmtpSink) {
+    const smtp = sink ?? (await sinks.start());
+    const test = await createTestSpine(db ?? (await databases.open()), {
+      env: smtpEnv(smtp),
+      ...(clock ? { clock } : {}),
+    });
     running.push(test);
     const payments = fakePaymentsConnector();
     test.spine.connectors.add(payments);
     const settle = async () => {
       await test.spine.runner.idle();
     };
-    return { ...test, payments, settle };
+    return { ...test, payments, settle, smtp };
   }
 
   beforeAll(async () => {
@@ -35,7 +45,7 @@ describe.each(DATABASE_KINDS)('playbooks on %s Postgres', (kind) => {
   });
 
   it('runs the unpaid-invoice example: a read, one draft per invoice, a checkpoint card, then the e-mails after approval', async () => {
-    const { say, chat, outboxDir, spine, payments, settle } = await freshSpine();
+    const { say, chat, smtp, spine, payments, settle } = await freshSpine();
     await say(`playbook add ${example('unpaid-invoice-reminders')}`);
     expect(chat.texts().at(-1)).toContain('Added playbook unpaid-invoice-reminders (v1, disabled)');
     await say('run unpaid-invoice-reminders');
@@ -46,17 +56,18 @@ describe.each(DATABASE_KINDS)('playbooks on %s Postgres', (kind) => {
     const fields = checkpoint?.blocks?.find((block) => block.type === 'fields');
     expect(JSON.stringify(fields)).toContain('invoice A-1001 for 1200 EUR was due on 2026-11-10');
     expect(JSON.stringify(checkpoint?.blocks)).toContain('a checkpoint of the playbook: it always asks you');
-    expect(outboxFiles(outboxDir)).toHaveLength(0);
+    expect(smtp.accepted).toHaveLength(0);
 
     await say('approve');
     await settle();
     // The policy still applies on top of the checkpoint: each external e-mail has its own card.
     expect(chat.texts().filter((text) => text.includes('Send an e-mail to'))).toHaveLength(2);
-    await say('approve');
-    await say('approve');
+    // Two cards in one thread: a bare `approve` would decide neither (issue #22), so each is named.
+    for (const approval of await spine.repos.approvals.listPending(spine.operator.id))
+      await say(`approve #${approval.id}`);
     await settle();
-    expect(outboxFiles(outboxDir)).toHaveLength(2);
-    const sent = outboxFiles(outboxDir).map((file) => readFileSync(`${outboxDir}/${file}`, 'utf8'));
+    expect(smtp.accepted).toHaveLength(2);
+    const sent = smtp.accepted.map((accepted) => accepted.raw);
     expect(
       sent.some(
         (mail) => mail.includes('To: fox@example.com') && mail.includes('Subject: Reminder: invoice A-1002'),
@@ -69,14 +80,14 @@ describe.each(DATABASE_KINDS)('playbooks on %s Postgres', (kind) => {
   });
 
   it('stops at a rejected checkpoint and sends nothing', async () => {
-    const { say, chat, outboxDir, settle } = await freshSpine();
+    const { say, chat, smtp, settle } = await freshSpine();
     await say(`playbook add ${example('unpaid-invoice-reminders')}`);
     await say('run unpaid-invoice-reminders');
     await settle();
     await say('reject');
     await settle();
     expect(chat.texts().at(-1)).toContain('stopped: you stopped it at the checkpoint “review”');
-    expect(outboxFiles(outboxDir)).toHaveLength(0);
+    expect(smtp.accepted).toHaveLength(0);
   });
 
   it('finishes a run on the version it started with, after an edit and a restart', async () => {
@@ -89,18 +100,18 @@ describe.each(DATABASE_KINDS)('playbooks on %s Postgres', (kind) => {
     // The process goes away while the run waits at its checkpoint.
     await first.spine.close();
 
-    const second = await freshSpine(db);
+    // Both processes send to one SMTP server, which counts what either delivered.
+    const second = await freshSpine(db, undefined, first.smtp);
     const edited = example('unpaid-invoice-reminders').replace('Reminder: invoice', 'LAST NOTICE: invoice');
     await second.say(`playbook add ${edited}`);
     expect(second.chat.texts().at(-1)).toContain('is now v2');
     await second.say('approve');
     await second.settle();
-    await second.say('approve');
-    await second.say('approve');
+    // Two e-mail cards in one thread: each is named (a bare `approve` would decide neither).
+    for (const approval of await second.spine.repos.approvals.listPending(second.spine.operator.id))
+      await second.say(`approve #${approval.id}`);
     await second.settle();
-    const sent = outboxFiles(second.outboxDir).map((file) =>
-      readFileSync(`${second.outboxDir}/${file}`, 'utf8'),
-    );
+    const sent = second.smtp.accepted.map((accepted) => accepted.raw);
     expect(sent).toHaveLength(2);
     for (const mail of sent) expect(mail).toContain('Subject: Reminder: invoice');
     const playbook = await second.spine.playbooks.store.get(
@@ -220,7 +231,7 @@ describe.each(DATABASE_KINDS)('playbooks on %s Postgres', (kind) => {
   });
 
   it('shadow mode replays stored events and reports what it would have done, executing nothing', async () => {
-    const { say, spine, chat, outboxDir, settle } = await freshSpine();
+    const { say, spine, chat, smtp, settle } = await freshSpine();
     await say(`playbook add ${example('inbound-lead-triage')}`);
     for (const [index, who] of ['walter', 'monica', 'john'].entries()) {
       await spine.playbooks.sink({
@@ -243,7 +254,7 @@ describe.each(DATABASE_KINDS)('playbooks on %s Postgres', (kind) => {
     );
     expect(report).toContain('would have sent an e-mail to monica@example.com about “Re: Need a quote”');
     expect(report).toContain('would have asked you: “Reply to john@example.com?”');
-    expect(outboxFiles(outboxDir)).toHaveLength(0);
+    expect(smtp.accepted).toHaveLength(0);
     const actions = await spine.db.pool.query('SELECT count(*)::int AS n FROM actions');
     expect(actions.rows[0]?.n).toBe(0);
     const playbook = await spine.playbooks.store.get(spine.operator.id, 'inbound-lead-triage');
@@ -277,7 +288,7 @@ describe.each(DATABASE_KINDS)('playbooks on %s Postgres', (kind) => {
   });
 
   it('live shadow mode simulates each live trigger and reports it, running nothing', async () => {
-    const { say, spine, chat, outboxDir, settle } = await freshSpine();
+    const { say, spine, chat, smtp, settle } = await freshSpine();
     await say(`playbook add ${example('inbound-lead-triage')}`);
     await say('playbook shadow inbound-lead-triage live 3 days');
     expect(chat.texts().at(-1)).toContain('runs in shadow for 3 days');
@@ -292,7 +303,7 @@ describe.each(DATABASE_KINDS)('playbooks on %s Postgres', (kind) => {
     expect(chat.texts().at(-1)).toContain(
       'would have sent an e-mail to dana@example.com about “Re: A quote please”',
     );
-    expect(outboxFiles(outboxDir)).toHaveLength(0);
+    expect(smtp.accepted).toHaveLength(0);
     const playbook = await spine.playbooks.store.get(spine.operator.id, 'inbound-lead-triage');
     expect(await spine.playbooks.store.recentRuns(playbook?.id ?? 0, 10)).toHaveLength(0);
   });

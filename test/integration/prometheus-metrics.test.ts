@@ -95,6 +95,8 @@ describe.each(DATABASE_KINDS)('/metrics on %s Postgres', (kind) => {
     });
     const server = await startHttpServer({
       port: 0,
+      host: '127.0.0.1',
+      ...(token ? { metricsToken: token } : {}),
       db,
       logger,
       routes: [metricsRoute({ registry, token, logger })],

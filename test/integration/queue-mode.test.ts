@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.ts';
 import { jobIdFor } from '../../core/jobs.ts';
 import { enqueueDueDigests } from '../../jobs/digest-schedule.ts';
+import { FakeWebhookServer } from '../fakes/fake-webhook-server.ts';
 import { TestDatabases } from '../support/databases.ts';
 import {
   createQueueSpine,
@@ -10,17 +11,23 @@ import {
   uniquePrefix,
   waitUntil,
 } from '../support/queue-spine.ts';
+import { webhookSection, writeSpineConfig } from '../support/sink-config.ts';
+
+const WEBHOOK_SECRET = 'whsec-queue-mode-test-secret';
 
 describe('queue mode on BullMQ (real Redis, server Postgres)', () => {
   const databases = new TestDatabases('server');
   let spines: QueueSpine[] = [];
   let prefixes: string[] = [];
+  let receivers: FakeWebhookServer[] = [];
 
   afterEach(async () => {
     for (const each of spines) await each.spine.close();
     for (const prefix of prefixes) await deletePrefix(prefix);
+    for (const receiver of receivers) await receiver.stop();
     spines = [];
     prefixes = [];
+    receivers = [];
     await databases.closeAll();
   });
 
@@ -39,6 +46,21 @@ describe('queue mode on BullMQ (real Redis, server Postgres)', () => {
     });
     spines.push(each);
     return each;
+  }
+
+  /**
+   * A webhook receiver that ignores Idempotency-Key, so every request is an effect, and the env of
+   * a Spine that calls it without approval (`call crm {…}`). Memories collapse a repeated goal;
+   * this receiver shows one.
+   */
+  async function countingReceiver(): Promise<{ receiver: FakeWebhookServer; env: Record<string, string> }> {
+    const receiver = new FakeWebhookServer(WEBHOOK_SECRET, { honoursIdempotencyKey: false });
+    receivers.push(receiver);
+    const url = `${await receiver.start()}/leads`;
+    const config = writeSpineConfig(
+      webhookSection({ name: 'crm', url, secretVariable: 'TEST_CRM_SECRET', risk: 'read' }),
+    );
+    return { receiver, env: { SPINE_CONFIG: config, TEST_CRM_SECRET: WEBHOOK_SECRET } };
   }
 
   function freshPrefix(): string {
@@ -65,25 +87,30 @@ describe('queue mode on BullMQ (real Redis, server Postgres)', () => {
   it('loses no goal when Redis is flushed: they are re-enqueued from Postgres', async () => {
     const db = await databases.open();
     const prefix = freshPrefix();
-    const main = await start('main', db, prefix);
+    const { receiver, env } = await countingReceiver();
+    const main = await start('main', db, prefix, undefined, env);
     for (const fact of ['one', 'two', 'three']) await main.send(`remember that fact ${fact} holds`);
-    expect(await main.spine.queueMode?.queue.queue.getWaitingCount()).toBe(3);
+    await main.send('call crm {"fact":"four"}');
+    expect(await main.spine.queueMode?.queue.queue.getWaitingCount()).toBe(4);
     expect(await deletePrefix(prefix)).toBeGreaterThan(0);
     expect(await main.spine.queueMode?.queue.queue.getWaitingCount()).toBe(0);
 
-    await start('worker', db, prefix);
-    expect(await main.spine.recover()).toBe(3);
+    await start('worker', db, prefix, undefined, env);
+    expect(await main.spine.recover()).toBe(4);
     await main.spine.settle();
-    await waitUntil(() => main.chat.texts().length >= 3, 'three replies');
+    await waitUntil(() => main.chat.texts().length >= 4, 'four replies');
     const goals = await db.pool.query(`SELECT status, count(*)::int AS n FROM goals GROUP BY status`);
-    expect(goals.rows).toEqual([{ status: 'done', n: 3 }]);
+    expect(goals.rows).toEqual([{ status: 'done', n: 4 }]);
     expect([...main.chat.texts()].sort()).toEqual([
+      'Done: called the crm webhook.',
       'Got it — I remembered “fact one holds”.',
       'Got it — I remembered “fact three holds”.',
       'Got it — I remembered “fact two holds”.',
     ]);
     const memories = await db.pool.query(`SELECT count(*)::int AS n FROM memories WHERE kind = 'fact'`);
     expect(memories.rows[0].n).toBe(3);
+    expect(receiver.requests).toHaveLength(1);
+    expect(receiver.committed.map((effect) => effect.body)).toEqual(['{"fact":"four"}']);
   });
 
   for (const lock of ['redis', 'postgres'] as const) {

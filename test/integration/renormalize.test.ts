@@ -27,6 +27,7 @@ function crmConnector(facts: MemoryStore): Connector {
     risk: 'read',
     reversible: false,
     external: true,
+    retry: 'by_key',
     schema: z.object({ operatorId: z.number(), name: z.string(), email: z.string() }),
     simulate: (params) => ({
       title: `Import ${params.name}`,

@@ -7,7 +7,8 @@ import { readEventLog } from '../../ledger/event-log.ts';
 import { ConsoleClient } from '../support/console-client.ts';
 import { DATABASE_KINDS, TestDatabases } from '../support/databases.ts';
 import { invoiceReminderOptions, runInvoiceReminder } from '../support/invoice-reminder.ts';
-import { outboxFiles } from '../support/outbox.ts';
+import { smtpEnv } from '../support/sink-config.ts';
+import { useSmtpSinks } from '../support/smtp-sinks.ts';
 import { createTestSpine, type TestSpine } from '../support/test-spine.ts';
 
 const EMAIL = 'email dana@example.com "Tuesday" Tuesday works for me.';
@@ -15,6 +16,7 @@ const EMAIL = 'email dana@example.com "Tuesday" Tuesday works for me.';
 describe.each(DATABASE_KINDS)('web console routes over HTTP (%s)', { timeout: 180_000 }, (kind) => {
   const databases = new TestDatabases(kind);
   const running: Array<{ test: TestSpine; server: Server }> = [];
+  const sinks = useSmtpSinks();
 
   afterAll(async () => {
     for (const { test, server } of running) {
@@ -91,7 +93,9 @@ describe.each(DATABASE_KINDS)('web console routes over HTTP (%s)', { timeout: 18
   });
 
   it('approves from the inbox through the chat path: card updated, e-mail sent once, CSRF required', async () => {
-    const { test, client } = await loggedIn();
+    // Counted at an SMTP server that keeps every message (the outbox would overwrite a repeat).
+    const smtp = await sinks.start();
+    const { test, client } = await loggedIn(async () => {}, { env: smtpEnv(smtp) });
     const { spine, chat } = test;
     await test.say(EMAIL);
     const [approval] = await spine.repos.approvals.listPending(spine.operator.id);
@@ -133,7 +137,8 @@ describe.each(DATABASE_KINDS)('web console routes over HTTP (%s)', { timeout: 18
     const decided = await spine.repos.approvals.get(approval.id);
     expect(decided).toMatchObject({ status: 'approved', decidedVia: 'web', decidedBy: 'web:console:local' });
     expect((await spine.repos.actions.get(approval.actionId))?.status).toBe('succeeded');
-    expect(outboxFiles(test.outboxDir)).toHaveLength(1);
+    expect(smtp.accepted).toHaveLength(1);
+    expect(smtp.accepted[0]?.raw).toContain('Subject: Tuesday <3pm>');
     const card = chat.updates.filter((update) => update.message.text.startsWith('Approved:')).at(-1);
     expect(card?.message.blocks?.some((block) => block.type === 'buttons')).toBe(false);
     expect(JSON.stringify(card?.message.blocks)).toContain('via the web console');

@@ -15,8 +15,8 @@ describe.each(DATABASE_KINDS)('webhook connector on %s Postgres', (kind) => {
 
   const { memory, written: remembered } = recordingMemory();
 
-  async function setup(resilience: Record<string, number> = {}) {
-    server = new FakeWebhookServer(SECRET);
+  async function setup(resilience: Record<string, number> = {}, idempotent = true) {
+    server = new FakeWebhookServer(SECRET, { honoursIdempotencyKey: idempotent });
     const base = await server.start();
     const connector = createWebhookConnector(
       {
@@ -26,6 +26,8 @@ describe.each(DATABASE_KINDS)('webhook connector on %s Postgres', (kind) => {
         undo: { url: `${base}/leads/delete`, method: 'POST', headers: {} },
         secret: SECRET,
         risk: 'write',
+        // The fake receiver dedupes on Idempotency-Key exactly when the configuration says so.
+        idempotent,
       },
       systemClock,
     );
@@ -182,5 +184,46 @@ describe.each(DATABASE_KINDS)('webhook connector on %s Postgres', (kind) => {
     });
     expect(response.status).toBe(401);
     expect(server.effects.size).toBe(0);
+  });
+  it('a receiver without the key guarantee: a 500 after the work is unknown, never sent twice', async () => {
+    const { harness } = await setup({}, false);
+    server.script.push({ kind: 'commit_then_500' });
+    const action = await harness.store(proposal('Una'), 'k-no-key-500');
+    const outcome = await harness.runtime.execute(action.id);
+    expect(outcome.status).toBe('unknown');
+    expect(server.requests).toHaveLength(1);
+    expect(server.committed).toHaveLength(1);
+    expect((await harness.runtime.execute(action.id)).replayed).toBe(true);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('a receiver without the key guarantee: a hung request is unknown after one attempt', async () => {
+    const { harness } = await setup({}, false);
+    server.script.push({ kind: 'commit_then_hang' });
+    const action = await harness.store(proposal('Vic'), 'k-no-key-hang');
+    const outcome = await harness.runtime.execute(action.id);
+    expect(outcome.status).toBe('unknown');
+    expect(server.requests).toHaveLength(1);
+    expect(server.committed).toHaveLength(1);
+  });
+
+  it('a receiver without the key guarantee: a 429 (nothing done) is retried, and the effect lands once', async () => {
+    const { harness } = await setup({}, false);
+    server.script.push({ kind: 'rate_limit', retryAfterSeconds: 0 });
+    const action = await harness.store(proposal('Wes'), 'k-no-key-429');
+    const outcome = await harness.runtime.execute(action.id);
+    expect(outcome.status).toBe('succeeded');
+    expect(server.requests).toHaveLength(2);
+    expect(server.committed).toHaveLength(1);
+  });
+
+  it('a receiver that cannot be reached (connection refused) fails: nothing was sent', async () => {
+    const { harness, base } = await setup({}, false);
+    await server.stop();
+    const action = await harness.store(proposal('Xia'), 'k-no-key-refused');
+    const outcome = await harness.runtime.execute(action.id);
+    expect(outcome.status).toBe('failed');
+    expect(outcome.action.error?.mayHaveHappened).toBeUndefined();
+    expect(base).toContain('127.0.0.1');
   });
 });

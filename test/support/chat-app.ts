@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,9 @@ import { createSpine, type Spine } from '../../app/spine.ts';
 import { type Database, openDatabase } from '../../db/database.ts';
 import { FakeSlackApi } from '../fakes/fake-slack-api.ts';
 import { FakeTelegramApi } from '../fakes/fake-telegram-api.ts';
+import { SmtpSink } from '../fakes/smtp-sink.ts';
 import { TEST_DATABASE_URL, uniqueSchema } from './databases.ts';
+import { smtpEnv } from './sink-config.ts';
 
 export const SLACK_BOT_TOKEN = 'xoxb-1111-2222-secretbottoken';
 export const SLACK_SIGNING_SECRET = 'signing-secret-8f2c9d1e7b';
@@ -31,11 +33,16 @@ export interface ChatApp {
   slack: FakeSlackApi;
   telegram: FakeTelegramApi;
   outboxDir: string;
+  /** The SMTP server this app sends its e-mail to. */
+  smtp: SmtpSink;
   /** Every log line written so far (pino JSON). */
   logs(): string;
   /** Rows in a table of this app's schema. */
   count(table: string, where?: string): Promise<number>;
-  /** E-mails actually sent (files in the outbox). */
+  /**
+   * E-mails actually sent: every message the SMTP server accepted (raw), a repeat of one action
+   * included. (The file outbox would have overwritten a repeat, so a double send could not show.)
+   */
   sentEmails(): string[];
   close(): Promise<void>;
 }
@@ -55,25 +62,29 @@ export async function startChatApp(db: Database, options: ChatAppOptions = {}): 
   const slackUrl = await slack.start();
   const telegramRoot = await telegram.start();
   const dataDir = mkdtempSync(join(tmpdir(), 'spine-chat-'));
-  const config = loadConfig({
-    SPINE_DATA_DIR: dataDir,
-    SPINE_OPERATOR_NAME: 'Ada',
-    SPINE_TIMEZONE: 'UTC',
-    PORT: '0',
-    // The job-level "Working on goal …" message would interleave with replies on a loaded machine;
-    // these tests check the adapters' own progress (typing, "working…"), not the job's.
-    SPINE_PROGRESS_AFTER_MS: '600000',
-    SPINE_OWNER: OWNER,
-    SLACK_BOT_TOKEN,
-    ...(options.slackMode === 'socket' ? { SLACK_APP_TOKEN } : { SLACK_SIGNING_SECRET }),
-    SLACK_API_URL: slackUrl,
-    TELEGRAM_BOT_TOKEN,
-    TELEGRAM_API_ROOT: telegramRoot,
-    ...((options.telegramMode ?? 'webhook') === 'webhook'
-      ? { TELEGRAM_WEBHOOK_URL: 'https://spine.example.com/telegram/webhook', TELEGRAM_WEBHOOK_SECRET }
-      : {}),
-    ...options.env,
-  });
+  const smtp = new SmtpSink();
+  await smtp.start();
+  const config = loadConfig(
+    smtpEnv(smtp, {
+      SPINE_DATA_DIR: dataDir,
+      SPINE_OPERATOR_NAME: 'Ada',
+      SPINE_TIMEZONE: 'UTC',
+      PORT: '0',
+      // The job-level "Working on goal …" message would interleave with replies on a loaded machine;
+      // these tests check the adapters' own progress (typing, "working…"), not the job's.
+      SPINE_PROGRESS_AFTER_MS: '600000',
+      SPINE_OWNER: OWNER,
+      SLACK_BOT_TOKEN,
+      ...(options.slackMode === 'socket' ? { SLACK_APP_TOKEN } : { SLACK_SIGNING_SECRET }),
+      SLACK_API_URL: slackUrl,
+      TELEGRAM_BOT_TOKEN,
+      TELEGRAM_API_ROOT: telegramRoot,
+      ...((options.telegramMode ?? 'webhook') === 'webhook'
+        ? { TELEGRAM_WEBHOOK_URL: 'https://spine.example.com/telegram/webhook', TELEGRAM_WEBHOOK_SECRET }
+        : {}),
+      ...options.env,
+    }),
+  );
   let captured = '';
   const sink = new Writable({
     write(chunk, _encoding, callback) {
@@ -104,6 +115,7 @@ export async function startChatApp(db: Database, options: ChatAppOptions = {}): 
     slack,
     telegram,
     outboxDir: config.email.outboxDir,
+    smtp,
     logs: () => captured,
     async count(table: string, where?: string) {
       const result = await spine.db.pool.query(
@@ -112,11 +124,7 @@ export async function startChatApp(db: Database, options: ChatAppOptions = {}): 
       return Number(result.rows[0]?.n ?? 0);
     },
     sentEmails() {
-      try {
-        return readdirSync(config.email.outboxDir).filter((file) => file.endsWith('.eml'));
-      } catch {
-        return [];
-      }
+      return smtp.accepted.map((message) => message.raw);
     },
     async close() {
       await chat.stop();
@@ -126,6 +134,7 @@ export async function startChatApp(db: Database, options: ChatAppOptions = {}): 
       await spine.close();
       await slack.stop();
       await telegram.stop();
+      await smtp.close();
     },
   };
 }

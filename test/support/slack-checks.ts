@@ -57,7 +57,6 @@ export async function expectStrangerRefused(
   const reply = target.slack.of('chat.postMessage').at(-1);
   expect(reply?.params.channel).toBe(expected.channel);
   expect(String(reply?.params.text)).toContain('I only work for my operator');
-  expect(await target.count('events', `actor = 'slack:U999' AND object = 'send a message'`)).toBeGreaterThan(
-    0,
-  );
+  // The day's one refusal event names the stranger's first attempt, whatever it was.
+  expect(await target.count('events', `actor = 'slack:U999'`)).toBeGreaterThan(0);
 }

@@ -15,12 +15,32 @@ import { ModelGateway } from '../../graphs/models/model-gateway.ts';
 import { parseModelSpec } from '../../graphs/models/model-settings.ts';
 import { OutputGuard } from '../../graphs/models/output-guard.ts';
 import { PLANNER_SYSTEM_PROMPT } from '../../graphs/models/planner-prompt.ts';
-import { plannerTools } from '../../graphs/models/planner-tools.ts';
+import { type PlanningReader, plannerTools } from '../../graphs/models/planner-tools.ts';
 import { structuredCall } from '../../graphs/models/structured-call.ts';
 import { UsageMeter } from '../../graphs/models/usage-meter.ts';
 import type { MemoryStore } from '../../memory/memory-store.ts';
 
 const logger = pino({ level: 'silent' });
+
+/**
+ * The planner's reads for a unit test of its loop: the connector's operation, called directly. (In
+ * Spine they run through the connector runtime as actions: graphs/agents/planning-reads.ts.)
+ */
+function directReader(connectors: Connector[]): PlanningReader {
+  return async (proposal) => {
+    const operation = connectors.find((c) => c.name === proposal.connector)?.operations[proposal.operation];
+    if (!operation) throw new Error(`no ${proposal.connector}.${proposal.operation}`);
+    return operation.execute(operation.schema.parse(proposal.params), {
+      idempotencyKey: 'unit',
+      signal: new AbortController().signal,
+      checkpoint: async (_name, compute) => compute(),
+    });
+  };
+}
+
+function toolsOf(connectors: Connector[], memory: MemoryStore) {
+  return plannerTools(connectors, memory, directReader(connectors));
+}
 
 /** In-memory stand-ins for the two model tables. */
 function memoryRepos() {
@@ -74,6 +94,7 @@ function calendarConnector(reads: unknown[]): Connector {
         risk: 'read',
         reversible: true,
         external: true,
+        retry: 'by_key',
         schema: z.object({ day: z.string() }),
         simulate: () => ({ title: 'List', doing: 'listing', done: 'listed', fields: [] }),
         execute: async (params) => {
@@ -89,6 +110,7 @@ function calendarConnector(reads: unknown[]): Connector {
         risk: 'write',
         reversible: true,
         external: true,
+        retry: 'by_key',
         schema: z.object({ title: z.string().min(1), start: z.string() }),
         simulate: () => ({ title: 'Create', doing: 'creating', done: 'created', fields: [] }),
         execute: async () => {
@@ -122,7 +144,7 @@ describe('LLM planner with tools derived from the connector registry', () => {
     const { gateway, usage } = gatewayFor(model);
     const planner = new LlmPlanner({
       gateway,
-      tools: () => plannerTools([calendarConnector(reads)], noMemory),
+      tools: () => toolsOf([calendarConnector(reads)], noMemory),
       guard: new OutputGuard({ secrets: [], systemPrompts: [PLANNER_SYSTEM_PROMPT] }),
       fallback: offlinePlanner,
       logger,
@@ -147,7 +169,7 @@ describe('LLM planner with tools derived from the connector registry', () => {
     expect(plan.answer).toContain('I did not store “Mallory is the owner” in memory');
     expect(usage.map((row) => row.purpose)).toEqual(['plan', 'plan', 'plan']);
     // Every operation of every registered connector is a tool, with a `why` on the proposing ones.
-    const offered = plannerTools([calendarConnector([])], noMemory).map((tool) => tool.definition.function);
+    const offered = toolsOf([calendarConnector([])], noMemory).map((tool) => tool.definition.function);
     expect(offered.map((tool) => tool.name)).toEqual([
       'memory_recall',
       'memory_remember',
@@ -168,7 +190,7 @@ describe('LLM planner with tools derived from the connector registry', () => {
     const { gateway } = gatewayFor(model);
     const planner = new LlmPlanner({
       gateway,
-      tools: () => plannerTools([], noMemory),
+      tools: () => toolsOf([], noMemory),
       guard: new OutputGuard({ secrets: [], systemPrompts: [] }),
       fallback: offlinePlanner,
       logger,

@@ -1,12 +1,13 @@
 import { html, type SafeHtml } from '../html.ts';
 
-export type ConsoleSection = 'timeline' | 'goals' | 'approvals' | 'failures' | 'metrics';
+export type ConsoleSection = 'timeline' | 'goals' | 'approvals' | 'failures' | 'playbooks' | 'metrics';
 
 const SECTIONS: Array<{ id: ConsoleSection; label: string; href: string }> = [
   { id: 'timeline', label: 'Timeline', href: '/console' },
   { id: 'goals', label: 'Goals', href: '/console/goals' },
   { id: 'approvals', label: 'Approvals', href: '/console/approvals' },
   { id: 'failures', label: 'Failures', href: '/console/failures' },
+  { id: 'playbooks', label: 'Playbooks', href: '/console/playbooks' },
   { id: 'metrics', label: 'Metrics', href: '/console/metrics' },
 ];
 

@@ -64,6 +64,7 @@ export async function guardProposals(
       probationUntil: operator?.probationUntil ?? null,
       trusted: guardrails.trusted,
       limitExceeded: guardrails.limitExceeded,
+      ...(proposal.afterOutsideContent ? { afterOutsideContent: true } : {}),
     });
     const status =
       verdict.decision === 'auto'

@@ -35,7 +35,10 @@ export function reportNode(deps: GoalGraphDeps) {
       await postFailureCards(deps, goal.thread, state);
       await deps.repos.goals.markReplySent(state.goalId);
     }
-    const failed = state.outcomes.some((outcome) => outcome.status === 'failed');
+    // An unknown outcome waits for the operator, like a failure: the goal is not done.
+    const failed = state.outcomes.some(
+      (outcome) => outcome.status === 'failed' || outcome.status === 'unknown',
+    );
     if (goal.status !== 'done' && goal.status !== 'failed') {
       await deps.repos.goals.setStatus(state.goalId, failed ? 'failed' : 'done');
       await deps.repos.events.append({

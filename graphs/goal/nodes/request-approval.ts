@@ -1,3 +1,4 @@
+import { hashParams } from '../../../connectors/connector-runtime.ts';
 import { DEFAULT_GUARDRAILS, shouldOfferAlwaysAllow } from '../../../connectors/guardrails.ts';
 import { approvalCard } from '../../../core/cards.ts';
 import { approvalReasonFor, CHECKPOINT_CONNECTOR } from '../../../core/policy.ts';
@@ -7,6 +8,7 @@ import type { GoalStateType, GoalStateUpdate } from '../state.ts';
 /**
  * Persist an approval per action that needs one and post its card. Its own node, before the
  * interrupt, and idempotent: a re-run finds the approval row and its posted card and does nothing.
+ * Each approval is bound to the hash of the parameters its card shows (migration 030).
  */
 export function requestApprovalNode(deps: GoalGraphDeps) {
   return async (state: GoalStateType): Promise<GoalStateUpdate> => {
@@ -20,6 +22,8 @@ export function requestApprovalNode(deps: GoalGraphDeps) {
         actionId,
         goalId: state.goalId,
         operatorId: state.operatorId,
+        paramsHash: hashParams(action.params),
+        at: deps.clock.now(),
       });
       if (approval.status === 'pending') pending += 1;
       if (approval.cards.length > 0) continue;

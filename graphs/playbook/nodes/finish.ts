@@ -20,7 +20,9 @@ export function finishNode(deps: PlaybookGraphDeps) {
       await deps.chat.post(goal.thread, { text: composeRunReply(state) });
       await deps.repos.goals.markReplySent(state.goalId);
     }
-    const failed = state.outcomes.some((outcome) => outcome.status === 'failed');
+    const failed = state.outcomes.some(
+      (outcome) => outcome.status === 'failed' || outcome.status === 'unknown',
+    );
     await deps.store.setRunStatus(state.runId, failed ? 'failed' : state.stopped ? 'stopped' : 'done');
     if (goal.status !== 'done' && goal.status !== 'failed') {
       await deps.repos.goals.setStatus(state.goalId, failed ? 'failed' : 'done');
