@@ -27,6 +27,8 @@ describe('spine connectors', () => {
         '  helpdesk:',
         `    command: ${process.execPath}`,
         `    args: ["--import", "tsx", "${MCP_SERVER}"]`,
+        // Its readOnlyHint counts only because the operator trusts it.
+        '    trusted: true',
         '',
       ].join('\n'),
     );
