@@ -140,15 +140,23 @@ function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
 class Teardown {
   readonly #steps: Array<{ name: string; run: () => Promise<unknown> }> = [];
   readonly #children: Array<() => ChildProcess | undefined> = [];
-  #done = false;
+  #running: Promise<void> | undefined;
+
+  /** True once the undoing began: loops stop starting new work. */
+  get started(): boolean {
+    return this.#running !== undefined;
+  }
 
   constructor() {
-    process.once('exit', () => {
-      for (const child of this.#children) {
-        const process = child();
-        if (process && process.exitCode === null && process.signalCode === null) process.kill('SIGKILL');
-      }
-    });
+    process.once('exit', () => this.killChildren());
+  }
+
+  /** SIGKILL every child process still running, synchronously (nothing to await, nothing to lose). */
+  killChildren(): void {
+    for (const child of this.#children) {
+      const process = child();
+      if (process && process.exitCode === null && process.signalCode === null) process.kill('SIGKILL');
+    }
   }
 
   add(name: string, run: () => Promise<unknown>): void {
@@ -159,9 +167,13 @@ class Teardown {
     this.#children.push(current);
   }
 
-  async run(out: (line: string) => void): Promise<void> {
-    if (this.#done) return;
-    this.#done = true;
+  /** Undo every step, newest first; a second call (a signal during the normal end) waits for the first. */
+  run(out: (line: string) => void): Promise<void> {
+    this.#running ??= this.#undo(out);
+    return this.#running;
+  }
+
+  async #undo(out: (line: string) => void): Promise<void> {
     for (const step of this.#steps.reverse()) {
       const failed = await within(
         step.run().then(
@@ -270,6 +282,8 @@ class Workers {
 
   /** Start a worker in `slot`; resolves once it is ready (or fails to be). */
   async start(slot: number): Promise<void> {
+    // A restart the nemesis planned may come due while the run is being torn down.
+    if (this.#closing) return;
     const worker = new WorkerProcess(this.env);
     this.slots[slot] = worker;
     this.everyOne.push(worker);
@@ -512,6 +526,8 @@ export default async function nemesis(args: string[]): Promise<void> {
   const teardown = new Teardown();
   const onSignal = (signal: NodeJS.Signals) => {
     out(`nemesis: ${signal}, cleaning up`);
+    // The children first and at once: a SIGKILL may follow the signal before the rest is undone.
+    teardown.killChildren();
     void teardown.run(out).finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
@@ -520,7 +536,9 @@ export default async function nemesis(args: string[]): Promise<void> {
   try {
     exitCode = await run(options, teardown, out);
   } catch (error) {
-    out(`nemesis: aborted: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    // After a signal the teardown pulls the deployment away under the episode: that error is expected.
+    if (teardown.started) out('nemesis: stopped by a signal');
+    else out(`nemesis: aborted: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   } finally {
     await teardown.run(out);
     process.off('SIGINT', onSignal);
@@ -588,7 +606,11 @@ async function startDeployment(options: Options, teardown: Teardown): Promise<De
   const redis = new RedisProcess(await freePort());
   teardown.child(() => redis.child);
   await redis.start();
-  teardown.add('Redis server', () => redis.stop());
+  teardown.add('Redis server', async () => {
+    // Killed already (a signal kills the children first): its exit has come and gone.
+    const child = redis.child;
+    if (child && child.exitCode === null && child.signalCode === null) await redis.stop();
+  });
 
   const schema = `bench_nemesis_${process.pid}`;
   const db = await openDatabase({ url: options.url, dataDir: '', schema, maxConnections: 10 });
@@ -679,6 +701,7 @@ async function run(options: Options, teardown: Teardown, out: (line: string) => 
   };
   let stoppedEarly = false;
   for (let index = 0; index < options.schedules; index += 1) {
+    if (teardown.started) throw new Error('stopped by a signal');
     if (Date.now() - runStarted > options.maxMs) {
       stoppedEarly = true;
       out(`  stopped after ${index} schedules: the run reached --max-minutes`);
